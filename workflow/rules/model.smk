@@ -1,0 +1,57 @@
+MODEL_KEYS = ("context", "n_embd", "n_head", "n_layer")
+
+
+rule probe_untrained:
+    input:
+        tokens=rules.tokenize.output.tokens,
+        groups=rules.select_groups.output.groups,
+        lib=lib("batches", "groups", "model", "probe", "schemas", "tokens"),
+    output:
+        groups=f"{OUT}/probe/probe_groups.parquet",
+        tokens=f"{OUT}/probe/probe_tokens.parquet",
+    log:
+        f"{OUT}/logs/probe_untrained.log",
+    benchmark:
+        f"{OUT}/benchmarks/probe_untrained.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["probe"]["threads"]
+    params:
+        model={k: config["model"][k] for k in MODEL_KEYS},
+        model_seed=config["model"]["seed"],
+        batches=config["probe"]["batches"],
+        batch_size=config["probe"]["batch_size"],
+        seed=config["probe"]["seed"],
+    script:
+        "../scripts/probe_untrained.py"
+
+
+rule train:
+    input:
+        tokens=rules.tokenize.output.tokens,
+        groups=rules.select_groups.output.groups,
+        lib=lib("batches", "groups", "model", "probe", "schemas", "tokens", "train"),
+    output:
+        log=f"{OUT}/train/training_log.parquet",
+        checkpoint=f"{OUT}/train/model.pt",
+    log:
+        f"{OUT}/logs/train.log",
+    benchmark:
+        f"{OUT}/benchmarks/train.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=config["train"]["gpus"],
+    params:
+        model={k: config["model"][k] for k in MODEL_KEYS},
+        model_seed=config["model"]["seed"],
+        steps=config["train"]["steps"],
+        batch_size=config["train"]["batch_size"],
+        lr=config["train"]["lr"],
+        weight_decay=config["train"]["weight_decay"],
+        seed=config["train"]["seed"],
+        device=config["train"]["device"],
+        log_every=config["train"]["log_every"],
+    script:
+        "../scripts/train_model.py"

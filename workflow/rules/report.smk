@@ -1,0 +1,21 @@
+rule report:
+    input:
+        template="workflow/notebooks/report.ipynb",
+        summary=rules.count_tokens.output.summary,
+        groups=rules.select_groups.output.groups,
+        probe_groups=rules.probe_untrained.output.groups,
+        training_log=rules.train.output.log,
+        lib=lib("render", "report", "schemas"),
+    output:
+        notebook=f"{OUT}/report/report.ipynb",
+        html=f"{OUT}/report/report.html",
+    log:
+        f"{OUT}/logs/report.log",
+    benchmark:
+        f"{OUT}/benchmarks/report.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        run_name=config["run_name"],
+    script:
+        "../scripts/render_report.py"

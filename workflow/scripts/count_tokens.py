@@ -1,0 +1,17 @@
+"""count_tokens rule: one row per vocabulary id with its count, rank, share and text."""
+
+from unused_tokens import schemas
+from unused_tokens.files import write_parquet
+from unused_tokens.frequency import count_tokens, summarize
+from unused_tokens.stage import stage
+from unused_tokens.tokenizer import load_gpt2, token_texts
+from unused_tokens.tokens import read_tokens
+
+with stage(snakemake) as log:
+    p, i = snakemake.params, snakemake.input
+    encoding = load_gpt2(i.vocab_bpe, i.encoder_json, p.vocab_bpe_sha256, p.encoder_json_sha256)
+    freq = count_tokens(read_tokens(i.tokens), token_texts(encoding))
+    summary = summarize(freq)
+    write_parquet(freq, snakemake.output.frequency, schemas.FREQUENCY)
+    write_parquet(summary, snakemake.output.summary, schemas.FREQUENCY_SUMMARY)
+    log.info("summary: %s", summary.iloc[0].to_dict())

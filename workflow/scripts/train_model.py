@@ -1,0 +1,28 @@
+"""train rule: train the model, log loss and group probes every step, save the final weights."""
+
+import pandas as pd
+import torch
+
+from unused_tokens import schemas
+from unused_tokens.files import read_parquet_metadata, write_parquet
+from unused_tokens.groups import group_ids
+from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.stage import stage
+from unused_tokens.tokens import read_tokens
+from unused_tokens.train import resolve_device, save_checkpoint, train
+
+with stage(snakemake) as log:
+    p = snakemake.params
+    torch.set_num_threads(snakemake.threads)
+    device = resolve_device(p.device)
+    tokens = torch.from_numpy(read_tokens(snakemake.input.tokens))
+    n_vocab = int(read_parquet_metadata(snakemake.input.tokens)["n_vocab"])
+    model = build_model(GPTConfig(vocab_size=n_vocab, **p.model), p.model_seed)
+    groups = group_ids(pd.read_parquet(snakemake.input.groups))
+    log.info("model: %.1fM parameters", sum(t.numel() for t in model.parameters()) / 1e6)
+    table = train(
+        model, tokens, groups, p.steps, p.batch_size, p.lr, p.weight_decay, p.seed, device,
+        p.log_every,
+    )
+    write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG)
+    save_checkpoint(model, snakemake.output.checkpoint, p.steps)

@@ -1,0 +1,31 @@
+"""Read the corpus text and cut away the Project Gutenberg licence header and footer."""
+
+import re
+from .errors import PipelineError
+
+START = re.compile(r"^\*\*\* ?START OF .*\n", re.MULTILINE)
+END = re.compile(r"^\*\*\* ?END OF .*$", re.MULTILINE)
+
+
+class CorpusError(PipelineError):
+    """The corpus cannot be used as configured."""
+
+
+def strip_gutenberg(text, source="corpus"):
+    """The lines strictly between the `*** START OF` line and the `*** END OF` line."""
+    start, end = START.search(text), END.search(text)
+    if start is None or end is None or end.start() < start.end():
+        missing = "'*** START OF'" if start is None else "'*** END OF'"
+        if start is not None and end is not None:
+            missing = "an '*** END OF' line after the '*** START OF' line"
+        raise CorpusError(
+            f"{source}: no {missing} Project Gutenberg marker line; "
+            "set corpus.strip_gutenberg: false for a text without them"
+        )
+    return text[start.end() : end.start()]
+
+
+def read_corpus(path, strip):
+    """The corpus as a string (UTF-8), stripped of Gutenberg's header and footer if `strip`."""
+    text = open(path, encoding="utf-8").read()
+    return strip_gutenberg(text, source=str(path)) if strip else text

@@ -1,0 +1,9 @@
+"""The one exception type for problems a user can fix: bad config, bad input, unreachable data.
+
+Its message is a single line that names the file, source or config key and what to do; stage
+scripts print it without a traceback (see stage.py).
+"""
+
+
+class PipelineError(Exception):
+    """A problem in the user's input or configuration, explained in one line."""

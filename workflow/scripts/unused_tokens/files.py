@@ -1,0 +1,50 @@
+"""Atomic file writes and hashing, so that no stage leaves a half-written output behind."""
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def sha256_of(path, chunk_size=1 << 20):
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_parquet(df, path, schema, metadata=None):
+    """Write a DataFrame as Parquet with exactly `schema` (plus string `metadata`), atomically."""
+    table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+    if metadata:
+        encoded = {k.encode(): str(v).encode() for k, v in metadata.items()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_parquet_metadata(path):
+    """The string key/value metadata stored with a Parquet file (pandas' own entry left out)."""
+    raw = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if k != b"pandas"}

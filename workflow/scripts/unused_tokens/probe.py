@@ -1,0 +1,89 @@
+"""Mean log-probability the model gives to each token group, with and without masking.
+
+For a batch of inputs x (batch, time) and the model's log-softmax (batch, time, vocab), the
+probe reads the columns of the group tokens only, on the device, and never copies the full
+distribution. "Unmasked" averages a group's log-probabilities over every sample, position and
+token. "Masked" leaves out, for each sample, the group tokens that occur anywhere in that
+sample's input: a model can copy a token it has just seen, which would give common tokens a
+head start that has nothing to do with how the model treats them as targets.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .batches import random_windows
+
+
+class GroupProbe:
+    """Per-token and per-group sums of log-probabilities for a fixed set of token groups."""
+
+    def __init__(self, groups, device="cpu"):
+        self.names = list(groups)
+        ids = [torch.as_tensor(np.asarray(groups[name]), dtype=torch.long) for name in self.names]
+        self.ids = torch.cat(ids).to(device)
+        self.group_of = torch.cat(
+            [torch.full((len(t),), i, dtype=torch.long) for i, t in enumerate(ids)]
+        ).to(device)
+
+    def token_sums(self, log_probs, inputs):
+        """Per group token: (masked sum, masked count, unmasked sum, unmasked count) of log-probs."""
+        B, T, _ = log_probs.shape
+        per_sample = log_probs[..., self.ids].float().sum(dim=1)  # (batch, tokens)
+        keep = ~(inputs[:, :, None] == self.ids).any(dim=1)  # (batch, tokens)
+        return (
+            (per_sample * keep).sum(dim=0),
+            keep.sum(dim=0) * T,
+            per_sample.sum(dim=0),
+            torch.full_like(per_sample[0], B * T),
+        )
+
+    def group_total(self, per_token):
+        """Sum a per-token tensor within each group, in float64."""
+        out = torch.zeros(len(self.names), dtype=torch.float64, device=per_token.device)
+        return out.index_add_(0, self.group_of, per_token.double())
+
+    def group_means(self, log_probs, inputs):
+        """(groups, 2) tensor of [masked mean, unmasked mean] per group, left on the device."""
+        masked_sum, masked_count, sum_, count = map(self.group_total, self.token_sums(log_probs, inputs))
+        return torch.stack([masked_sum / masked_count, sum_ / count], dim=1)
+
+
+@torch.no_grad()
+def probe_untrained(model, tokens, groups, batches, batch_size, seed, device="cpu"):
+    """Group and per-token mean log-probabilities of `model` over `batches` seeded random batches.
+
+    Returns (group table, token table) as DataFrames with the schemas in schemas.py.
+    """
+    model.eval().to(device)
+    probe = GroupProbe(groups, device)
+    generator = torch.Generator().manual_seed(seed)
+    totals = None
+    for _ in range(batches):
+        x, _ = random_windows(tokens, batch_size, model.cfg.context, generator)
+        x = x.to(device)
+        sums = probe.token_sums(model(x), x)
+        totals = sums if totals is None else tuple(a + b for a, b in zip(totals, sums))
+    masked_sum, masked_count, sum_, count = (t.double() for t in totals)
+    total = probe.group_total
+    group_table = pd.DataFrame(
+        {
+            "group": probe.names,
+            "masked_mean": (total(masked_sum) / total(masked_count)).cpu().numpy(),
+            "unmasked_mean": (total(sum_) / total(count)).cpu().numpy(),
+            "masked_out_fraction": (1 - total(masked_count) / total(count)).cpu().numpy(),
+            "uniform_log_prob": -math.log(model.cfg.vocab_size),
+        }
+    )
+    token_table = pd.DataFrame(
+        {
+            "group": [probe.names[i] for i in probe.group_of.tolist()],
+            "token_id": probe.ids.cpu().numpy().astype(np.int32),
+            "masked_mean": (masked_sum / masked_count).cpu().numpy(),
+            "unmasked_mean": (sum_ / count).cpu().numpy(),
+            "masked_out_fraction": (1 - masked_count / count).cpu().numpy(),
+        }
+    )
+    return group_table, token_table
