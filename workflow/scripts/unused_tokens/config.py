@@ -6,24 +6,27 @@ import yaml
 from .errors import PipelineError
 
 
-def validate_config(config, schema_path):
-    """Raise PipelineError naming the first bad key (by path) if `config` breaks the schema."""
-    with open(schema_path) as f:
-        schema = yaml.safe_load(f)
+def _first_problem(config, schema):
+    """(key path, message) of the first problem found, or None."""
     errors = sorted(
         jsonschema.Draft202012Validator(schema).iter_errors(config),
         key=lambda e: list(map(str, e.absolute_path)),
     )
     if errors:
-        err = errors[0]
-        key = ".".join(map(str, err.absolute_path)) or "(top level)"
-        raise PipelineError(
-            f"config key {key}: {err.message}; fix it in your config file or --config "
-            f"(allowed keys and ranges: {schema_path})"
-        )
+        return ".".join(map(str, errors[0].absolute_path)) or "(top level)", errors[0].message
     model = config["model"]
     if model["n_embd"] % model["n_head"]:
+        return "model.n_head", f"{model['n_head']} does not divide model.n_embd={model['n_embd']}"
+    return None
+
+
+def validate_config(config, schema_path):
+    """Raise PipelineError naming the first bad key (by path) if `config` is not valid."""
+    with open(schema_path) as f:
+        problem = _first_problem(config, yaml.safe_load(f))
+    if problem:
+        key, message = problem
         raise PipelineError(
-            f"config key model.n_head: {model['n_head']} does not divide "
-            f"model.n_embd={model['n_embd']}; choose a divisor of n_embd"
+            f"config key {key}: {message}; fix it in your config file or --config "
+            f"(allowed keys and ranges: {schema_path})"
         )

@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import importlib.resources
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -34,6 +35,13 @@ def _open(source, timeout_s):
         package, _, inner = source[len("package://") :].partition("/")
         return importlib.resources.files(package).joinpath(inner).open("rb")
     raise ValueError(f"unsupported scheme {scheme!r}: use https://, http://, file:// or package://")
+
+
+def _describe(err):
+    """A short reason for a failed read: the underlying error of a URLError, else the error."""
+    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
+        err = err.reason if isinstance(err.reason, Exception) else err
+    return f"{type(err).__name__}: {err}"
 
 
 def _copy_hashing(source, dest, timeout_s):
@@ -64,7 +72,7 @@ def fetch_verified(sources, sha256, dest, timeout_s=30.0, retries=2, retry_wait_
                 try:
                     got, size = _copy_hashing(source, tmp, timeout_s)
                 except (OSError, ValueError, ModuleNotFoundError) as err:
-                    reason = f"{type(err).__name__}: {err}"
+                    reason = _describe(err)
                     if attempt < retries and network:
                         time.sleep(retry_wait_s * (attempt + 1))
                     continue

@@ -22,7 +22,7 @@ class GroupProbe:
 
     def __init__(self, groups, device="cpu"):
         self.names = list(groups)
-        ids = [torch.as_tensor(np.asarray(groups[name]), dtype=torch.long) for name in self.names]
+        ids = [torch.tensor(np.array(groups[name], dtype=np.int64)) for name in self.names]
         self.ids = torch.cat(ids).to(device)
         self.group_of = torch.cat(
             [torch.full((len(t),), i, dtype=torch.long) for i, t in enumerate(ids)]

@@ -1,0 +1,48 @@
+"""Config validation: the shipped configs are valid; bad values fail naming the key."""
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from unused_tokens.config import validate_config
+from unused_tokens.errors import PipelineError
+
+SCHEMA = ROOT / "config" / "config.schema.yaml"
+
+
+def merged(base, overlay):
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) else value
+    return out
+
+
+@pytest.mark.parametrize("overlays", [[], ["smoke.yaml"], ["offline.yaml"], ["smoke.yaml", "offline.yaml"]])
+def test_shipped_configs_are_valid(default_config, overlays):
+    config = default_config
+    for name in overlays:
+        config = merged(config, yaml.safe_load((ROOT / "config" / name).read_text()))
+    validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        ({"colour": "blue"}, r"config key \(top level\): Additional properties are not allowed \('colour' was unexpected\)"),
+        ({"train": {"stpes": 5}}, r"config key train: Additional properties are not allowed \('stpes' was unexpected\)"),
+        ({"train": {"steps": -3}}, r"config key train.steps: -3 is less than the minimum of 1"),
+        ({"train": {"steps": "many"}}, r"config key train.steps: 'many' is not of type 'integer'"),
+        ({"train": {"device": "gpu"}}, r"config key train.device: 'gpu' is not one of \['auto', 'cuda', 'cpu'\]"),
+        ({"groups": {"size": 0}}, r"config key groups.size: 0 is less than the minimum of 1"),
+        ({"corpus": {"sha256": "abc"}}, r"config key corpus.sha256: 'abc' does not match"),
+        ({"corpus": {"sources": ["ftp://x"]}}, r"config key corpus.sources.0: 'ftp://x' does not match"),
+        ({"model": {"n_head": 5}}, r"config key model.n_head: 5 does not divide model.n_embd=768"),
+    ],
+)
+def test_bad_values_name_the_key(default_config, overlay, message):
+    with pytest.raises(PipelineError, match=message) as err:
+        validate_config(merged(default_config, overlay), SCHEMA)
+    assert "\n" not in str(err.value)
+    assert str(err.value).endswith(f"(allowed keys and ranges: {SCHEMA})")

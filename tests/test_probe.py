@@ -1,0 +1,71 @@
+"""GroupProbe and probe_untrained against a plain loop over samples, positions and tokens."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from unused_tokens.batches import random_windows
+from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.probe import GroupProbe, probe_untrained
+
+GROUPS = {"most_common": [1, 2], "least_common": [4], "never_used": [5, 0]}
+
+
+def reference_means(lp, x, groups):
+    """Masked and unmasked group means by explicit loops (the definition in probe.py)."""
+    out = {}
+    for name, ids in groups.items():
+        masked, unmasked = [], []
+        for b in range(lp.shape[0]):
+            for t in range(lp.shape[1]):
+                for i in ids:
+                    unmasked.append(lp[b, t, i].item())
+                    if i not in x[b].tolist():
+                        masked.append(lp[b, t, i].item())
+        out[name] = (np.mean(masked) if masked else math.nan, np.mean(unmasked))
+    return out
+
+
+def test_group_means_match_the_definition():
+    torch.manual_seed(0)
+    lp = torch.log_softmax(torch.randn(3, 4, 6), dim=-1)
+    x = torch.tensor([[1, 1, 3, 3], [2, 4, 3, 3], [3, 3, 3, 3]])
+    got = GroupProbe(GROUPS).group_means(lp, x)
+    expected = reference_means(lp, x, GROUPS)
+    for row, name in zip(got.tolist(), GROUPS):
+        assert row == pytest.approx(expected[name], rel=1e-6)
+    # sample 0 holds token 1 and sample 1 token 2: masking changes most_common, not never_used
+    assert got[0, 0] != pytest.approx(got[0, 1])
+    assert got[2, 0] == pytest.approx(got[2, 1])
+
+
+def test_fully_masked_group_is_nan_not_a_number_made_up():
+    lp = torch.log_softmax(torch.zeros(1, 2, 6), dim=-1)
+    got = GroupProbe({"g": [1]}).group_means(lp, torch.tensor([[1, 2]]))
+    assert math.isnan(got[0, 0]) and got[0, 1] == pytest.approx(-math.log(6))
+
+
+def test_untrained_probe_tables():
+    cfg = GPTConfig(vocab_size=50, context=8, n_embd=16, n_head=2, n_layer=1)
+    model = build_model(cfg, seed=0)
+    tokens = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(0))
+    groups = {"most_common": [0, 1, 2], "least_common": [7, 8], "never_used": [30, 40]}
+    group_table, token_table = probe_untrained(model, tokens, groups, batches=3, batch_size=4, seed=5)
+    assert group_table["group"].tolist() == list(groups)
+    assert (group_table["uniform_log_prob"] == -math.log(50)).all()
+    assert (group_table[["masked_mean", "unmasked_mean"]] + math.log(50)).abs().max().max() < 0.05
+    never = group_table.set_index("group").loc["never_used"]
+    assert never["masked_mean"] == never["unmasked_mean"] and never["masked_out_fraction"] == 0
+    generator = torch.Generator().manual_seed(5)
+    windows = [random_windows(tokens, 4, cfg.context, generator)[0] for _ in range(3)]
+    present = [int(t) in w.tolist() for x in windows for w in x for t in groups["most_common"]]
+    most = group_table.set_index("group").loc["most_common"]
+    assert most["masked_out_fraction"] == pytest.approx(np.mean(present))
+    assert token_table["token_id"].tolist() == [0, 1, 2, 7, 8, 30, 40]
+    # token means weighted by their unmasked counts give back the group mean
+    most = token_table[token_table["group"] == "most_common"]
+    assert most["unmasked_mean"].mean() == pytest.approx(group_table.loc[0, "unmasked_mean"])
+    again, _ = probe_untrained(model, tokens, groups, batches=3, batch_size=4, seed=5)
+    assert again.equals(group_table)

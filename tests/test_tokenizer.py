@@ -1,0 +1,63 @@
+"""The GPT-2 encoding built from local files is tiktoken's own `gpt2`, and its hashes are checked."""
+
+import hashlib
+import shutil
+
+import pytest
+import tiktoken
+import tiktoken_ext.openai_public as openai_public
+
+from unused_tokens.errors import PipelineError
+from unused_tokens.tokenizer import load_gpt2, token_texts
+
+
+def tiktoken_gpt2_arguments(monkeypatch):
+    """The file URLs and sha256 values tiktoken's own gpt2 constructor asks for."""
+    seen = {}
+    monkeypatch.setattr(openai_public, "data_gym_to_mergeable_bpe_ranks", lambda **kw: seen.update(kw))
+    openai_public.gpt2()
+    return seen
+
+
+def test_configured_hashes_are_tiktokens_own(default_config, monkeypatch):
+    args = tiktoken_gpt2_arguments(monkeypatch)
+    tok = default_config["tokenizer"]
+    assert tok["vocab_bpe_sha256"] == args["vocab_bpe_hash"]
+    assert tok["encoder_json_sha256"] == args["encoder_json_hash"]
+    official = tok["sources"][0]
+    assert official + "vocab.bpe" == args["vocab_bpe_file"]
+    assert official + "encoder.json" == args["encoder_json_file"]
+
+
+def test_package_files_give_tiktokens_gpt2(encoding, package_tokenizer_files, monkeypatch, tmp_path):
+    """Seed tiktoken's cache with the package files, then compare with tiktoken.get_encoding."""
+    args = tiktoken_gpt2_arguments(monkeypatch)
+    monkeypatch.undo()
+    for url, path in zip((args["vocab_bpe_file"], args["encoder_json_file"]), package_tokenizer_files):
+        shutil.copy(path, tmp_path / hashlib.sha1(url.encode()).hexdigest())
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    reference = tiktoken.Encoding(**openai_public.gpt2())
+    assert encoding.name == reference.name == "gpt2"
+    assert encoding.n_vocab == reference.n_vocab == 50257
+    assert encoding._mergeable_ranks == reference._mergeable_ranks
+    assert encoding._pat_str == reference._pat_str
+    assert encoding._special_tokens == reference._special_tokens == {"<|endoftext|>": 50256}
+    text = "Gulliver’s Travels — into several REMOTE NATIONS, 1726!\n\n  Lilliput's  "
+    assert encoding.encode_ordinary(text) == reference.encode_ordinary(text)
+    assert encoding.encode_ordinary("Hello world") == [15496, 995]
+
+
+def test_altered_file_is_rejected_before_use(default_config, package_tokenizer_files, tmp_path):
+    vocab, encoder = package_tokenizer_files
+    altered = tmp_path / "vocab.bpe"
+    altered.write_bytes(vocab.read_bytes().replace(b"h e\n", b"h E\n", 1))
+    tok = default_config["tokenizer"]
+    with pytest.raises(PipelineError, match=rf"^{altered}: sha256 [0-9a-f]{{64}} is not the expected "):
+        load_gpt2(altered, encoder, tok["vocab_bpe_sha256"], tok["encoder_json_sha256"])
+
+
+def test_token_texts_cover_the_vocabulary(encoding):
+    texts = token_texts(encoding)
+    assert len(texts) == 50257
+    assert texts[15496] == "Hello" and texts[995] == " world" and texts[50256] == "<|endoftext|>"
+    assert texts[255] == "\\xad"  # a lone byte that is not valid UTF-8 on its own is shown escaped

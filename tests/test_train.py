@@ -1,0 +1,76 @@
+"""train: the log's shape and meaning, determinism, and the experiment's result on a small corpus."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from unused_tokens import schemas
+from unused_tokens.errors import PipelineError
+from unused_tokens.frequency import count_tokens
+from unused_tokens.groups import group_ids, select_groups
+from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.train import resolve_device, save_checkpoint, train
+
+CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
+
+
+@pytest.fixture(scope="module")
+def zipf_corpus():
+    """A Zipf-distributed stream over ids 0..349; ids 350..511 never occur."""
+    rng = np.random.default_rng(0)
+    p = 1 / np.arange(1, 351)
+    ids = rng.choice(350, size=20_000, p=p / p.sum())
+    freq = count_tokens(ids, [str(i) for i in range(CFG.vocab_size)])
+    return torch.from_numpy(ids), group_ids(select_groups(freq, size=20, seed=0))
+
+
+def run(corpus, steps, seed=0):
+    tokens, groups = corpus
+    model = build_model(CFG, seed=0)
+    log = train(model, tokens, groups, steps, batch_size=8, lr=3e-3, weight_decay=0.01, seed=seed,
+                device="cpu", log_every=10)
+    return model, log
+
+
+def test_log_has_one_row_per_step_plus_the_start(zipf_corpus):
+    _, log = run(zipf_corpus, steps=5)
+    assert log.columns.tolist() == schemas.TRAINING_LOG.names
+    assert log["step"].tolist() == list(range(6))
+    assert log.iloc[0]["loss"] == pytest.approx(math.log(CFG.vocab_size), abs=0.02)
+    assert log.notna().all().all()
+
+
+def test_same_seed_gives_an_identical_log(zipf_corpus):
+    _, a = run(zipf_corpus, steps=5)
+    _, b = run(zipf_corpus, steps=5)
+    assert a.equals(b)
+    _, c = run(zipf_corpus, steps=5, seed=1)
+    assert not a["loss"].equals(c["loss"])
+
+
+def test_common_rise_rare_sink_never_used_sink_most(zipf_corpus):
+    _, log = run(zipf_corpus, steps=150)
+    first, last = log.iloc[0], log.iloc[-1]
+    assert last["loss"] < first["loss"] - 1
+    change = {g: last[f"{g}_masked"] - first[f"{g}_masked"] for g in schemas.GROUP_NAMES}
+    assert change["most_common"] > 0 > change["least_common"] > change["never_used"]
+
+
+def test_checkpoint_round_trip(zipf_corpus, tmp_path):
+    model, _ = run(zipf_corpus, steps=2)
+    save_checkpoint(model, tmp_path / "model.pt", steps=2)
+    saved = torch.load(tmp_path / "model.pt")
+    assert saved["steps"] == 2 and saved["config"]["n_embd"] == 32
+    restored = build_model(GPTConfig(**saved["config"]), seed=1)
+    restored.load_state_dict(saved["model"])
+    assert torch.equal(restored.wte.weight, model.wte.weight)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
+def test_device_choice_without_cuda():
+    assert resolve_device("auto") == "cpu"
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(PipelineError, match="train.device is 'cuda' but no usable CUDA device"):
+        resolve_device("cuda")
