@@ -2,6 +2,9 @@
 
 import importlib.resources
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,27 @@ import yaml
 from unused_tokens.tokenizer import load_gpt2
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def copy_workflow(dest):
+    """A scratch copy of the workflow (no results, no .snakemake) to run snakemake in."""
+    for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / name)
+    return dest
+
+
+def snakemake(workdir, *args, check=True):
+    """Run snakemake on config/test.yaml (plus `args`) in `workdir`: (exit code, output)."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/test.yaml", *args]
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, output
+    return result.returncode, output
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,9 @@ def merged(base, overlay):
     return out
 
 
-@pytest.mark.parametrize("overlays", [[], ["smoke.yaml"], ["offline.yaml"], ["smoke.yaml", "offline.yaml"]])
+@pytest.mark.parametrize(
+    "overlays", [[], ["smoke.yaml"], ["medium.yaml"], ["offline.yaml"], ["smoke.yaml", "offline.yaml"]]
+)
 def test_shipped_configs_are_valid(default_config, overlays):
     config = default_config
     for name in overlays:

@@ -9,6 +9,16 @@ rule report:
     output:
         notebook=f"{OUT}/report/report.ipynb",
         html=f"{OUT}/report/report.html",
+        probe_figure=report(
+            f"{OUT}/report/figures/untrained_probe.png",
+            caption="../report/untrained_probe.rst",
+            category="Untrained model",
+        ),
+        training_figure=report(
+            f"{OUT}/report/figures/training.png",
+            caption="../report/training.rst",
+            category="Training",
+        ),
     log:
         f"{OUT}/logs/report.log",
     benchmark:

@@ -14,6 +14,7 @@ with stage(snakemake) as log:
         "probe_groups_path": i.probe_groups,
         "training_log_path": i.training_log,
         "run_name": snakemake.params.run_name,
+        "figures_dir": str(Path(snakemake.output.training_figure).parent),
     }
     execute_notebook(i.template, snakemake.output.notebook, parameters)
     to_html(snakemake.output.notebook, snakemake.output.html)

