@@ -28,7 +28,16 @@ def copy_workflow(dest):
 
 def snakemake(workdir, *args, check=True):
     """Run snakemake on config/test.yaml (plus `args`) in `workdir`: (exit code, output)."""
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/test.yaml", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/test.yaml",
+        *args,
+    ]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
     if check:

@@ -20,7 +20,8 @@ def merged(base, overlay):
 
 
 @pytest.mark.parametrize(
-    "overlays", [[], ["smoke.yaml"], ["medium.yaml"], ["offline.yaml"], ["smoke.yaml", "offline.yaml"]]
+    "overlays",
+    [[], ["smoke.yaml"], ["medium.yaml"], ["offline.yaml"], ["smoke.yaml", "offline.yaml"]],
 )
 def test_shipped_configs_are_valid(default_config, overlays):
     config = default_config
@@ -32,14 +33,27 @@ def test_shipped_configs_are_valid(default_config, overlays):
 @pytest.mark.parametrize(
     "overlay, message",
     [
-        ({"colour": "blue"}, r"config key \(top level\): Additional properties are not allowed \('colour' was unexpected\)"),
-        ({"train": {"stpes": 5}}, r"config key train: Additional properties are not allowed \('stpes' was unexpected\)"),
+        (
+            {"colour": "blue"},
+            r"config key \(top level\): Additional properties are not allowed "
+            r"\('colour' was unexpected\)",
+        ),
+        (
+            {"train": {"stpes": 5}},
+            r"config key train: Additional properties are not allowed \('stpes' was unexpected\)",
+        ),
         ({"train": {"steps": -3}}, r"config key train.steps: -3 is less than the minimum of 1"),
         ({"train": {"steps": "many"}}, r"config key train.steps: 'many' is not of type 'integer'"),
-        ({"train": {"device": "gpu"}}, r"config key train.device: 'gpu' is not one of \['auto', 'cuda', 'cpu'\]"),
+        (
+            {"train": {"device": "gpu"}},
+            r"config key train.device: 'gpu' is not one of \['auto', 'cuda', 'cpu'\]",
+        ),
         ({"groups": {"size": 0}}, r"config key groups.size: 0 is less than the minimum of 1"),
         ({"corpus": {"sha256": "abc"}}, r"config key corpus.sha256: 'abc' does not match"),
-        ({"corpus": {"sources": ["ftp://x"]}}, r"config key corpus.sources.0: 'ftp://x' does not match"),
+        (
+            {"corpus": {"sources": ["ftp://x"]}},
+            r"config key corpus.sources.0: 'ftp://x' does not match",
+        ),
         ({"model": {"n_head": 5}}, r"config key model.n_head: 5 does not divide model.n_embd=768"),
     ],
 )

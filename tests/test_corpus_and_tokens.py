@@ -35,7 +35,9 @@ def test_strip_keeps_exactly_the_lines_between_the_markers():
 def test_missing_markers_name_the_file_and_the_fix(tmp_path, text, missing):
     path = tmp_path / "book.txt"
     path.write_text(text)
-    with pytest.raises(CorpusError, match=rf"^{path}: {missing}.*set corpus.strip_gutenberg: false"):
+    with pytest.raises(
+        CorpusError, match=rf"^{path}: {missing}.*set corpus.strip_gutenberg: false"
+    ):
         read_corpus(path, strip=True)
     assert read_corpus(path, strip=False) == text
 

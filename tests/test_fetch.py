@@ -59,7 +59,9 @@ def test_mismatch_and_404_fall_through_to_a_file_source(server, tmp_path):
     assert dest.read_bytes() == BODY
     assert record["source"] == local.as_uri()
     reasons = [f["reason"] for f in record["failed_sources"]]
-    assert reasons[0].startswith("sha256 mismatch: got " + hashlib.sha256(b"not the book").hexdigest())
+    assert reasons[0].startswith(
+        "sha256 mismatch: got " + hashlib.sha256(b"not the book").hexdigest()
+    )
     assert "404" in reasons[1]
 
 
@@ -77,10 +79,16 @@ def test_all_sources_failing_names_each_and_leaves_nothing(server, tmp_path):
     dest = tmp_path / "book.txt"
     sources = [f"{server}/other.txt", "http://127.0.0.1:9/book.txt", "file:/no/such/file.txt"]
     with pytest.raises(FetchError) as err:
-        fetch_verified(sources, SHA, dest, timeout_s=2, retries=1, retry_wait_s=0)
+        fetch_verified(
+            sources, SHA, dest, timeout_s=2, retries=1, retry_wait_s=0, key="corpus.sources"
+        )
     message = str(err.value)
     assert "\n" not in message
-    assert message.startswith(f"could not fetch {dest}: every source failed: ")
+    assert message.startswith(f"could not fetch {dest}: every source in corpus.sources failed: ")
+    assert message.endswith(
+        "Add a reachable source to corpus.sources (offline: a file: copy, "
+        "see config/offline.yaml) or fix its sha256"
+    )
     for source in sources:
         assert source in message
     assert "sha256 mismatch" in message and "ConnectionRefusedError" in message
@@ -91,5 +99,5 @@ def test_all_sources_failing_names_each_and_leaves_nothing(server, tmp_path):
 def test_unknown_scheme_and_empty_source_list(tmp_path):
     with pytest.raises(FetchError, match=r"ftp://x/y \(ValueError: unsupported scheme 'ftp'"):
         fetch_verified(["ftp://x/y"], SHA, tmp_path / "a")
-    with pytest.raises(FetchError, match="no sources configured"):
-        fetch_verified([], SHA, tmp_path / "a")
+    with pytest.raises(FetchError, match="no sources configured for .* in tokenizer.sources$"):
+        fetch_verified([], SHA, tmp_path / "a", key="tokenizer.sources")

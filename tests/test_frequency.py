@@ -26,7 +26,9 @@ def test_summary_and_entropy():
     s = summarize(freq).iloc[0]
     assert (s["total_tokens"], s["distinct_tokens"], s["n_vocab"]) == (4, 3, 6)
     assert s["coverage"] == pytest.approx(0.5)
-    assert unigram_entropy(freq) == pytest.approx(-(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
+    assert unigram_entropy(freq) == pytest.approx(
+        -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
+    )
 
 
 def test_id_outside_the_vocabulary_is_an_error():

@@ -10,7 +10,9 @@ from unused_tokens.groups import GroupSizeError, group_ids, select_groups
 
 def frequency(counts):
     ids = np.repeat(np.arange(len(counts)), counts)
-    return count_tokens(np.random.default_rng(0).permutation(ids), [f"t{i}" for i in range(len(counts))])
+    return count_tokens(
+        np.random.default_rng(0).permutation(ids), [f"t{i}" for i in range(len(counts))]
+    )
 
 
 # ids:      0  1  2  3  4  5  6  7  8  9 10 11
@@ -27,8 +29,17 @@ def test_groups_follow_the_documented_tie_rule():
 
 def test_table_columns_and_positions():
     table = select_groups(frequency(COUNTS), size=2, seed=0)
-    assert table.columns.tolist() == ["group", "position", "token_id", "count", "rank", "token_text"]
-    assert table["group"].tolist() == ["most_common"] * 2 + ["least_common"] * 2 + ["never_used"] * 2
+    assert table.columns.tolist() == [
+        "group",
+        "position",
+        "token_id",
+        "count",
+        "rank",
+        "token_text",
+    ]
+    assert (
+        table["group"].tolist() == ["most_common"] * 2 + ["least_common"] * 2 + ["never_used"] * 2
+    )
     assert table["position"].tolist() == [0, 1] * 3
     row = table.iloc[0]
     assert (row["token_id"], row["count"], row["rank"], row["token_text"]) == (6, 9, 1, "t6")
@@ -59,10 +70,14 @@ def test_same_seed_same_groups_other_seed_other_draw():
 
 def test_asking_for_more_than_exist_names_the_key():
     freq = frequency(COUNTS)  # 7 used ids, 5 unused
-    with pytest.raises(GroupSizeError, match=r"groups.size=4 needs 8 distinct tokens .* only 7: lower groups.size"):
+    with pytest.raises(
+        GroupSizeError, match=r"groups.size=4 needs 8 distinct tokens .* only 7: lower groups.size"
+    ):
         select_groups(freq, size=4, seed=0)
     freq = frequency([1] * 20 + [0] * 3)
-    with pytest.raises(GroupSizeError, match=r"groups.size=4 needs 4 never-used tokens, but only 3 "):
+    with pytest.raises(
+        GroupSizeError, match=r"groups.size=4 needs 4 never-used tokens, but only 3 "
+    ):
         select_groups(freq, size=4, seed=0)
 
 

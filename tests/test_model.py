@@ -26,11 +26,13 @@ def test_output_layer_is_the_input_embedding():
 def test_default_model_is_gpt2_small_sized():
     with torch.device("meta"):
         model = GPT(GPTConfig())
-    assert sum(p.numel() for p in model.parameters()) == n_params(GPTConfig()) == 123_849_984  # GPT-2 small, 256 positions
+    assert (
+        sum(p.numel() for p in model.parameters()) == n_params(GPTConfig()) == 123_849_984
+    )  # GPT-2 small, 256 positions
 
 
 def test_softmax_reaches_embedding_rows_of_tokens_never_seen():
-    """The mechanism of the experiment: a token absent from inputs and targets still gets a gradient."""
+    """The mechanism: a token absent from inputs and targets still gets a gradient."""
     model = build_model(SMALL, seed=0)
     x = torch.randint(0, 10, (2, SMALL.context))
     F.nll_loss(model(x).flatten(0, 1), torch.randint(0, 10, (2 * SMALL.context,))).backward()
@@ -57,7 +59,7 @@ def test_attention_is_causal():
 
 def test_same_seed_same_weights():
     a, b = build_model(SMALL, seed=3), build_model(SMALL, seed=3)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     c = build_model(SMALL, seed=4)
     assert not torch.equal(a.wte.weight, c.wte.weight)
 

@@ -34,7 +34,7 @@ def test_group_means_match_the_definition():
     x = torch.tensor([[1, 1, 3, 3], [2, 4, 3, 3], [3, 3, 3, 3]])
     got = GroupProbe(GROUPS).group_means(lp, x)
     expected = reference_means(lp, x, GROUPS)
-    for row, name in zip(got.tolist(), GROUPS):
+    for row, name in zip(got.tolist(), GROUPS, strict=True):
         assert row == pytest.approx(expected[name], rel=1e-6)
     # sample 0 holds token 1 and sample 1 token 2: masking changes most_common, not never_used
     assert got[0, 0] != pytest.approx(got[0, 1])
@@ -52,7 +52,9 @@ def test_untrained_probe_tables():
     model = build_model(cfg, seed=0)
     tokens = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(0))
     groups = {"most_common": [0, 1, 2], "least_common": [7, 8], "never_used": [30, 40]}
-    group_table, token_table = probe_untrained(model, tokens, groups, batches=3, batch_size=4, seed=5)
+    group_table, token_table = probe_untrained(
+        model, tokens, groups, batches=3, batch_size=4, seed=5
+    )
     assert group_table["group"].tolist() == list(groups)
     assert (group_table["uniform_log_prob"] == -math.log(50)).all()
     assert (group_table[["masked_mean", "unmasked_mean"]] + math.log(50)).abs().max().max() < 0.05

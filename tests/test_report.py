@@ -12,25 +12,34 @@ U = -math.log(V)
 
 
 def probe(gaps=(0.0, 0.01, -0.01)):
-    return pd.DataFrame({
-        "group": ["most_common", "least_common", "never_used"],
-        "masked_mean": [U + g for g in gaps],
-        "unmasked_mean": [U + g for g in gaps],
-        "masked_out_fraction": [0.5, 0.0, 0.0],
-        "uniform_log_prob": U,
-    })
+    return pd.DataFrame(
+        {
+            "group": ["most_common", "least_common", "never_used"],
+            "masked_mean": [U + g for g in gaps],
+            "unmasked_mean": [U + g for g in gaps],
+            "masked_out_fraction": [0.5, 0.0, 0.0],
+            "uniform_log_prob": U,
+        }
+    )
 
 
 def log(end):
     """A two-row training log going from U everywhere to `end` (masked, unmasked) per group."""
-    start = {f"{g}_{k}": U for g in ("most_common", "least_common", "never_used") for k in ("masked", "unmasked")}
+    start = {
+        f"{g}_{k}": U
+        for g in ("most_common", "least_common", "never_used")
+        for k in ("masked", "unmasked")
+    }
     return pd.DataFrame([{"step": 0, "loss": -U, **start}, {"step": 1, "loss": 6.0, **end}])
 
 
 GOOD = {
-    "most_common_masked": -6.0, "most_common_unmasked": -5.5,
-    "least_common_masked": -12.0, "least_common_unmasked": -12.0,
-    "never_used_masked": -13.5, "never_used_unmasked": -13.5,
+    "most_common_masked": -6.0,
+    "most_common_unmasked": -5.5,
+    "least_common_masked": -12.0,
+    "least_common_unmasked": -12.0,
+    "never_used_masked": -13.5,
+    "never_used_unmasked": -13.5,
 }
 
 

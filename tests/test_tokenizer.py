@@ -1,4 +1,4 @@
-"""The GPT-2 encoding built from local files is tiktoken's own `gpt2`, and its hashes are checked."""
+"""The GPT-2 encoding built from local files is tiktoken's own `gpt2`; hashes are checked."""
 
 import hashlib
 import shutil
@@ -14,7 +14,9 @@ from unused_tokens.tokenizer import load_gpt2, token_texts
 def tiktoken_gpt2_arguments(monkeypatch):
     """The file URLs and sha256 values tiktoken's own gpt2 constructor asks for."""
     seen = {}
-    monkeypatch.setattr(openai_public, "data_gym_to_mergeable_bpe_ranks", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(
+        openai_public, "data_gym_to_mergeable_bpe_ranks", lambda **kw: seen.update(kw)
+    )
     openai_public.gpt2()
     return seen
 
@@ -29,11 +31,15 @@ def test_configured_hashes_are_tiktokens_own(default_config, monkeypatch):
     assert official + "encoder.json" == args["encoder_json_file"]
 
 
-def test_package_files_give_tiktokens_gpt2(encoding, package_tokenizer_files, monkeypatch, tmp_path):
+def test_package_files_give_tiktokens_gpt2(
+    encoding, package_tokenizer_files, monkeypatch, tmp_path
+):
     """Seed tiktoken's cache with the package files, then compare with tiktoken.get_encoding."""
     args = tiktoken_gpt2_arguments(monkeypatch)
     monkeypatch.undo()
-    for url, path in zip((args["vocab_bpe_file"], args["encoder_json_file"]), package_tokenizer_files):
+    for url, path in zip(
+        (args["vocab_bpe_file"], args["encoder_json_file"]), package_tokenizer_files, strict=True
+    ):
         shutil.copy(path, tmp_path / hashlib.sha1(url.encode()).hexdigest())
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     reference = tiktoken.Encoding(**openai_public.gpt2())
@@ -52,7 +58,9 @@ def test_altered_file_is_rejected_before_use(default_config, package_tokenizer_f
     altered = tmp_path / "vocab.bpe"
     altered.write_bytes(vocab.read_bytes().replace(b"h e\n", b"h E\n", 1))
     tok = default_config["tokenizer"]
-    with pytest.raises(PipelineError, match=rf"^{altered}: sha256 [0-9a-f]{{64}} is not the expected "):
+    with pytest.raises(
+        PipelineError, match=rf"^{altered}: sha256 [0-9a-f]{{64}} is not the expected "
+    ):
         load_gpt2(altered, encoder, tok["vocab_bpe_sha256"], tok["encoder_json_sha256"])
 
 

@@ -1,4 +1,4 @@
-"""train: the log's shape and meaning, determinism, and the experiment's result on a small corpus."""
+"""train: the log's shape and meaning, determinism, and the result on a small corpus."""
 
 import math
 
@@ -29,8 +29,18 @@ def zipf_corpus():
 def run(corpus, steps, seed=0):
     tokens, groups = corpus
     model = build_model(CFG, seed=0)
-    log = train(model, tokens, groups, steps, batch_size=8, lr=3e-3, weight_decay=0.01, seed=seed,
-                device="cpu", log_every=10)
+    log = train(
+        model,
+        tokens,
+        groups,
+        steps,
+        batch_size=8,
+        lr=3e-3,
+        weight_decay=0.01,
+        seed=seed,
+        device="cpu",
+        log_every=10,
+    )
     return model, log
 
 

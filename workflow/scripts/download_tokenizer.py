@@ -14,7 +14,9 @@ with stage(snakemake) as log:
         ("encoder.json", snakemake.output.encoder_json, p.encoder_json_sha256),
     ):
         sources = [prefix + name for prefix in p.sources]
-        records[name] = fetch_verified(sources, sha256, dest, p.timeout_s, p.retries)
+        records[name] = fetch_verified(
+            sources, sha256, dest, p.timeout_s, p.retries, key="tokenizer.sources"
+        )
         log.info("%s: %d bytes from %s", name, records[name]["bytes"], records[name]["source"])
     with atomic_output(snakemake.output.provenance) as tmp:
         tmp.write_text(json.dumps(records, indent=2) + "\n")

@@ -21,7 +21,15 @@ with stage(snakemake) as log:
     groups = group_ids(pd.read_parquet(snakemake.input.groups))
     log.info("model: %.1fM parameters", sum(t.numel() for t in model.parameters()) / 1e6)
     table = train(
-        model, tokens, groups, p.steps, p.batch_size, p.lr, p.weight_decay, p.seed, device,
+        model,
+        tokens,
+        groups,
+        p.steps,
+        p.batch_size,
+        p.lr,
+        p.weight_decay,
+        p.seed,
+        device,
         p.log_every,
     )
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG)

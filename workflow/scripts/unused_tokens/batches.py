@@ -1,6 +1,7 @@
 """Random training windows from the token stream, drawn from a seeded generator."""
 
 import torch
+
 from .errors import PipelineError
 
 

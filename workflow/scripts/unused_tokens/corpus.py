@@ -1,6 +1,7 @@
 """Read the corpus text and cut away the Project Gutenberg licence header and footer."""
 
 import re
+
 from .errors import PipelineError
 
 START = re.compile(r"^\*\*\* ?START OF .*\n", re.MULTILINE)

@@ -13,8 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from .files import atomic_output
 from .errors import PipelineError
+from .files import atomic_output
 
 CHUNK = 1 << 16
 
@@ -55,15 +55,17 @@ def _copy_hashing(source, dest, timeout_s):
     return digest.hexdigest(), size
 
 
-def fetch_verified(sources, sha256, dest, timeout_s=30.0, retries=2, retry_wait_s=1.0):
+def fetch_verified(
+    sources, sha256, dest, timeout_s=30.0, retries=2, retry_wait_s=1.0, key="sources"
+):
     """Copy the first source whose content has `sha256` to `dest`; return its provenance record.
 
     Network sources are tried `1 + retries` times; a hash mismatch moves on to the next source at
-    once. If every source fails, FetchError lists each source with the reason it failed, and
-    `dest` is left untouched.
+    once. If every source fails, FetchError lists each source with the reason it failed and names
+    the config `key` the sources came from; `dest` is left untouched.
     """
     if not sources:
-        raise FetchError(f"no sources configured for {dest}: list at least one URL")
+        raise FetchError(f"no sources configured for {dest}: list at least one URL in {key}")
     failures = []
     with atomic_output(dest) as tmp:
         for source in sources:
@@ -91,6 +93,6 @@ def fetch_verified(sources, sha256, dest, timeout_s=30.0, retries=2, retry_wait_
             failures.append({"source": source, "reason": reason})
         tried = "; ".join(f"{f['source']} ({f['reason']})" for f in failures)
         raise FetchError(
-            f"could not fetch {dest}: every source failed: {tried}. "
-            "Add a reachable source (e.g. a file:// copy) or fix the configured sha256."
+            f"could not fetch {dest}: every source in {key} failed: {tried}. Add a reachable "
+            f"source to {key} (offline: a file: copy, see config/offline.yaml) or fix its sha256"
         )

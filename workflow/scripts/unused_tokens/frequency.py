@@ -43,7 +43,7 @@ def summarize(freq):
 
 
 def unigram_entropy(freq):
-    """Entropy (nats) of the corpus's unigram distribution: the loss of a model that ignores context."""
+    """Entropy (nats) of the unigram distribution: the loss of a model that ignores context."""
     p = freq["share"].to_numpy()
     p = p[p > 0]
     return float(-(p * np.log(p)).sum())

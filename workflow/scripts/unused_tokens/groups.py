@@ -12,6 +12,7 @@ count-0 ids in ascending order and listed in ascending id order, so one seed giv
 
 import numpy as np
 import pandas as pd
+
 from .errors import PipelineError
 
 

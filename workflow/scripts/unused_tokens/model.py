@@ -22,9 +22,7 @@ class GPTConfig:
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
-            raise ValueError(
-                f"model.n_head={self.n_head} must divide model.n_embd={self.n_embd}"
-            )
+            raise ValueError(f"model.n_head={self.n_head} must divide model.n_embd={self.n_embd}")
 
 
 class CausalSelfAttention(nn.Module):

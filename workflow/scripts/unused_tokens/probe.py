@@ -29,7 +29,7 @@ class GroupProbe:
         ).to(device)
 
     def token_sums(self, log_probs, inputs):
-        """Per group token: (masked sum, masked count, unmasked sum, unmasked count) of log-probs."""
+        """Per group token: masked sum, masked count, unmasked sum, unmasked count of log-probs."""
         B, T, _ = log_probs.shape
         per_sample = log_probs[..., self.ids].float().sum(dim=1)  # (batch, tokens)
         keep = ~(inputs[:, :, None] == self.ids).any(dim=1)  # (batch, tokens)
@@ -47,7 +47,9 @@ class GroupProbe:
 
     def group_means(self, log_probs, inputs):
         """(groups, 2) tensor of [masked mean, unmasked mean] per group, left on the device."""
-        masked_sum, masked_count, sum_, count = map(self.group_total, self.token_sums(log_probs, inputs))
+        masked_sum, masked_count, sum_, count = map(
+            self.group_total, self.token_sums(log_probs, inputs)
+        )
         return torch.stack([masked_sum / masked_count, sum_ / count], dim=1)
 
 
@@ -65,7 +67,7 @@ def probe_untrained(model, tokens, groups, batches, batch_size, seed, device="cp
         x, _ = random_windows(tokens, batch_size, model.cfg.context, generator)
         x = x.to(device)
         sums = probe.token_sums(model(x), x)
-        totals = sums if totals is None else tuple(a + b for a, b in zip(totals, sums))
+        totals = sums if totals is None else [a + b for a, b in zip(totals, sums, strict=True)]
     masked_sum, masked_count, sum_, count = (t.double() for t in totals)
     total = probe.group_total
     group_table = pd.DataFrame(

@@ -13,7 +13,11 @@ from .schemas import GROUP_NAMES
 
 # Okabe-Ito colours: distinguishable with every common form of colour blindness.
 GROUP_COLOURS = {"most_common": "#0072B2", "least_common": "#E69F00", "never_used": "#D55E00"}
-GROUP_LABELS = {"most_common": "most common", "least_common": "least common", "never_used": "never used"}
+GROUP_LABELS = {
+    "most_common": "most common",
+    "least_common": "least common",
+    "never_used": "never used",
+}
 
 
 def claims(probe_groups, training_log, vocab_size, tolerance=0.05):
@@ -75,8 +79,13 @@ def plot_probe(probe_groups, vocab_size):
     x = range(len(probe))
     for offset, kind, hatch in ((-0.2, "masked", ""), (0.2, "unmasked", "//")):
         ax.bar(
-            [i + offset for i in x], probe[f"{kind}_mean"], width=0.4, hatch=hatch,
-            color=[GROUP_COLOURS[g] for g in probe.index], edgecolor="black", label=kind,
+            [i + offset for i in x],
+            probe[f"{kind}_mean"],
+            width=0.4,
+            hatch=hatch,
+            color=[GROUP_COLOURS[g] for g in probe.index],
+            edgecolor="black",
+            label=kind,
         )
     ax.axhline(-math.log(vocab_size), color="black", linestyle=":", label="-ln V")
     lo = min(probe[["masked_mean", "unmasked_mean"]].min()) - 0.05
@@ -98,10 +107,19 @@ def plot_training(training_log):
     ax_loss.set_title("Loss")
     for g in GROUP_NAMES:
         colour = GROUP_COLOURS[g]
-        ax_groups.plot(training_log["step"], training_log[f"{g}_masked"], color=colour,
-                       label=f"{GROUP_LABELS[g]} (masked)")
-        ax_groups.plot(training_log["step"], training_log[f"{g}_unmasked"], color=colour,
-                       linestyle="--", label=f"{GROUP_LABELS[g]} (unmasked)")
+        ax_groups.plot(
+            training_log["step"],
+            training_log[f"{g}_masked"],
+            color=colour,
+            label=f"{GROUP_LABELS[g]} (masked)",
+        )
+        ax_groups.plot(
+            training_log["step"],
+            training_log[f"{g}_unmasked"],
+            color=colour,
+            linestyle="--",
+            label=f"{GROUP_LABELS[g]} (unmasked)",
+        )
     ax_groups.set_xlabel("optimizer step")
     ax_groups.set_ylabel("mean log-softmax (nats)")
     ax_groups.set_title("Token groups")

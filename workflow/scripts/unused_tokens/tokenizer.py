@@ -38,7 +38,7 @@ def load_gpt2(vocab_bpe, encoder_json, vocab_bpe_sha256, encoder_json_sha256):
 
 
 def token_texts(encoding):
-    """Readable text of every token id: UTF-8, with bytes that are not valid alone shown as \\xNN."""
+    """Readable text of every token id: UTF-8, bytes not valid on their own shown as \\xNN."""
     return [
         encoding.decode_single_token_bytes(i).decode("utf-8", errors="backslashreplace")
         for i in range(encoding.n_vocab)

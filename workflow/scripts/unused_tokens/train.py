@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(requested):
-    """'cuda' if asked for (or 'auto' and usable), else 'cpu'; asking for missing CUDA is an error."""
+    """'cuda' if asked for (or 'auto' and usable), else 'cpu'; 'cuda' without CUDA is an error."""
     usable = torch.cuda.is_available()
     if requested == "cuda" and not usable:
         raise PipelineError(
@@ -54,9 +54,10 @@ def train(model, tokens, groups, steps, batch_size, lr, weight_decay, seed, devi
     rows = []
     started = time.perf_counter()
     for step in range(steps + 1):
-        x, y = (t.to(device, non_blocking=True) for t in random_windows(
-            tokens, batch_size, model.cfg.context, generator
-        ))
+        x, y = (
+            t.to(device, non_blocking=True)
+            for t in random_windows(tokens, batch_size, model.cfg.context, generator)
+        )
         with _autocast(device):
             log_probs = model(x)
         loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten())
@@ -85,7 +86,12 @@ def _report(step, steps, row, names, tokens_per_step, started):
     groups = " ".join(f"{n}={row[1 + 2 * i]:.3f}/{row[2 + 2 * i]:.3f}" for i, n in enumerate(names))
     log.info(
         "step %d/%d loss %.4f | masked/unmasked %s | %.0f tok/s | %.0fs left",
-        step, steps, row[0], groups, rate, left,
+        step,
+        steps,
+        row[0],
+        groups,
+        rate,
+        left,
     )
 
 
