@@ -8,6 +8,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -28,6 +34,7 @@ RULES = [
     "select_groups",
     "probe_untrained",
     "train",
+    "probe_vocab",
     "report",
 ]
 STEPS = 6
@@ -84,6 +91,7 @@ PARQUET = {
     "probe/probe_groups.parquet": schemas.PROBE_GROUPS,
     "probe/probe_tokens.parquet": schemas.PROBE_TOKENS,
     "train/training_log.parquet": schemas.TRAINING_LOG,
+    "probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
 }
 
 
@@ -146,12 +154,23 @@ def test_second_run_has_nothing_to_do(workdir):
 @pytest.mark.parametrize(
     "overlay, rerun",
     [
-        ({"train": {"steps": STEPS + 1}}, ["report", "train"]),
-        ({"probe": {"batches": 3}}, ["probe_untrained", "report"]),
-        ({"groups": {"seed": 9}}, ["probe_untrained", "report", "select_groups", "train"]),
+        ({"train": {"steps": STEPS + 1}}, ["probe_vocab", "report", "train"]),
+        ({"probe": {"batches": 3}}, ["probe_untrained", "probe_vocab", "report"]),
+        (
+            {"groups": {"seed": 9}},
+            ["probe_untrained", "probe_vocab", "report", "select_groups", "train"],
+        ),
         (
             {"corpus": {"strip_gutenberg": False}},
-            ["count_tokens", "probe_untrained", "report", "select_groups", "tokenize", "train"],
+            [
+                "count_tokens",
+                "probe_untrained",
+                "probe_vocab",
+                "report",
+                "select_groups",
+                "tokenize",
+                "train",
+            ],
         ),
     ],
 )
@@ -173,7 +192,7 @@ def test_editing_a_helper_module_reruns_its_users(workdir):
     finally:
         module.write_text(original)
         os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
-    assert planned_jobs(output) == ["probe_untrained", "report", "train"]
+    assert planned_jobs(output) == ["probe_untrained", "probe_vocab", "report", "train"]
 
 
 def test_bad_config_stops_before_any_job_naming_the_key(workdir):
@@ -183,3 +202,78 @@ def test_bad_config_stops_before_any_job_naming_the_key(workdir):
     )
     assert code != 0
     assert "config key train.steps: -1 is less than the minimum of 1" in output
+
+
+PAGE_CHECK = """
+<script>
+window.addEventListener("load", () => {
+  const images = [...document.images];
+  const loaded = images.filter((i) => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.images = `${loaded}/${images.length}`;
+  const claims = [...document.querySelectorAll("table")].find((t) =>
+    [...t.querySelectorAll("th")].some((th) => th.textContent.trim() === "claim"));
+  const verdicts = claims ? [...claims.querySelectorAll("td")].filter((td) =>
+    ["PASS", "FAIL"].includes(td.textContent.trim())).length : -1;
+  document.body.dataset.claims = String(verdicts);
+});
+</script>
+"""
+
+
+def chromium(*args):
+    """Run headless Chromium with the flags this machine needs; return its standard output."""
+    binary = shutil.which("chromium")
+    if binary is None:
+        if os.environ.get("UNUSED_TOKENS_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is not installed (UNUSED_TOKENS_REQUIRE_BROWSER=1)")
+        pytest.skip("chromium is not installed (Debian package chromium)")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [binary, *flags, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_report_opens_in_a_browser_with_every_image_and_the_claims(workdir, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(out(workdir, "report/report.html").read_text() + PAGE_CHECK)
+    dom = chromium("--virtual-time-budget=10000", "--dump-dom", page.as_uri())
+    assert re.search(r'data-images="5/5"', dom), re.findall(r"data-images=\"[^\"]*\"", dom)
+    assert re.search(r'data-claims="7"', dom), re.findall(r"data-claims=\"[^\"]*\"", dom)
+    shot = tmp_path / "screenshot.png"
+    chromium(
+        "--window-size=1280,2000",
+        f"--screenshot={shot}",
+        out(workdir, "report/report.html").as_uri(),
+    )
+    header = shot.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (1280, 2000)
+    assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_snakemake_report_holds_the_figures(workdir):
+    snakemake(workdir[0], "--report", "report.zip")
+    with zipfile.ZipFile(workdir[0] / "report.zip") as archive:
+        names = {Path(n).name for n in archive.namelist()}
+    figures = {
+        "rank_frequency.png",
+        "untrained_probe.png",
+        "untrained_token_spread.png",
+        "training.png",
+        "vocabulary_final.png",
+    }
+    assert figures <= names

@@ -55,3 +55,26 @@ rule train:
         log_every=config["train"]["log_every"],
     script:
         "../scripts/train_model.py"
+
+
+rule probe_vocab:
+    input:
+        tokens=rules.tokenize.output.tokens,
+        checkpoint=rules.train.output.checkpoint,
+        lib=lib("batches", "model", "probe", "schemas", "tokens"),
+    output:
+        logprobs=f"{OUT}/probe/vocab_logprobs.parquet",
+    log:
+        f"{OUT}/logs/probe_vocab.log",
+    benchmark:
+        f"{OUT}/benchmarks/probe_vocab.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["probe"]["threads"]
+    params:
+        model_seed=config["model"]["seed"],
+        batches=config["probe"]["batches"],
+        batch_size=config["probe"]["batch_size"],
+        seed=config["probe"]["seed"],
+    script:
+        "../scripts/probe_vocab.py"

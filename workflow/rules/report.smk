@@ -1,24 +1,52 @@
+FIGURES = {
+    "rank_frequency": "Data",
+    "untrained_probe": "Untrained model",
+    "untrained_token_spread": "Untrained model",
+    "training": "Training",
+    "vocabulary_final": "Final model",
+}
+MEASURED_RULES = [
+    "download_corpus",
+    "download_tokenizer",
+    "tokenize",
+    "count_tokens",
+    "select_groups",
+    "probe_untrained",
+    "train",
+    "probe_vocab",
+]
+
+
+def figure(name):
+    """A PNG figure of the report, also shown in `snakemake --report` with its caption."""
+    return report(
+        f"{OUT}/report/figures/{name}.png",
+        caption=f"../report/{name}.rst",
+        category=FIGURES[name],
+    )
+
+
 rule report:
     input:
         template="workflow/notebooks/report.ipynb",
+        frequency=rules.count_tokens.output.frequency,
         summary=rules.count_tokens.output.summary,
         groups=rules.select_groups.output.groups,
         probe_groups=rules.probe_untrained.output.groups,
+        probe_tokens=rules.probe_untrained.output.tokens,
         training_log=rules.train.output.log,
-        lib=lib("render", "report", "schemas"),
+        vocab_logprobs=rules.probe_vocab.output.logprobs,
+        benchmarks=expand(f"{OUT}/benchmarks/{{rule}}.tsv", rule=MEASURED_RULES),
+        lib=lib("frequency", "render", "report", "schemas"),
     output:
         notebook=f"{OUT}/report/report.ipynb",
         html=f"{OUT}/report/report.html",
-        probe_figure=report(
-            f"{OUT}/report/figures/untrained_probe.png",
-            caption="../report/untrained_probe.rst",
-            category="Untrained model",
-        ),
-        training_figure=report(
-            f"{OUT}/report/figures/training.png",
-            caption="../report/training.rst",
-            category="Training",
-        ),
+        rank_frequency=figure("rank_frequency"),
+        untrained_probe=figure("untrained_probe"),
+        untrained_token_spread=figure("untrained_token_spread"),
+        training=figure("training"),
+        vocabulary_final=figure("vocabulary_final"),
+        svg=expand(f"{OUT}/report/figures/{{name}}.svg", name=FIGURES),
     log:
         f"{OUT}/logs/report.log",
     benchmark:
@@ -27,5 +55,6 @@ rule report:
         "../../envs/report.yaml"
     params:
         run_name=config["run_name"],
+        config=config,
     script:
         "../scripts/render_report.py"

@@ -89,3 +89,18 @@ def probe_untrained(model, tokens, groups, batches, batch_size, seed, device="cp
         }
     )
     return group_table, token_table
+
+
+@torch.no_grad()
+def vocab_means(model, tokens, batches, batch_size, seed, device="cpu"):
+    """Mean log-probability of every vocabulary id over `batches` seeded random batches (unmasked).
+
+    The same seed gives the same batches as probe_untrained, so models are compared on one sample.
+    """
+    model.eval().to(device)
+    generator = torch.Generator().manual_seed(seed)
+    total = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
+    for _ in range(batches):
+        x, _ = random_windows(tokens, batch_size, model.cfg.context, generator)
+        total += model(x.to(device)).double().sum(dim=(0, 1))
+    return (total / (batches * batch_size * model.cfg.context)).cpu().numpy()

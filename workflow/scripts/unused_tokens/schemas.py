@@ -60,3 +60,11 @@ TRAINING_LOG = pa.schema(
     [("step", pa.int32()), ("loss", pa.float64())]
     + [(f"{g}_{kind}", pa.float64()) for g in GROUP_NAMES for kind in ("masked", "unmasked")]
 )
+
+VOCAB_LOGPROBS = pa.schema(
+    [
+        ("token_id", pa.int32()),
+        ("untrained_mean", pa.float64()),
+        ("trained_mean", pa.float64()),
+    ]
+)

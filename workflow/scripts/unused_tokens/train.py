@@ -32,11 +32,15 @@ def resolve_device(requested):
             "set train.device: auto (falls back to the CPU) or cpu"
         )
     device = "cuda" if requested in ("cuda", "auto") and usable else "cpu"
-    if device == "cuda":
-        log.info("device: cuda (%s), bf16 autocast", torch.cuda.get_device_name())
-    else:
-        log.info("device: cpu, fp32, %d threads", torch.get_num_threads())
+    log.info("device: %s", describe_device(device))
     return device
+
+
+def describe_device(device):
+    """One line naming the device and the precision training uses on it."""
+    if device == "cuda":
+        return f"cuda ({torch.cuda.get_device_name()}), bf16 autocast"
+    return f"cpu, fp32, {torch.get_num_threads()} threads"
 
 
 def _autocast(device):

@@ -1,0 +1,33 @@
+"""probe_vocab rule: every token's mean log-probability before and after training."""
+
+import pandas as pd
+import torch
+
+from unused_tokens import schemas
+from unused_tokens.files import write_parquet
+from unused_tokens.model import GPT, GPTConfig, build_model
+from unused_tokens.probe import vocab_means
+from unused_tokens.stage import stage
+from unused_tokens.tokens import read_tokens
+
+with stage(snakemake) as log:
+    p = snakemake.params
+    torch.set_num_threads(snakemake.threads)
+    tokens = torch.from_numpy(read_tokens(snakemake.input.tokens))
+    saved = torch.load(snakemake.input.checkpoint, map_location="cpu")
+    cfg = GPTConfig(**saved["config"])
+    trained = GPT(cfg)
+    trained.load_state_dict(saved["model"])
+    means = {
+        name: vocab_means(model, tokens, p.batches, p.batch_size, p.seed)
+        for name, model in (("untrained", build_model(cfg, p.model_seed)), ("trained", trained))
+    }
+    table = pd.DataFrame(
+        {
+            "token_id": range(cfg.vocab_size),
+            "untrained_mean": means["untrained"],
+            "trained_mean": means["trained"],
+        }
+    )
+    write_parquet(table, snakemake.output.logprobs, schemas.VOCAB_LOGPROBS)
+    log.info("vocabulary probe: %s", table[["untrained_mean", "trained_mean"]].describe().T)
