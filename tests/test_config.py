@@ -1,22 +1,13 @@
 """Config validation: the shipped configs are valid; bad values fail naming the key."""
 
-import copy
-
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, merged
 from unused_tokens.config import validate_config
 from unused_tokens.errors import PipelineError
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
-
-
-def merged(base, overlay):
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) else value
-    return out
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,21 @@ def test_missing_markers_name_the_file_and_the_fix(tmp_path, text, missing):
     assert read_corpus(path, strip=False) == text
 
 
+def test_invalid_utf8_names_the_byte_offset(tmp_path):
+    path = tmp_path / "book.txt"
+    path.write_bytes("Lilliput é ".encode() + b"\xff\xfe rest")
+    with pytest.raises(CorpusError, match=rf"^{path}: not valid UTF-8 at byte offset 12 "):
+        read_corpus(path, strip=False)
+
+
+@pytest.mark.parametrize("strip", [True, False])
+def test_empty_text_is_refused(tmp_path, strip):
+    path = tmp_path / "book.txt"
+    path.write_text("*** START OF X ***\n\n  \n*** END OF X ***\n" if strip else " \n")
+    with pytest.raises(CorpusError, match=rf"^{path}: the corpus text is empty; "):
+        read_corpus(path, strip=strip)
+
+
 @pytest.mark.book
 def test_real_book_body_and_token_count(book, encoding):
     body = read_corpus(book, strip=True)

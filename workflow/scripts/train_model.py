@@ -1,6 +1,6 @@
 """train rule: train the model, log loss and group probes every step, save the final weights."""
 
-import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -11,7 +11,14 @@ from unused_tokens.groups import group_ids
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.stage import stage
 from unused_tokens.tokens import read_tokens
-from unused_tokens.train import describe_device, resolve_device, save_checkpoint, train
+from unused_tokens.train import (
+    ResumePoint,
+    describe_device,
+    fingerprint,
+    resolve_device,
+    save_checkpoint,
+    train,
+)
 
 with stage(snakemake) as log:
     p = snakemake.params
@@ -22,7 +29,11 @@ with stage(snakemake) as log:
     model = build_model(GPTConfig(vocab_size=n_vocab, **p.model), p.model_seed)
     groups = group_ids(pd.read_parquet(snakemake.input.groups))
     log.info("model: %.1fM parameters", sum(t.numel() for t in model.parameters()) / 1e6)
-    started = time.perf_counter()
+    resume = ResumePoint(
+        Path(p.resume_path),
+        p.checkpoint_every,
+        fingerprint(p, snakemake.input.tokens, snakemake.input.groups),
+    )
     table = train(
         model,
         tokens,
@@ -34,11 +45,9 @@ with stage(snakemake) as log:
         p.seed,
         device,
         p.log_every,
+        resume,
     )
-    metadata = {
-        "device": describe_device(device),
-        "torch_version": torch.__version__,
-        "train_seconds": f"{time.perf_counter() - started:.1f}",
-    }
+    metadata = {"device": describe_device(device), "torch_version": torch.__version__}
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, metadata)
     save_checkpoint(model, snakemake.output.checkpoint, p.steps)
+    resume.clear()

@@ -28,5 +28,16 @@ def strip_gutenberg(text, source="corpus"):
 
 def read_corpus(path, strip):
     """The corpus as a string (UTF-8), stripped of Gutenberg's header and footer if `strip`."""
-    text = open(path, encoding="utf-8").read()
-    return strip_gutenberg(text, source=str(path)) if strip else text
+    raw = open(path, "rb").read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"{path}: not valid UTF-8 at byte offset {err.start} ({err.reason}); "
+            "convert the text to UTF-8 (and update corpus.sha256)"
+        ) from None
+    if strip:
+        text = strip_gutenberg(text, source=str(path))
+    if not text.strip():
+        raise CorpusError(f"{path}: the corpus text is empty; point corpus.sources at a real text")
+    return text

@@ -7,6 +7,7 @@ package, which is how the pipeline gets the GPT-2 tokenizer files offline).
 
 import datetime
 import hashlib
+import http.client
 import importlib.resources
 import time
 import urllib.error
@@ -21,6 +22,10 @@ CHUNK = 1 << 16
 
 class FetchError(PipelineError):
     """No source gave a file with the expected sha256."""
+
+
+class TruncatedTransfer(OSError):
+    """The connection ended before the announced Content-Length arrived."""
 
 
 def _open(source, timeout_s):
@@ -41,18 +46,32 @@ def _describe(err):
     """A short reason for a failed read: the underlying error of a URLError, else the error."""
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         err = err.reason if isinstance(err.reason, Exception) else err
+    if isinstance(err, TruncatedTransfer):
+        return str(err)
     return f"{type(err).__name__}: {err}"
 
 
 def _copy_hashing(source, dest, timeout_s):
-    """Stream `source` into `dest`; return (sha256 hex, bytes written)."""
-    digest, size = hashlib.sha256(), 0
+    """Stream `source` into `dest`; return (sha256 hex, bytes written, first bytes)."""
+    digest, size, head = hashlib.sha256(), 0, b""
     with _open(source, timeout_s) as src, open(dest, "wb") as out:
+        announced = getattr(src, "headers", {}).get("Content-Length")
         while chunk := src.read(CHUNK):
+            head = head or chunk[:512]
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
-    return digest.hexdigest(), size
+    if announced is not None and size < int(announced):
+        raise TruncatedTransfer(f"truncated transfer: {size} of {announced} bytes arrived")
+    return digest.hexdigest(), size, head
+
+
+def _mismatch(got, expected, size, head):
+    """Why a copy was rejected: an HTML page where a file was expected, or just another file."""
+    start = head.lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html")):
+        return f"an HTML page ({size} bytes), not the expected file (sha256 {got})"
+    return f"sha256 mismatch: got {got} ({size} bytes), expected {expected}"
 
 
 def fetch_verified(
@@ -72,8 +91,8 @@ def fetch_verified(
             network = urllib.parse.urlsplit(source).scheme in ("http", "https")
             for attempt in range(1 + (retries if network else 0)):
                 try:
-                    got, size = _copy_hashing(source, tmp, timeout_s)
-                except (OSError, ValueError, ModuleNotFoundError) as err:
+                    got, size, head = _copy_hashing(source, tmp, timeout_s)
+                except (OSError, ValueError, ModuleNotFoundError, http.client.HTTPException) as err:
                     reason = _describe(err)
                     if attempt < retries and network:
                         time.sleep(retry_wait_s * (attempt + 1))
@@ -88,7 +107,7 @@ def fetch_verified(
                         ),
                         "failed_sources": failures,
                     }
-                reason = f"sha256 mismatch: got {got}, expected {sha256}"
+                reason = _mismatch(got, sha256, size, head)
                 break
             failures.append({"source": source, "reason": reason})
         tried = "; ".join(f"{f['source']} ({f['reason']})" for f in failures)

@@ -347,7 +347,7 @@ PACKAGES = (
 
 
 def run_facts(run_name, config, training_facts):
-    """What identifies the run: config hash, seeds, model, training, device."""
+    """What identifies the run: config hash, seeds, model, training, device, torch version."""
     model, train = config["model"], config["train"]
     seeds = ("model", "groups", "probe", "train")
     return pd.Series(
@@ -360,7 +360,7 @@ def run_facts(run_name, config, training_facts):
             ),
             "training": f"{train['steps']} steps, batch {train['batch_size']}, lr {train['lr']}",
             "device": training_facts.get("device", "unknown"),
-            "training time": f"{float(training_facts.get('train_seconds', 'nan')):.1f} s",
+            "torch": training_facts.get("torch_version", "unknown"),
         },
         name="",
     ).to_frame()

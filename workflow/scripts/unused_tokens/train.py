@@ -6,9 +6,12 @@ end; progress lines are the only synchronisation, every `log_every` steps.
 """
 
 import contextlib
+import hashlib
+import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -17,7 +20,7 @@ import torch.nn.functional as F
 from . import schemas
 from .batches import random_windows
 from .errors import PipelineError
-from .files import atomic_output
+from .files import atomic_output, sha256_of
 from .probe import GroupProbe
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ def resolve_device(requested):
             "set train.device: auto (falls back to the CPU) or cpu"
         )
     device = "cuda" if requested in ("cuda", "auto") and usable else "cpu"
+    if requested == "auto" and not usable:
+        log.warning("no usable CUDA device: training on the CPU (train.device: auto)")
     log.info("device: %s", describe_device(device))
     return device
 
@@ -49,15 +54,69 @@ def _autocast(device):
     return contextlib.nullcontext()
 
 
-def train(model, tokens, groups, steps, batch_size, lr, weight_decay, seed, device, log_every):
-    """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame."""
+@dataclass
+class ResumePoint:
+    """Where training saves its full state every `every` updates, to pick up after a kill.
+
+    The file is only reused by a run with the same `fingerprint` (inputs and settings), and is
+    written atomically, so a kill at any moment leaves either the previous state or the new one.
+    """
+
+    path: Path
+    every: int
+    fingerprint: str
+
+    def load(self):
+        if not self.path.exists():
+            return None
+        state = torch.load(self.path, map_location="cpu")
+        if state["fingerprint"] != self.fingerprint:
+            log.warning("ignoring %s: written by a run with other inputs or settings", self.path)
+            return None
+        return state
+
+    def due(self, updates, steps):
+        return self.every > 0 and updates % self.every == 0 and updates < steps
+
+    def save(self, state):
+        with atomic_output(self.path) as tmp:
+            torch.save({**state, "fingerprint": self.fingerprint}, tmp)
+
+    def clear(self):
+        self.path.unlink(missing_ok=True)
+
+
+def fingerprint(params, *input_files):
+    """sha256 of the rule's params and input files: a saved state is reused only on a match."""
+    digest = hashlib.sha256(json.dumps(dict(params.items()), sort_keys=True).encode())
+    for path in input_files:
+        digest.update(sha256_of(path).encode())
+    return digest.hexdigest()
+
+
+def train(
+    model, tokens, groups, steps, batch_size, lr, weight_decay, seed, device, log_every, resume=None
+):
+    """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
+
+    With a ResumePoint, the state is saved every `resume.every` updates and a saved state left by
+    an interrupted run is continued from; on the CPU the result is bit-identical to a run that
+    was never interrupted. A non-finite loss stops training with PipelineError naming the step.
+    """
     model.train().to(device)
     probe = GroupProbe(groups, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    rows = []
-    started = time.perf_counter()
-    for step in range(steps + 1):
+    rows, start = [], 0
+    state = resume.load() if resume else None
+    if state:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        rows, start = list(state["rows"].to(device)), state["next_step"]
+        log.info("resuming at step %d from %s", start, resume.path)
+    checked, started = start, time.perf_counter()
+    for step in range(start, steps + 1):
         x, y = (
             t.to(device, non_blocking=True)
             for t in random_windows(tokens, batch_size, model.cfg.context, generator)
@@ -72,9 +131,34 @@ def train(model, tokens, groups, steps, batch_size, lr, weight_decay, seed, devi
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        if step % log_every == 0 or step == steps:
-            _report(step, steps, rows[-1].tolist(), probe.names, batch_size * x.shape[1], started)
+        saving = resume is not None and resume.due(step + 1, steps)
+        if saving or step % log_every == 0 or step == steps:
+            checked = _check_finite(rows, checked)
+            _report(step, start, steps, rows[-1].tolist(), probe.names, y.numel(), started)
+        if saving:
+            resume.save(
+                {
+                    "next_step": step + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(),
+                    "rows": torch.stack(rows).cpu(),
+                }
+            )
     return _as_table(torch.stack(rows).cpu().numpy(), probe.names)
+
+
+def _check_finite(rows, first):
+    """Stop at the first non-finite loss from row `first` on; return len(rows)."""
+    losses = torch.stack([row[0] for row in rows[first:]])
+    bad = (~torch.isfinite(losses)).nonzero()
+    if len(bad):
+        step = first + int(bad[0])
+        raise PipelineError(
+            f"training diverged: the loss is {losses[bad[0]].item()} at step {step}; "
+            "lower train.lr (no training log was written)"
+        )
+    return len(rows)
 
 
 def save_checkpoint(model, path, steps):
@@ -83,10 +167,10 @@ def save_checkpoint(model, path, steps):
         torch.save({"config": asdict(model.cfg), "steps": steps, "model": model.state_dict()}, tmp)
 
 
-def _report(step, steps, row, names, tokens_per_step, started):
+def _report(step, start, steps, row, names, tokens_per_step, started):
     elapsed = time.perf_counter() - started
-    rate = tokens_per_step * (step + 1) / elapsed
-    left = elapsed / (step + 1) * (steps - step)
+    rate = tokens_per_step * (step + 1 - start) / elapsed
+    left = elapsed / (step + 1 - start) * (steps - step)
     groups = " ".join(f"{n}={row[1 + 2 * i]:.3f}/{row[2 + 2 * i]:.3f}" for i, n in enumerate(names))
     log.info(
         "step %d/%d loss %.4f | masked/unmasked %s | %.0f tok/s | %.0fs left",
