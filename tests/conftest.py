@@ -77,11 +77,21 @@ def prepare_run(workdir, text, overlay=None):
     return workdir
 
 
-def snakemake(workdir, *args, targets=(), check=True):
-    """Run snakemake on config/test.yaml (plus `args`) in `workdir`: (exit code, output)."""
+def snakemake(workdir, *args, targets=(), check=True, env=None):
+    """Run snakemake on config/test.yaml (plus `args`) in `workdir`: (exit code, output).
+
+    `env` adds environment variables to this process's own.
+    """
     cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "2"]
     cmd += ["--configfile", "config/test.yaml", *args]
-    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        cmd,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
     output = result.stdout + result.stderr
     if check:
         assert result.returncode == 0, output

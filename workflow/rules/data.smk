@@ -1,3 +1,8 @@
+localrules:
+    download_corpus,
+    download_tokenizer,
+
+
 rule download_corpus:
     input:
         lib=lib("fetch"),
