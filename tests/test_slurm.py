@@ -14,7 +14,7 @@ import time
 import pytest
 from slurm_cluster import ACCOUNT, DAEMONS, PARTITION, SlurmCluster, missing
 
-from conftest import book_text, prepare_run, snakemake
+from conftest import PARQUET_OUTPUTS, book_text, prepare_run, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
@@ -25,16 +25,6 @@ ENV = {
 }
 PROFILE = ["--profile", "profiles/slurm", "--workflow-profile", "none"]
 OVERLAY = ["--slurm-init-seconds-before-status-checks", "2"]
-OUTPUTS = [
-    "data/tokens.parquet",
-    "data/frequency.parquet",
-    "data/frequency_summary.parquet",
-    "data/groups.parquet",
-    "probe/probe_groups.parquet",
-    "probe/probe_tokens.parquet",
-    "train/training_log.parquet",
-    "probe/vocab_logprobs.parquet",
-]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +76,7 @@ def test_training_ran_as_a_slurm_job_with_a_gpu(runs):
     assert "WARNING no usable CUDA device: training on the CPU" in log  # the GPU is /dev/null
 
 
-@pytest.mark.parametrize("path", OUTPUTS)
+@pytest.mark.parametrize("path", PARQUET_OUTPUTS)
 def test_outputs_equal_a_local_run(runs, path):
     local, remote, _ = runs
     assert (remote / "results/e2e" / path).read_bytes() == (

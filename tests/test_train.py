@@ -11,7 +11,13 @@ from unused_tokens.errors import PipelineError
 from unused_tokens.frequency import count_tokens
 from unused_tokens.groups import group_ids, select_groups
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.train import ResumePoint, resolve_device, save_checkpoint, train
+from unused_tokens.train import (
+    ResumePoint,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+    train,
+)
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 
@@ -74,9 +80,11 @@ def test_checkpoint_round_trip(zipf_corpus, tmp_path):
     save_checkpoint(model, tmp_path / "model.pt", steps=2)
     saved = torch.load(tmp_path / "model.pt")
     assert saved["steps"] == 2 and saved["config"]["n_embd"] == 32
-    restored = build_model(GPTConfig(**saved["config"]), seed=1)
-    restored.load_state_dict(saved["model"])
-    assert torch.equal(restored.wte.weight, model.wte.weight)
+    restored = load_checkpoint(tmp_path / "model.pt")
+    assert restored.cfg == model.cfg
+    assert all(
+        torch.equal(a, b) for a, b in zip(restored.parameters(), model.parameters(), strict=True)
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")

@@ -19,8 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import STEPS, book_text, prepare_run, snakemake
-from unused_tokens import schemas
+from conftest import PARQUET_OUTPUTS, STEPS, book_text, prepare_run, snakemake
 from unused_tokens.corpus import strip_gutenberg
 
 pytestmark = pytest.mark.workflow
@@ -53,21 +52,9 @@ def out(workdir, path):
     return workdir[0] / "results" / "e2e" / path
 
 
-PARQUET = {
-    "data/tokens.parquet": schemas.TOKENS,
-    "data/frequency.parquet": schemas.FREQUENCY,
-    "data/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
-    "data/groups.parquet": schemas.GROUPS,
-    "probe/probe_groups.parquet": schemas.PROBE_GROUPS,
-    "probe/probe_tokens.parquet": schemas.PROBE_TOKENS,
-    "train/training_log.parquet": schemas.TRAINING_LOG,
-    "probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
-}
-
-
-@pytest.mark.parametrize("path", PARQUET)
+@pytest.mark.parametrize("path", PARQUET_OUTPUTS)
 def test_every_parquet_output_has_its_schema(workdir, path):
-    assert pq.read_schema(out(workdir, path)).remove_metadata() == PARQUET[path]
+    assert pq.read_schema(out(workdir, path)).remove_metadata() == PARQUET_OUTPUTS[path]
 
 
 def test_outputs_hold_the_expected_values(workdir, encoding):

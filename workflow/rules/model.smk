@@ -30,7 +30,9 @@ rule train:
     input:
         tokens=rules.tokenize.output.tokens,
         groups=rules.select_groups.output.groups,
-        lib=lib("batches", "groups", "model", "probe", "schemas", "tokens", "train"),
+        lib=lib(
+            "batches", "groups", "model", "probe", "schemas", "step", "tokens", "train"
+        ),
     output:
         log=f"{OUT}/train/training_log.parquet",
         checkpoint=f"{OUT}/train/model.pt",
@@ -63,7 +65,7 @@ rule probe_vocab:
     input:
         tokens=rules.tokenize.output.tokens,
         checkpoint=rules.train.output.checkpoint,
-        lib=lib("batches", "model", "probe", "schemas", "tokens"),
+        lib=lib("batches", "model", "probe", "schemas", "step", "tokens", "train"),
     output:
         logprobs=f"{OUT}/probe/vocab_logprobs.parquet",
     log:

@@ -5,19 +5,18 @@ import torch
 
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
-from unused_tokens.model import GPT, GPTConfig, build_model
+from unused_tokens.model import build_model
 from unused_tokens.probe import vocab_means
 from unused_tokens.stage import stage
 from unused_tokens.tokens import read_tokens
+from unused_tokens.train import load_checkpoint
 
 with stage(snakemake) as log:
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)
     tokens = torch.from_numpy(read_tokens(snakemake.input.tokens))
-    saved = torch.load(snakemake.input.checkpoint, map_location="cpu")
-    cfg = GPTConfig(**saved["config"])
-    trained = GPT(cfg)
-    trained.load_state_dict(saved["model"])
+    trained = load_checkpoint(snakemake.input.checkpoint)
+    cfg = trained.cfg
     means = {
         name: vocab_means(model, tokens, p.batches, p.batch_size, p.seed)
         for name, model in (("untrained", build_model(cfg, p.model_seed)), ("trained", trained))

@@ -5,7 +5,6 @@ loss and the group means of every step stay on the device and are copied to the 
 end; progress lines are the only synchronisation, every `log_every` steps.
 """
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -15,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from . import schemas
 from .batches import random_windows
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
-from .probe import GroupProbe
+from .model import GPT, GPTConfig
+from .step import TrainStep
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +45,6 @@ def describe_device(device):
     if device == "cuda":
         return f"cuda ({torch.cuda.get_device_name()}), bf16 autocast"
     return f"cpu, fp32, {torch.get_num_threads()} threads"
-
-
-def _autocast(device):
-    if device == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @dataclass
@@ -103,9 +96,8 @@ def train(
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
     was never interrupted. A non-finite loss stops training with PipelineError naming the step.
     """
-    model.train().to(device)
-    probe = GroupProbe(groups, device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    step_once = TrainStep(model, groups, lr, weight_decay, device)
+    optimizer, names = step_once.optimizer, step_once.probe.names
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
     state = resume.load() if resume else None
@@ -121,20 +113,11 @@ def train(
             t.to(device, non_blocking=True)
             for t in random_windows(tokens, batch_size, model.cfg.context, generator)
         )
-        with _autocast(device):
-            log_probs = model(x)
-        loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten())
-        with torch.no_grad():
-            means = probe.group_means(log_probs.detach(), x)
-            rows.append(torch.cat([loss.detach().double()[None], means.flatten()]))
-        if step < steps:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        rows.append(step_once(x, y, update=step < steps))
         saving = resume is not None and resume.due(step + 1, steps)
         if saving or step % log_every == 0 or step == steps:
             checked = _check_finite(rows, checked)
-            _report(step, start, steps, rows[-1].tolist(), probe.names, y.numel(), started)
+            _report(step, start, steps, rows[-1].tolist(), names, y.numel(), started)
         if saving:
             resume.save(
                 {
@@ -145,7 +128,7 @@ def train(
                     "rows": torch.stack(rows).cpu(),
                 }
             )
-    return _as_table(torch.stack(rows).cpu().numpy(), probe.names)
+    return _as_table(torch.stack(rows).cpu().numpy(), names)
 
 
 def _check_finite(rows, first):
@@ -165,6 +148,14 @@ def save_checkpoint(model, path, steps):
     """The trained weights and the model config, written atomically."""
     with atomic_output(path) as tmp:
         torch.save({"config": asdict(model.cfg), "steps": steps, "model": model.state_dict()}, tmp)
+
+
+def load_checkpoint(path):
+    """The model saved by save_checkpoint, on the CPU."""
+    saved = torch.load(path, map_location="cpu")
+    model = GPT(GPTConfig(**saved["config"]))
+    model.load_state_dict(saved["model"])
+    return model
 
 
 def _report(step, start, steps, row, names, tokens_per_step, started):

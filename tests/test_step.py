@@ -1,0 +1,63 @@
+"""The speed options of a training step change its speed, not its numbers (fp32 on the CPU)."""
+
+import csv
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT
+from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.step import BASELINE, FAST, StepOptions, TrainStep
+
+CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
+GROUPS = {"most_common": [1, 2, 3], "least_common": [40, 41], "never_used": [500, 501]}
+TOLERANCE = 1e-4  # nats, on every logged quantity after 50 steps
+
+
+def run(options, steps=50):
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, "cpu", options)
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 60, (5000,), generator=generator)
+    rows = []
+    for _ in range(steps + 1):
+        starts = torch.randint(len(tokens) - CFG.context, (4,), generator=generator)
+        windows = tokens[starts[:, None] + torch.arange(CFG.context + 1)]
+        rows.append(step(windows[:, :-1], windows[:, 1:]))
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("options", [StepOptions(), FAST], ids=["pipeline", "fast"])
+def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
+    baseline, other = run(BASELINE), run(options)
+    assert baseline[-1, 0] < baseline[0, 0] - 1  # it did learn
+    torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
+
+
+def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import train_step
+
+    out = tmp_path / "results.csv"
+    for _ in range(2):
+        train_step.main(
+            [
+                "--preset",
+                "tiny",
+                "--steps",
+                "2",
+                "--variants",
+                "baseline",
+                "pipeline",
+                "--out",
+                str(out),
+            ]
+        )
+    printed = capsys.readouterr().out
+    assert "peak unknown for this device" in printed
+    assert "pipeline  median" in printed and "vs baseline" in printed
+    rows = list(csv.DictReader(out.open()))
+    assert [r["variant"] for r in rows] == ["baseline", "pipeline"] * 2
+    assert all(float(r["median_step_ms"]) > 0 and int(r["tokens_per_s"]) > 0 for r in rows)
+    assert rows[0]["speedup"] == "1.0" and rows[0]["mfu"] == ""
+    assert rows[1]["options"] == "autocast=True math_attention=False adamw=default compile=False"
