@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 import torch  # noqa: E402
 
 from unused_tokens.model import GPTConfig, build_model  # noqa: E402
-from unused_tokens.step import BASELINE, FAST, StepOptions, TrainStep  # noqa: E402
+from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep  # noqa: E402
 
 IMPORTED = time.perf_counter()
 PRESETS = {  # model config and batch size
@@ -38,7 +38,7 @@ PRESETS = {  # model config and batch size
     "smoke": (GPTConfig(context=64, n_embd=64, n_head=4, n_layer=2), 16),
     "tiny": (GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1), 4),
 }
-VARIANTS = {"baseline": BASELINE, "pipeline": StepOptions(), "fast": FAST}
+VARIANTS = {"baseline": BASELINE, "pipeline": PIPELINE, "fast": FAST}
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12}  # dense bf16, SXM parts
 GROUPS = {
     "most_common": range(0, 100),

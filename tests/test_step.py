@@ -8,7 +8,7 @@ import torch
 
 from conftest import ROOT
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.step import BASELINE, FAST, StepOptions, TrainStep
+from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 GROUPS = {"most_common": [1, 2, 3], "least_common": [40, 41], "never_used": [500, 501]}
@@ -27,7 +27,7 @@ def run(options, steps=50):
     return torch.stack(rows)
 
 
-@pytest.mark.parametrize("options", [StepOptions(), FAST], ids=["pipeline", "fast"])
+@pytest.mark.parametrize("options", [PIPELINE, FAST], ids=["pipeline", "fast"])
 def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     baseline, other = run(BASELINE), run(options)
     assert baseline[-1, 0] < baseline[0, 0] - 1  # it did learn

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from unused_tokens.errors import PipelineError
 from unused_tokens.frequency import count_tokens
 from unused_tokens.groups import group_ids, select_groups
 from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.step import FAST, PIPELINE
 from unused_tokens.train import (
     ResumePoint,
     load_checkpoint,
@@ -32,7 +34,7 @@ def zipf_corpus():
     return torch.from_numpy(ids), group_ids(select_groups(freq, size=20, seed=0))
 
 
-def run(corpus, steps, seed=0, lr=3e-3, resume=None):
+def run(corpus, steps, seed=0, lr=3e-3, resume=None, options=PIPELINE):
     tokens, groups = corpus
     model = build_model(CFG, seed=0)
     log = train(
@@ -47,6 +49,7 @@ def run(corpus, steps, seed=0, lr=3e-3, resume=None):
         device="cpu",
         log_every=10,
         resume=resume,
+        options=options,
     )
     return model, log
 
@@ -124,3 +127,12 @@ def test_a_state_from_other_settings_is_ignored(zipf_corpus, tmp_path, caplog):
     _, log = run(zipf_corpus, steps=12, resume=ResumePoint(tmp_path / "resume.pt", 4, "xyz"))
     assert "written by a run with other inputs or settings" in caplog.text
     assert log.equals(run(zipf_corpus, steps=12)[1])
+
+
+def test_fast_step_options_reach_the_step_and_keep_the_numbers(zipf_corpus):
+    _, log = run(zipf_corpus, steps=20)
+    _, fast = run(zipf_corpus, steps=20, options=FAST)
+    assert not fast.equals(log)  # another kernel ran...
+    pd.testing.assert_frame_equal(
+        fast, log, check_exact=False, rtol=0, atol=1e-4
+    )  # ...same numbers

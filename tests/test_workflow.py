@@ -113,6 +113,7 @@ def test_second_run_has_nothing_to_do(workdir):
     [
         ({"train": {"steps": STEPS + 1}}, ["probe_vocab", "report", "train"]),
         ({"probe": {"batches": 3}}, ["probe_untrained", "probe_vocab", "report"]),
+        ({"train": {"compile": True}}, ["probe_vocab", "report", "train"]),
         (
             {"groups": {"seed": 9}},
             ["probe_untrained", "probe_vocab", "report", "select_groups", "train"],

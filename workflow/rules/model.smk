@@ -55,6 +55,8 @@ rule train:
         seed=config["train"]["seed"],
         device=config["train"]["device"],
         log_every=config["train"]["log_every"],
+        adamw=config["train"]["adamw"],
+        compile=config["train"]["compile"],
         checkpoint_every=config["train"]["checkpoint_every"],
         resume_path=f"{OUT}/train/resume.pt",
     script:

@@ -10,6 +10,7 @@ from unused_tokens.files import read_parquet_metadata, write_parquet
 from unused_tokens.groups import group_ids
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.stage import stage
+from unused_tokens.step import StepOptions
 from unused_tokens.tokens import read_tokens
 from unused_tokens.train import (
     ResumePoint,
@@ -46,6 +47,7 @@ with stage(snakemake) as log:
         device,
         p.log_every,
         resume,
+        StepOptions(adamw=p.adamw, compile=p.compile),
     )
     metadata = {"device": describe_device(device), "torch_version": torch.__version__}
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, metadata)

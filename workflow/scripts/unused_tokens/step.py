@@ -1,6 +1,6 @@
 """One training step with its per-step probes, and the switches that only change its speed.
 
-The pipeline's step (StepOptions()) and the plain baseline the benchmark compares it with
+The pipeline's default step (PIPELINE) and the plain baseline the benchmark compares it with
 (BASELINE) compute the same quantities; the options choose kernels, precision on the GPU and
 compilation. Every option falls back cleanly where the device lacks it.
 """
@@ -29,6 +29,7 @@ class StepOptions:
     compile: bool = False  # torch.compile the model
 
 
+PIPELINE = StepOptions()  # what the train rule runs with the default config
 BASELINE = StepOptions(autocast=False, math_attention=True, adamw="loop")
 FAST = StepOptions(adamw="fused", compile=True)
 
@@ -36,7 +37,7 @@ FAST = StepOptions(adamw="fused", compile=True)
 class TrainStep:
     """Forward, loss, group probes and (optionally) one AdamW update, all left on the device."""
 
-    def __init__(self, model, groups, lr, weight_decay, device, options=StepOptions()):
+    def __init__(self, model, groups, lr, weight_decay, device, options=PIPELINE):
         self.model = model.train().to(device)
         self.forward = torch.compile(model) if options.compile else model
         self.options, self.device = options, device

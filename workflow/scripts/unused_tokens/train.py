@@ -20,7 +20,7 @@ from .batches import random_windows
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
 from .model import GPT, GPTConfig
-from .step import TrainStep
+from .step import PIPELINE, TrainStep
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +88,27 @@ def fingerprint(params, *input_files):
 
 
 def train(
-    model, tokens, groups, steps, batch_size, lr, weight_decay, seed, device, log_every, resume=None
+    model,
+    tokens,
+    groups,
+    steps,
+    batch_size,
+    lr,
+    weight_decay,
+    seed,
+    device,
+    log_every,
+    resume=None,
+    options=PIPELINE,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
     With a ResumePoint, the state is saved every `resume.every` updates and a saved state left by
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
     was never interrupted. A non-finite loss stops training with PipelineError naming the step.
+    `options` (step.StepOptions) choose kernels and compilation, not what is computed.
     """
-    step_once = TrainStep(model, groups, lr, weight_decay, device)
+    step_once = TrainStep(model, groups, lr, weight_decay, device, options)
     optimizer, names = step_once.optimizer, step_once.probe.names
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
