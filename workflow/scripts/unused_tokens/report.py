@@ -34,6 +34,7 @@ STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.3,
     "legend.frameon": False,
+    "legend.fontsize": "small",
 }
 MOVED_NATS = 0.01  # a token "moved" if its mean log-probability changed by more than this
 TOKEN_LIST_CSS = {"text-align": "left", "font-family": "monospace", "font-size": "80%"}
@@ -196,10 +197,6 @@ def group_tokens(groups):
 # --- figures -----------------------------------------------------------------------------
 
 
-def _group_legend(ax, **kwargs):
-    ax.legend(fontsize="small", **kwargs)
-
-
 def plot_rank_frequency(freq, groups):
     """Log-log rank-frequency curve of the tokens that occur, with the groups marked."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -222,7 +219,7 @@ def plot_rank_frequency(freq, groups):
     ax.set_title(
         f"Rank-frequency; {n_never:,} never-used ids have count 0 and are not on this axis"
     )
-    _group_legend(ax)
+    ax.legend()
     return fig
 
 
@@ -241,7 +238,7 @@ def plot_probe(probe_groups, vocab_size):
     ax.set_xlim(-0.5, len(probe) - 0.5)
     ax.set_ylabel("mean log-softmax (nats)")
     ax.set_title("Untrained model: group means")
-    _group_legend(ax, loc="lower right")
+    ax.legend(loc="lower right")
     return fig
 
 
@@ -262,7 +259,7 @@ def plot_token_spread(probe_tokens, vocab_size):
     ax.set_xticks(range(len(GROUP_NAMES)), [GROUP_LABELS[g] for g in GROUP_NAMES])
     ax.set_ylabel("token's mean log-softmax (nats)")
     ax.set_title("Untrained model: one point per group token (masked)")
-    _group_legend(ax, loc="lower right")
+    ax.legend(loc="lower right")
     return fig
 
 
@@ -285,7 +282,7 @@ def plot_training(training_log, entropy=None, plateau=None):
     ax_loss.set_xlabel("optimizer step")
     ax_loss.set_ylabel("training loss (nats/token)")
     ax_loss.set_title("Loss")
-    _group_legend(ax_loss)
+    ax_loss.legend()
     for g in GROUP_NAMES:
         colour = GROUP_COLOURS[g]
         ax_groups.plot(
@@ -304,7 +301,7 @@ def plot_training(training_log, entropy=None, plateau=None):
     ax_groups.set_xlabel("optimizer step")
     ax_groups.set_ylabel("mean log-softmax (nats)")
     ax_groups.set_title("Token groups")
-    _group_legend(ax_groups)
+    ax_groups.legend()
     fig.tight_layout()
     return fig
 
@@ -328,7 +325,7 @@ def plot_vocab(vocab_logprobs, freq, groups):
     ax.set_xlabel("count in the book (log scale; never-used ids at 0)")
     ax.set_ylabel("final mean log-softmax (nats)")
     ax.set_title("Trained model: every token of the vocabulary")
-    _group_legend(ax, loc="lower right", markerscale=2)
+    ax.legend(loc="lower right", markerscale=2)
     return fig
 
 

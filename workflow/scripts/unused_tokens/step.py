@@ -2,7 +2,7 @@
 
 The pipeline's default step (PIPELINE) and the plain baseline the benchmark compares it with
 (BASELINE) compute the same quantities; the options choose kernels, precision on the GPU and
-compilation. Every option falls back cleanly where the device lacks it.
+compilation. Autocast applies on CUDA only; the CPU always runs fp32.
 """
 
 import contextlib

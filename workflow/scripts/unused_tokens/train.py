@@ -2,7 +2,8 @@
 
 Step 0 is measured before the first update, so `steps` updates give `steps + 1` log rows. The
 loss and the group means of every step stay on the device and are copied to the host once at the
-end; progress lines are the only synchronisation, every `log_every` steps.
+end; progress lines (every `log_every` steps) and saves of the training state are the only
+synchronisation.
 """
 
 import hashlib
