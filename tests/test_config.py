@@ -12,7 +12,14 @@ SCHEMA = ROOT / "config" / "config.schema.yaml"
 
 @pytest.mark.parametrize(
     "overlays",
-    [[], ["smoke.yaml"], ["medium.yaml"], ["offline.yaml"], ["smoke.yaml", "offline.yaml"]],
+    [
+        [],
+        ["smoke.yaml"],
+        ["medium.yaml"],
+        ["offline.yaml"],
+        ["fast.yaml"],
+        ["smoke.yaml", "offline.yaml"],
+    ],
 )
 def test_shipped_configs_are_valid(default_config, overlays):
     config = default_config
@@ -46,6 +53,14 @@ def test_shipped_configs_are_valid(default_config, overlays):
             r"config key corpus.sources.0: 'ftp://x' does not match",
         ),
         ({"model": {"n_head": 5}}, r"config key model.n_head: 5 does not divide model.n_embd=768"),
+        (
+            {"train": {"fused_head": False}},
+            r"config key train.pad_vocab: 64 needs train.fused_head: true \(or use 1\)",
+        ),
+        (
+            {"train": {"compile_mode": "fastest"}},
+            r"config key train.compile_mode: 'fastest' is not one of \['default', 'reduce-",
+        ),
     ],
 )
 def test_bad_values_name_the_key(default_config, overlay, message):

@@ -32,7 +32,8 @@ def test_group_means_match_the_definition():
     torch.manual_seed(0)
     lp = torch.log_softmax(torch.randn(3, 4, 6), dim=-1)
     x = torch.tensor([[1, 1, 3, 3], [2, 4, 3, 3], [3, 3, 3, 3]])
-    got = GroupProbe(GROUPS).group_means(lp, x)
+    probe = GroupProbe(GROUPS)
+    got = probe.group_means(lp[..., probe.ids], x)
     expected = reference_means(lp, x, GROUPS)
     for row, name in zip(got.tolist(), GROUPS, strict=True):
         assert row == pytest.approx(expected[name], rel=1e-6)
@@ -43,7 +44,7 @@ def test_group_means_match_the_definition():
 
 def test_fully_masked_group_is_nan_not_a_number_made_up():
     lp = torch.log_softmax(torch.zeros(1, 2, 6), dim=-1)
-    got = GroupProbe({"g": [1]}).group_means(lp, torch.tensor([[1, 2]]))
+    got = GroupProbe({"g": [1]}).group_means(lp[..., [1]], torch.tensor([[1, 2]]))
     assert math.isnan(got[0, 0]) and got[0, 1] == pytest.approx(-math.log(6))
 
 

@@ -1,6 +1,7 @@
 """The speed options of a training step change its speed, not its numbers (fp32 on the CPU)."""
 
 import csv
+import re
 import sys
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from conftest import ROOT
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
+from unused_tokens.step import BASELINE, FAST, PIPELINE, StepOptions, TrainStep
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 GROUPS = {"most_common": [1, 2, 3], "least_common": [40, 41], "never_used": [500, 501]}
@@ -27,11 +28,33 @@ def run(options, steps=50):
     return torch.stack(rows)
 
 
-@pytest.mark.parametrize("options", [PIPELINE, FAST], ids=["pipeline", "fast"])
+@pytest.mark.parametrize(
+    "options",
+    [StepOptions(), PIPELINE, FAST],
+    ids=["full-log-softmax", "pipeline", "fast"],
+)
 def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     baseline, other = run(BASELINE), run(options)
     assert baseline[-1, 0] < baseline[0, 0] - 1  # it did learn
     torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
+
+
+def test_the_default_config_trains_with_the_pipeline_step(default_config):
+    assert StepOptions.from_config(default_config["train"]) == PIPELINE
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"adamw": "foreach"}, "adamw='foreach' is not one of ['default', 'loop', 'fused']"),
+        ({"compile_mode": "fast"}, "compile_mode='fast' is not one of ('default', "),
+        ({"pad_vocab": 64}, "pad_vocab=64 needs fused_head and must be >= 1"),
+        ({"pad_vocab": 0, "fused_head": True}, "pad_vocab=0 needs fused_head and must be >= 1"),
+    ],
+)
+def test_impossible_options_are_refused_by_name(options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        StepOptions(**options)
 
 
 def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
@@ -60,4 +83,7 @@ def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
     assert [r["variant"] for r in rows] == ["baseline", "pipeline"] * 2
     assert all(float(r["median_step_ms"]) > 0 and int(r["tokens_per_s"]) > 0 for r in rows)
     assert rows[0]["speedup"] == "1.0" and rows[0]["mfu"] == ""
-    assert rows[1]["options"] == "autocast=True math_attention=False adamw=default compile=False"
+    assert rows[1]["options"] == (
+        "autocast=True math_attention=False adamw=default compile=False compile_mode=default "
+        "fused_head=True pad_vocab=64"
+    )

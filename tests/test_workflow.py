@@ -139,6 +139,12 @@ def test_a_config_edit_reruns_only_what_depends_on_it(workdir, overlay, rerun):
     assert re.search(r"reason: Params have changed since last execution", output)
 
 
+def test_moving_the_compile_cache_reruns_nothing(workdir):
+    (workdir[0] / "config" / "edit.yaml").write_text("train:\n  compile_cache: elsewhere\n")
+    _, output = snakemake(workdir[0], "-n", "--configfile", "config/test.yaml", "config/edit.yaml")
+    assert "Nothing to be done" in output, output
+
+
 def test_editing_a_helper_module_reruns_its_users(workdir):
     module = workdir[0] / "workflow" / "scripts" / "unused_tokens" / "probe.py"
     original, times = module.read_text(), module.stat()

@@ -2,6 +2,12 @@ OUT = f"results/{config['run_name']}"
 LIB = f"{workflow.basedir}/workflow/scripts/unused_tokens"
 
 
+def experiment_config():
+    """The config without train.compile_cache: where kernels are cached changes no result."""
+    train = {k: v for k, v in config["train"].items() if k != "compile_cache"}
+    return {**config, "train": train}
+
+
 def lib(*modules):
     """The helper modules a stage script imports: inputs, so that editing one reruns the stage."""
     return [f"{LIB}/{m}.py" for m in ("__init__", "errors", "files", "stage", *modules)]

@@ -31,7 +31,15 @@ rule train:
         tokens=rules.tokenize.output.tokens,
         groups=rules.select_groups.output.groups,
         lib=lib(
-            "batches", "groups", "model", "probe", "schemas", "step", "tokens", "train"
+            "batches",
+            "groups",
+            "head",
+            "model",
+            "probe",
+            "schemas",
+            "step",
+            "tokens",
+            "train",
         ),
     output:
         log=f"{OUT}/train/training_log.parquet",
@@ -55,8 +63,11 @@ rule train:
         seed=config["train"]["seed"],
         device=config["train"]["device"],
         log_every=config["train"]["log_every"],
+        fused_head=config["train"]["fused_head"],
+        pad_vocab=config["train"]["pad_vocab"],
         adamw=config["train"]["adamw"],
         compile=config["train"]["compile"],
+        compile_mode=config["train"]["compile_mode"],
         checkpoint_every=config["train"]["checkpoint_every"],
         resume_path=f"{OUT}/train/resume.pt",
     script:
@@ -67,7 +78,9 @@ rule probe_vocab:
     input:
         tokens=rules.tokenize.output.tokens,
         checkpoint=rules.train.output.checkpoint,
-        lib=lib("batches", "model", "probe", "schemas", "step", "tokens", "train"),
+        lib=lib(
+            "batches", "head", "model", "probe", "schemas", "step", "tokens", "train"
+        ),
     output:
         logprobs=f"{OUT}/probe/vocab_logprobs.parquet",
     log:

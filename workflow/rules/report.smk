@@ -27,6 +27,6 @@ rule report:
         "../../envs/report.yaml"
     params:
         run_name=config["run_name"],
-        config=config,
+        config=experiment_config(),
     script:
         "../scripts/render_report.py"

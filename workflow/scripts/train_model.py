@@ -19,12 +19,14 @@ from unused_tokens.train import (
     resolve_device,
     save_checkpoint,
     train,
+    use_compile_cache,
 )
 
 with stage(snakemake) as log:
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)
     device = resolve_device(p.device)
+    use_compile_cache(snakemake.config["train"]["compile_cache"])
     tokens = torch.from_numpy(read_tokens(snakemake.input.tokens))
     n_vocab = int(read_parquet_metadata(snakemake.input.tokens)["n_vocab"])
     model = build_model(GPTConfig(vocab_size=n_vocab, **p.model), p.model_seed)
@@ -47,7 +49,7 @@ with stage(snakemake) as log:
         device,
         p.log_every,
         resume,
-        StepOptions(adamw=p.adamw, compile=p.compile),
+        StepOptions.from_config(dict(p.items())),
     )
     metadata = {"device": describe_device(device), "torch_version": torch.__version__}
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, metadata)

@@ -17,6 +17,9 @@ def _first_problem(config, schema):
     model = config["model"]
     if model["n_embd"] % model["n_head"]:
         return "model.n_head", f"{model['n_head']} does not divide model.n_embd={model['n_embd']}"
+    train = config["train"]
+    if train["pad_vocab"] > 1 and not train["fused_head"]:
+        return "train.pad_vocab", f"{train['pad_vocab']} needs train.fused_head: true (or use 1)"
     return None
 
 

@@ -74,13 +74,17 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear):
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx):
-        """Log-softmax over the vocabulary for every position: shape (batch, time, vocab)."""
+    def hidden(self, idx):
+        """The last hidden state scaled by 1/sqrt(d), so that the logits are hidden @ wte.T."""
         pos = torch.arange(idx.shape[1], device=idx.device)
         x = self.wte(idx) + self.wpe(pos)
         for block in self.blocks:
             x = block(x)
-        logits = F.linear(self.ln_f(x), self.wte.weight) / math.sqrt(self.cfg.n_embd)
+        return self.ln_f(x) / math.sqrt(self.cfg.n_embd)
+
+    def forward(self, idx):
+        """Log-softmax over the vocabulary for every position: shape (batch, time, vocab)."""
+        logits = F.linear(self.hidden(idx), self.wte.weight)
         return F.log_softmax(logits.float(), dim=-1)
 
 

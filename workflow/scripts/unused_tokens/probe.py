@@ -1,11 +1,12 @@
 """Mean log-probability the model gives to each token group, with and without masking.
 
-For a batch of inputs x (batch, time) and the model's log-softmax (batch, time, vocab), the
-probe reads the columns of the group tokens only, on the device, and never copies the full
-distribution. "Unmasked" averages a group's log-probabilities over every sample, position and
-token. "Masked" leaves out, for each sample, the group tokens that occur anywhere in that
-sample's input: a model can copy a token it has just seen, which would give common tokens a
-head start that has nothing to do with how the model treats them as targets.
+For a batch of inputs x (batch, time), the probe takes the model's log-probabilities of the
+group tokens only, (batch, time, group tokens), on the device: the columns `ids` of the full
+log-softmax, or what head.fused_head computes without it. "Unmasked" averages a group's
+log-probabilities over every sample, position and token. "Masked" leaves out, for each sample,
+the group tokens that occur anywhere in that sample's input: a model can copy a token it has
+just seen, which would give common tokens a head start that has nothing to do with how the
+model treats them as targets.
 """
 
 import math
@@ -28,10 +29,13 @@ class GroupProbe:
             [torch.full((len(t),), i, dtype=torch.long) for i, t in enumerate(ids)]
         ).to(device)
 
-    def token_sums(self, log_probs, inputs):
-        """Per group token: masked sum, masked count, unmasked sum, unmasked count of log-probs."""
-        B, T, _ = log_probs.shape
-        per_sample = log_probs[..., self.ids].float().sum(dim=1)  # (batch, tokens)
+    def token_sums(self, columns, inputs):
+        """Per group token: masked sum, masked count, unmasked sum, unmasked count of log-probs.
+
+        columns: the log-probabilities of the tokens `ids`, (batch, time, tokens).
+        """
+        B, T, _ = columns.shape
+        per_sample = columns.float().sum(dim=1)  # (batch, tokens)
         keep = ~(inputs[:, :, None] == self.ids).any(dim=1)  # (batch, tokens)
         return (
             (per_sample * keep).sum(dim=0),
@@ -45,10 +49,10 @@ class GroupProbe:
         out = torch.zeros(len(self.names), dtype=torch.float64, device=per_token.device)
         return out.index_add_(0, self.group_of, per_token.double())
 
-    def group_means(self, log_probs, inputs):
+    def group_means(self, columns, inputs):
         """(groups, 2) tensor of [masked mean, unmasked mean] per group, left on the device."""
         masked_sum, masked_count, sum_, count = map(
-            self.group_total, self.token_sums(log_probs, inputs)
+            self.group_total, self.token_sums(columns, inputs)
         )
         return torch.stack([masked_sum / masked_count, sum_ / count], dim=1)
 
@@ -66,7 +70,7 @@ def probe_untrained(model, tokens, groups, batches, batch_size, seed, device="cp
     for _ in range(batches):
         x, _ = random_windows(tokens, batch_size, model.cfg.context, generator)
         x = x.to(device)
-        sums = probe.token_sums(model(x), x)
+        sums = probe.token_sums(model(x)[..., probe.ids], x)
         totals = sums if totals is None else [a + b for a, b in zip(totals, sums, strict=True)]
     masked_sum, masked_count, sum_, count = (t.double() for t in totals)
     total = probe.group_total

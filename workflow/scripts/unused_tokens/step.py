@@ -1,8 +1,10 @@
 """One training step with its per-step probes, and the switches that only change its speed.
 
 The pipeline's default step (PIPELINE) and the plain baseline the benchmark compares it with
-(BASELINE) compute the same quantities; the options choose kernels, precision on the GPU and
-compilation. Autocast applies on CUDA only; the CPU always runs fp32.
+(BASELINE) compute the same quantities; the options choose kernels, precision on the GPU,
+the fused output layer (head.py) and compilation. Every option runs on the CPU too: autocast
+applies on CUDA only (the CPU always runs fp32), and CUDA graphs (compile_mode
+"reduce-overhead") are skipped by torch.compile for CPU tensors.
 """
 
 import contextlib
@@ -12,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from .head import fused_head
 from .probe import GroupProbe
 
 ADAMW_KERNELS = {
@@ -21,17 +24,48 @@ ADAMW_KERNELS = {
 }
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 @dataclass(frozen=True)
 class StepOptions:
     autocast: bool = True  # bf16 autocast on CUDA (the CPU always runs fp32)
     math_attention: bool = False  # force the plain attention kernel instead of the fastest
     adamw: str = "default"  # a key of ADAMW_KERNELS
-    compile: bool = False  # torch.compile the model
+    compile: bool = False  # torch.compile the model (with fused_head: all but the head)
+    compile_mode: str = "default"  # torch.compile's mode; "reduce-overhead" adds CUDA graphs
+    fused_head: bool = False  # loss and probes from head.fused_head, no full log-softmax
+    pad_vocab: int = 1  # the fused head pads the output matrix to a multiple of this many rows
+
+    def __post_init__(self):
+        if self.adamw not in ADAMW_KERNELS:
+            raise ValueError(f"adamw={self.adamw!r} is not one of {list(ADAMW_KERNELS)}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode={self.compile_mode!r} is not one of {COMPILE_MODES}")
+        if self.pad_vocab < 1 or (self.pad_vocab > 1 and not self.fused_head):
+            raise ValueError(f"pad_vocab={self.pad_vocab} needs fused_head and must be >= 1")
+
+    @classmethod
+    def from_config(cls, train):
+        """The options set by the config's train section (a mapping with at least these keys)."""
+        keys = ("adamw", "compile", "compile_mode", "fused_head", "pad_vocab")
+        return cls(**{key: train[key] for key in keys})
 
 
-PIPELINE = StepOptions()  # what the train rule runs with the default config
+PIPELINE = StepOptions(fused_head=True, pad_vocab=64)  # the default config's train step
 BASELINE = StepOptions(autocast=False, math_attention=True, adamw="loop")
-FAST = StepOptions(adamw="fused", compile=True)
+FAST = StepOptions(
+    adamw="fused", compile=True, compile_mode="reduce-overhead", fused_head=True, pad_vocab=64
+)
+
+
+def compile_report():
+    """How many graphs torch.compile took from its cache and how many it had to compile."""
+    inductor = torch._dynamo.utils.counters["inductor"]
+    return (
+        f"torch.compile: {inductor['fxgraph_cache_hit']} graphs from the cache, "
+        f"{inductor['fxgraph_cache_miss']} compiled"
+    )
 
 
 class TrainStep:
@@ -39,28 +73,41 @@ class TrainStep:
 
     def __init__(self, model, groups, lr, weight_decay, device, options=PIPELINE):
         self.model = model.train().to(device)
-        self.forward = torch.compile(model) if options.compile else model
         self.options, self.device = options, device
+        body = model.hidden if options.fused_head else model
+        mode = None if options.compile_mode == "default" else options.compile_mode
+        self.body = torch.compile(body, mode=mode) if options.compile else body
         self.probe = GroupProbe(groups, device)
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=lr, weight_decay=weight_decay, **ADAMW_KERNELS[options.adamw]
         )
 
+    def _autocasting(self):
+        return self.options.autocast and self.device == "cuda"
+
     def _context(self):
         stack = contextlib.ExitStack()
-        if self.options.autocast and self.device == "cuda":
+        if self._autocasting():
             stack.enter_context(torch.autocast("cuda", dtype=torch.bfloat16))
         if self.options.math_attention:
             stack.enter_context(sdpa_kernel([SDPBackend.MATH]))
         return stack
 
+    def loss_and_columns(self, x, y):
+        """Mean loss and the log-probabilities of the group tokens, (batch, time, tokens)."""
+        if not self.options.fused_head:
+            log_probs = self.body(x)
+            loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten())
+            return loss, log_probs[..., self.probe.ids]
+        dtype = torch.bfloat16 if self._autocasting() else torch.float32
+        weight = self.model.wte.weight
+        return fused_head(self.body(x), weight, y, self.probe.ids, dtype, self.options.pad_vocab)
+
     def __call__(self, x, y, update=True):
         """The step's log row: [loss, masked and unmasked mean of each group], on the device."""
-        with self._context():
-            log_probs = self.forward(x)
-            loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten())
-            with torch.no_grad():
-                means = self.probe.group_means(log_probs.detach(), x)
+        with self._context(), torch.set_grad_enabled(update):
+            loss, columns = self.loss_and_columns(x, y)
+            means = self.probe.group_means(columns.detach(), x)
             if update:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

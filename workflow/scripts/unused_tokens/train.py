@@ -9,6 +9,7 @@ synchronisation.
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from .batches import random_windows
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
 from .model import GPT, GPTConfig
-from .step import PIPELINE, TrainStep
+from .step import PIPELINE, TrainStep, compile_report
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,16 @@ def describe_device(device):
     if device == "cuda":
         return f"cuda ({torch.cuda.get_device_name()}), bf16 autocast"
     return f"cpu, fp32, {torch.get_num_threads()} threads"
+
+
+def use_compile_cache(folder):
+    """Keep torch.compile's artefacts in `folder` (if not empty) so later runs skip compiling.
+
+    Safe to share between runs: PyTorch keys every cached artefact by the graph, the input
+    shapes, the device and its own version, and recompiles on any mismatch.
+    """
+    if folder:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(folder).resolve())
 
 
 @dataclass
@@ -141,6 +152,8 @@ def train(
                     "rows": torch.stack(rows).cpu(),
                 }
             )
+    if options.compile:
+        log.info("%s (cache: %s)", compile_report(), os.environ.get("TORCHINDUCTOR_CACHE_DIR"))
     return _as_table(torch.stack(rows).cpu().numpy(), names)
 
 

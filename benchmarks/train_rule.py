@@ -1,0 +1,91 @@
+"""Time the train rule from a cold process to its written outputs, first and second run.
+
+Makes the train rule's inputs once (download to select_groups), then runs only the train rule
+twice with `snakemake --forcerun train`: first with an empty torch.compile cache, then with the
+cache the first run filled. Prints, per run, the job's seconds from Snakemake's benchmark file
+(process start, imports, compilation, training, written outputs), the whole snakemake command's
+seconds, and what the train log says about compilation; appends the same as rows to
+benchmarks/train_rule.csv. The configs are the user's: add config/fast.yaml to time the
+compiled step.
+
+    .venv/bin/python benchmarks/train_rule.py --configfile config/offline.yaml config/fast.yaml
+"""
+
+import argparse
+import csv
+import datetime
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ("cold cache", "warm cache")
+
+
+def snakemake(workdir, configfiles, *args):
+    """Run snakemake in `workdir`; seconds it took. Its output is shown only if it fails."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "all", *args, "--configfile", *configfiles]
+    started = time.perf_counter()
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"snakemake failed in {workdir}:\n{result.stdout}{result.stderr}")
+    return time.perf_counter() - started
+
+
+def train_log_facts(log_path):
+    """(device line, compile line or 'not compiled') from the train rule's log."""
+    text = log_path.read_text()
+    device = re.search(r"device: ((?:cpu|cuda)\b.*)", text)
+    compiled = re.search(r"(torch\.compile: .*) \(cache", text)
+    return device.group(1) if device else "?", compiled.group(1) if compiled else "not compiled"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=ROOT, help="where the workflow is")
+    parser.add_argument("--configfile", nargs="+", default=[], help="config overlays, in order")
+    parser.add_argument("--run-name", default="bench-train-rule", help="results/<run-name>/")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train_rule.csv")
+    args = parser.parse_args(argv)
+
+    scratch = Path(tempfile.mkdtemp(prefix="train-rule-"))
+    cache, overlay = scratch / "torch-compile", scratch / "overlay.yaml"
+    overlay.write_text(f"run_name: {args.run_name}\ntrain:\n  compile_cache: {cache}\n")
+    configfiles = [*args.configfile, str(overlay)]
+    results = args.workdir / "results" / args.run_name
+    snakemake(args.workdir, configfiles, "--until", "select_groups")
+    rows = []
+    for run in RUNS:
+        seconds = snakemake(args.workdir, configfiles, "train", "--forcerun", "train")
+        with open(results / "benchmarks" / "train.tsv") as f:
+            job_s = float(next(csv.DictReader(f, delimiter="\t"))["s"])
+        device, compiled = train_log_facts(results / "logs" / "train.log")
+        rows.append(
+            {
+                "date": datetime.date.today().isoformat(),
+                "device": device,
+                "configs": " ".join(args.configfile),
+                "run": run,
+                "train_job_s": round(job_s, 2),
+                "snakemake_s": round(seconds, 2),
+                "compile": compiled,
+            }
+        )
+        print(
+            f"{run}: train job {job_s:.1f} s (cold process to written outputs), "
+            f"snakemake {seconds:.1f} s; {compiled}; device {device}"
+        )
+    new_file = not args.out.exists()
+    with open(args.out, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        if new_file:
+            writer.writeheader()
+        writer.writerows(rows)
+    print(f"appended {len(rows)} rows to {args.out}; the compile cache is {cache}")
+
+
+if __name__ == "__main__":
+    main()
