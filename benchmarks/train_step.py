@@ -1,12 +1,14 @@
 """Time the train stage's step against a plain baseline of the same model, in one process.
 
 Variants (see workflow/scripts/unused_tokens/step.py): `baseline` (fp32, eager, math attention,
-AdamW one parameter at a time), `pipeline` (the step the train rule runs) and `fast` (fused
-AdamW and torch.compile on top). Each does the same work per step, per-step group probes
-included, on random batches of random tokens. Prints, per variant: median step time, tokens/s,
-model FLOPs utilisation (6N + 12·L·H·Q·T FLOPs per token against the device's dense bf16 peak,
-where known), peak memory, start-up time to the first step, and the speed-up over the
-baseline; appends the same as rows to benchmarks/results.csv.
+AdamW one parameter at a time, the full log-softmax), `pipeline` (the step the train rule runs
+with the default config: the fused head on a padded vocabulary, and on CUDA bf16 autocast and
+the fastest attention kernel) and `fast` (config/fast.yaml: fused AdamW and torch.compile with
+CUDA graphs on top). Each does the same work per step, per-step group probes included, on
+random batches of random tokens. Prints, per variant: median step time, tokens/s, model FLOPs
+utilisation (6N + 12·L·H·Q·T FLOPs per token against the device's dense bf16 peak, where
+known), peak memory, start-up time to the first step (compilation from an empty cache) and the
+speed-up over the baseline; appends the same as rows to benchmarks/results.csv.
 
     .venv/bin/python benchmarks/train_step.py                  # default model on CUDA, small on CPU
     .venv/bin/python benchmarks/train_step.py --preset smoke --steps 10
@@ -15,9 +17,11 @@ baseline; appends the same as rows to benchmarks/results.csv.
 import argparse
 import csv
 import datetime
+import re
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -30,6 +34,7 @@ import torch  # noqa: E402
 
 from unused_tokens.model import GPTConfig, build_model  # noqa: E402
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep  # noqa: E402
+from unused_tokens.train import use_compile_cache  # noqa: E402
 
 IMPORTED = time.perf_counter()
 PRESETS = {  # model config and batch size
@@ -68,16 +73,28 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
+PROC = Path("/proc/self")  # Linux: the process's peak resident memory can be reset
+
+
+def reset_peak_memory(device):
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    elif (PROC / "clear_refs").exists():
+        (PROC / "clear_refs").write_text("5")
+
+
 def peak_memory_mb(device):
+    """Peak device memory on CUDA; on a CPU, the process's peak resident memory since the reset."""
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # whole process, in MB
+    if (PROC / "status").exists():
+        return int(re.search(r"VmHWM:\s+(\d+) kB", (PROC / "status").read_text())[1]) / 2**10
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # since the start
 
 
 def time_variant(cfg, batch_size, options, device, steps, warmup):
     """Start-up seconds (build to end of first step) and the timed steps' seconds."""
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    reset_peak_memory(device)
     started = time.perf_counter()
     model = build_model(cfg, seed=0)
     step = TrainStep(model, GROUPS, 1e-3, 0.01, device, options)
@@ -111,6 +128,7 @@ def main(argv=None):
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.set_num_threads(args.threads)
+    use_compile_cache(tempfile.mkdtemp(prefix="torch-compile-"))  # start-up: compiled from cold
     preset = args.preset or ("default" if device == "cuda" else "small")
     steps = args.steps or (50 if device == "cuda" else 5)
     cfg, batch_size = PRESETS[preset]

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unused_tokens.head import fused_head
+from unused_tokens.head import chunk_statistics, fused_head
 from unused_tokens.model import GPTConfig, build_model
 
 CFG = GPTConfig(vocab_size=101, context=8, n_embd=16, n_head=2, n_layer=1)
@@ -47,6 +47,15 @@ def test_fused_head_equals_the_full_log_softmax_in_fp32(pad, chunk):
     for got_grad, expected_grad in zip(got[2], expected[2], strict=True):
         assert got_grad.shape == expected_grad.shape  # padding rows never reach the model
         torch.testing.assert_close(got_grad, expected_grad, rtol=0, atol=1e-7)
+
+
+def test_compiled_chunk_statistics_give_the_same_numbers():
+    model = build_model(CFG, seed=0)
+    x, y = batch(CFG)
+    compiled = torch.compile(chunk_statistics)
+    expected, got = plain(model, x, y), fused(model, x, y, pad=64, chunk=5, statistics=compiled)
+    for got_value, expected_value in zip(got, expected, strict=True):
+        torch.testing.assert_close(got_value, expected_value, rtol=0, atol=1e-6)
 
 
 def test_bf16_products_keep_untrained_probe_values_within_bf16_tolerance():

@@ -6,8 +6,9 @@ import sys
 
 import pytest
 import torch
+import yaml
 
-from conftest import ROOT
+from conftest import ROOT, merged
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.step import BASELINE, FAST, PIPELINE, StepOptions, TrainStep
 
@@ -41,6 +42,11 @@ def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
 
 def test_the_default_config_trains_with_the_pipeline_step(default_config):
     assert StepOptions.from_config(default_config["train"]) == PIPELINE
+
+
+def test_the_fast_overlay_trains_with_the_fast_step(default_config):
+    fast = yaml.safe_load((ROOT / "config" / "fast.yaml").read_text())
+    assert StepOptions.from_config(merged(default_config, fast)["train"]) == FAST
 
 
 @pytest.mark.parametrize(

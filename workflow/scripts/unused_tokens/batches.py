@@ -24,3 +24,11 @@ def random_windows(tokens, batch_size, context, generator):
     offsets = starts[:, None] + torch.arange(context + 1)
     windows = tokens[offsets]
     return windows[:, :-1], windows[:, 1:]
+
+
+def to_device(tensor, device):
+    """`tensor` on `device`. To CUDA through pinned memory: a copy from pageable memory would
+    make the host wait for every kernel already queued."""
+    if device == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .head import fused_head
+from .head import chunk_statistics, fused_head
 from .probe import GroupProbe
 
 ADAMW_KERNELS = {
@@ -32,7 +32,8 @@ class StepOptions:
     autocast: bool = True  # bf16 autocast on CUDA (the CPU always runs fp32)
     math_attention: bool = False  # force the plain attention kernel instead of the fastest
     adamw: str = "default"  # a key of ADAMW_KERNELS
-    compile: bool = False  # torch.compile the model (with fused_head: all but the head)
+    compile: bool = False  # torch.compile the model (with fused_head: the body and the head's
+    # elementwise work apart, the head's matrix products staying eager)
     compile_mode: str = "default"  # torch.compile's mode; "reduce-overhead" adds CUDA graphs
     fused_head: bool = False  # loss and probes from head.fused_head, no full log-softmax
     pad_vocab: int = 1  # the fused head pads the output matrix to a multiple of this many rows
@@ -77,6 +78,7 @@ class TrainStep:
         body = model.hidden if options.fused_head else model
         mode = None if options.compile_mode == "default" else options.compile_mode
         self.body = torch.compile(body, mode=mode) if options.compile else body
+        self.statistics = torch.compile(chunk_statistics) if options.compile else chunk_statistics
         self.probe = GroupProbe(groups, device)
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=lr, weight_decay=weight_decay, **ADAMW_KERNELS[options.adamw]
@@ -101,7 +103,15 @@ class TrainStep:
             return loss, log_probs[..., self.probe.ids]
         dtype = torch.bfloat16 if self._autocasting() else torch.float32
         weight = self.model.wte.weight
-        return fused_head(self.body(x), weight, y, self.probe.ids, dtype, self.options.pad_vocab)
+        return fused_head(
+            self.body(x),
+            weight,
+            y,
+            self.probe.ids,
+            dtype,
+            self.options.pad_vocab,
+            statistics=self.statistics,
+        )
 
     def __call__(self, x, y, update=True):
         """The step's log row: [loss, masked and unmasked mean of each group], on the device."""

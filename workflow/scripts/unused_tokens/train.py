@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from . import schemas
-from .batches import random_windows
+from .batches import random_windows, to_device
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
 from .model import GPT, GPTConfig
@@ -134,7 +134,7 @@ def train(
     checked, started = start, time.perf_counter()
     for step in range(start, steps + 1):
         x, y = (
-            t.to(device, non_blocking=True)
+            to_device(t, device)
             for t in random_windows(tokens, batch_size, model.cfg.context, generator)
         )
         rows.append(step_once(x, y, update=step < steps))
