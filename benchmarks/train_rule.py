@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rows import append_rows
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ("cold cache", "warm cache")
 
@@ -78,13 +80,8 @@ def main(argv=None):
             f"{run}: train job {job_s:.1f} s (cold process to written outputs), "
             f"snakemake {seconds:.1f} s; {compiled}; device {device}"
         )
-    new_file = not args.out.exists()
-    with open(args.out, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        if new_file:
-            writer.writeheader()
-        writer.writerows(rows)
-    print(f"appended {len(rows)} rows to {args.out}; the compile cache is {cache}")
+    append_rows(args.out, rows)
+    print(f"the compile cache is {cache}")
 
 
 if __name__ == "__main__":

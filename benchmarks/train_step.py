@@ -15,7 +15,6 @@ speed-up over the baseline; appends the same as rows to benchmarks/results.csv.
 """
 
 import argparse
-import csv
 import datetime
 import re
 import resource
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 import torch  # noqa: E402
+from rows import append_rows  # noqa: E402
 
 from unused_tokens.model import GPTConfig, build_model  # noqa: E402
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep  # noqa: E402
@@ -171,13 +171,7 @@ def main(argv=None):
             f"MFU {mfu:>6}  peak mem {row['peak_memory_mb']:>6,} MB  "
             f"start-up {row['startup_s']:6.2f} s  vs baseline {speedup}"
         )
-    new_file = not args.out.exists()
-    with open(args.out, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        if new_file:
-            writer.writeheader()
-        writer.writerows(rows)
-    print(f"appended {len(rows)} rows to {args.out}")
+    append_rows(args.out, rows)
 
 
 if __name__ == "__main__":
