@@ -32,8 +32,8 @@ class StepOptions:
     autocast: bool = True  # bf16 autocast on CUDA (the CPU always runs fp32)
     math_attention: bool = False  # force the plain attention kernel instead of the fastest
     adamw: str = "default"  # a key of ADAMW_KERNELS
-    compile: bool = False  # torch.compile the model (with fused_head: the body and the head's
-    # elementwise work apart, the head's matrix products staying eager)
+    compile: bool = False  # torch.compile the model; with fused_head, its body and the head's
+    # elementwise work, while the head's matrix products stay eager
     compile_mode: str = "default"  # torch.compile's mode; "reduce-overhead" adds CUDA graphs
     fused_head: bool = False  # loss and probes from head.fused_head, no full log-softmax
     pad_vocab: int = 1  # the fused head pads the output matrix to a multiple of this many rows
