@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unused_tokens.batches import to_device
+from unused_tokens.batches import random_windows, to_device
 from unused_tokens.head import fused_head
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
@@ -26,9 +26,8 @@ def run(options, steps):
     tokens = torch.randint(0, 5000, (20_000,), generator=generator)
     rows = []
     for i in range(steps + 1):
-        starts = torch.randint(len(tokens) - CFG.context, (8,), generator=generator)
-        windows = to_device(tokens[starts[:, None] + torch.arange(CFG.context + 1)], "cuda")
-        rows.append(step(windows[:, :-1], windows[:, 1:], update=i < steps))
+        x, y = (to_device(t, "cuda") for t in random_windows(tokens, 8, CFG.context, generator))
+        rows.append(step(x, y, update=i < steps))
     return torch.stack(rows).cpu()
 
 

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from conftest import ROOT, merged
+from unused_tokens.batches import random_windows
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.step import BASELINE, FAST, PIPELINE, StepOptions, TrainStep
 
@@ -23,9 +24,7 @@ def run(options, steps=50):
     tokens = torch.randint(0, 60, (5000,), generator=generator)
     rows = []
     for _ in range(steps + 1):
-        starts = torch.randint(len(tokens) - CFG.context, (4,), generator=generator)
-        windows = tokens[starts[:, None] + torch.arange(CFG.context + 1)]
-        rows.append(step(windows[:, :-1], windows[:, 1:]))
+        rows.append(step(*random_windows(tokens, 4, CFG.context, generator)))
     return torch.stack(rows)
 
 

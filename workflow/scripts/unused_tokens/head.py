@@ -44,13 +44,13 @@ class FusedHead(torch.autograd.Function):
             h = hidden.to(dtype)
             w = torch.nn.functional.pad(weight.to(dtype), (0, 0, 0, -vocab % pad))
             wants_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+            grad_dtype = dtype if wants_grad else None
             loss = torch.zeros((), dtype=torch.float32, device=h.device)
             probes = torch.empty(n, len(columns), dtype=torch.float32, device=h.device)
             grad_h = torch.empty_like(h) if wants_grad else None
             grad_w = torch.zeros_like(w, dtype=torch.float32) if wants_grad else None
             for start in range(0, n, chunk):
                 rows = slice(start, start + chunk)
-                grad_dtype = dtype if wants_grad else None
                 loss_sum, chunk_probes, d_logits = statistics(
                     h[rows] @ w.T, targets[rows, None], columns, vocab, n, grad_dtype
                 )
