@@ -38,11 +38,16 @@ def snakemake(workdir, configfiles, *args):
 
 
 def train_log_facts(log_path):
-    """(device line, compile line or 'not compiled') from the train rule's log."""
+    """(device, precision, compile line or 'not compiled') from the train rule's log."""
     text = log_path.read_text()
     device = re.search(r"device: ((?:cpu|cuda)\b.*)", text)
+    precision = re.search(r"precision: (\w+)", text)
     compiled = re.search(r"(torch\.compile: .*) \(cache", text)
-    return device.group(1) if device else "?", compiled.group(1) if compiled else "not compiled"
+    return (
+        device.group(1) if device else "?",
+        precision.group(1) if precision else "?",
+        compiled.group(1) if compiled else "not compiled",
+    )
 
 
 def main(argv=None):
@@ -64,11 +69,12 @@ def main(argv=None):
         seconds = snakemake(args.workdir, configfiles, "train", "--forcerun", "train")
         with open(results / "benchmarks" / "train.tsv") as f:
             job_s = float(next(csv.DictReader(f, delimiter="\t"))["s"])
-        device, compiled = train_log_facts(results / "logs" / "train.log")
+        device, precision, compiled = train_log_facts(results / "logs" / "train.log")
         rows.append(
             {
                 "date": datetime.date.today().isoformat(),
                 "device": device,
+                "precision": precision,
                 "configs": " ".join(args.configfile),
                 "run": run,
                 "train_job_s": round(job_s, 2),
@@ -78,7 +84,7 @@ def main(argv=None):
         )
         print(
             f"{run}: train job {job_s:.1f} s (cold process to written outputs), "
-            f"snakemake {seconds:.1f} s; {compiled}; device {device}"
+            f"snakemake {seconds:.1f} s; {compiled}; device {device}, {precision}"
         )
     append_rows(args.out, rows)
     print(f"the compile cache is {cache}")

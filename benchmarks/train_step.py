@@ -2,13 +2,16 @@
 
 Variants (see workflow/scripts/unused_tokens/step.py): `baseline` (fp32, eager, math attention,
 AdamW one parameter at a time, the full log-softmax), `pipeline` (the step the train rule runs
-with the default config: the fused head on a padded vocabulary, and on CUDA bf16 autocast and
-the fastest attention kernel) and `fast` (config/fast.yaml: fused AdamW and torch.compile with
-CUDA graphs on top). Each does the same work per step, per-step group probes included, on
-random batches of random tokens. Prints, per variant: median step time, tokens/s, model FLOPs
-utilisation (6N + 12·L·H·Q·T FLOPs per token against the device's dense bf16 peak, where
-known), peak memory, start-up time to the first step (compilation from an empty cache) and the
-speed-up over the baseline; appends the same as rows to benchmarks/results.csv.
+with the default config: bf16 where the hardware has it, the fused head on a padded vocabulary,
+fused AdamW) and `fast` (config/fast.yaml: torch.compile with CUDA graphs on top). Each does the
+same work per step, per-step group probes included, on random batches of random tokens.
+
+Prints, per variant: its precision, median step time, tokens/s, model FLOPs utilisation (6N +
+12·L·H·Q·T FLOPs per token against a peak: on a GPU the device's dense bf16 peak; on a CPU the
+matrix-product peak of the variant's precision, fp32 or bf16, measured at start-up), peak
+memory, start-up time to the first step (compilation from an empty cache), the speed-up over the
+baseline, and the top entries of a profile of one more step. Appends the same as rows to
+benchmarks/results.csv.
 
     .venv/bin/python benchmarks/train_step.py                  # default model on CUDA, small on CPU
     .venv/bin/python benchmarks/train_step.py --preset smoke --steps 10
@@ -22,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 STARTED = time.perf_counter()
@@ -31,8 +34,10 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 import torch  # noqa: E402
 from rows import append_rows  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from unused_tokens.model import GPTConfig, build_model  # noqa: E402
+from unused_tokens.precision import PRECISIONS, resolve_precision  # noqa: E402
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep  # noqa: E402
 from unused_tokens.train import use_compile_cache  # noqa: E402
 
@@ -45,6 +50,7 @@ PRESETS = {  # model config and batch size
 }
 VARIANTS = {"baseline": BASELINE, "pipeline": PIPELINE, "fast": FAST}
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12}  # dense bf16, SXM parts
+PEAK_PRODUCT = (4096, 768, 768)  # the CPU peak's product: a default batch through a 768-wide layer
 GROUPS = {
     "most_common": range(0, 100),
     "least_common": range(100, 200),
@@ -61,11 +67,33 @@ def flops_per_token(cfg):
     return 6 * n + 12 * cfg.n_layer * cfg.n_head * head_dim * cfg.context
 
 
-def peak_flops(device):
-    if device != "cuda":
-        return None
-    name = torch.cuda.get_device_name()
-    return next((flops for key, flops in PEAK_BF16_FLOPS.items() if key in name), None)
+def cpu_product_peak(dtype, warmup_s=1.0, repeats=20):
+    """FLOP/s of the fastest of `repeats` (4096 x 768) @ (768 x 768) products in `dtype`, after
+    `warmup_s` seconds of the same products (CPUs take a while to reach their top clock)."""
+    m, k, n = PEAK_PRODUCT
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+    warm_until = time.perf_counter() + warmup_s
+    while time.perf_counter() < warm_until:
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * m * k * n / best
+
+
+def peaks(device):
+    """{precision name: (FLOP/s, where the figure comes from)}; empty where unknown."""
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+        flops = next((f for key, f in PEAK_BF16_FLOPS.items() if key in name), None)
+        return {p: (flops, "dense bf16 spec") for p in ("fp32", "bf16")} if flops else {}
+    product = "x".join(map(str, PEAK_PRODUCT))
+    return {
+        name: (cpu_product_peak(dtype), f"measured {name} {product} product")
+        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+    }
 
 
 def synchronize(device):
@@ -92,8 +120,20 @@ def peak_memory_mb(device):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # since the start
 
 
-def time_variant(cfg, batch_size, options, device, steps, warmup):
-    """Start-up seconds (build to end of first step) and the timed steps' seconds."""
+def profile_step(step, x, y, device, top):
+    """The `top` operators of one step by self time on the device: (name, seconds, share)."""
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with profile(activities=activities) as prof:
+        step(x, y)
+        synchronize(device)
+    key = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)
+    total = sum(getattr(e, key) for e in events)
+    return [(e.key, getattr(e, key) / 1e6, getattr(e, key) / total) for e in events[:top]]
+
+
+def time_variant(cfg, batch_size, options, device, steps, warmup, top):
+    """Start-up seconds (build to end of first step), the timed steps' seconds, the profile."""
     reset_peak_memory(device)
     started = time.perf_counter()
     model = build_model(cfg, seed=0)
@@ -111,7 +151,7 @@ def time_variant(cfg, batch_size, options, device, steps, warmup):
         synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    return startup, times
+    return startup, times, profile_step(step, x, y, device, top)
 
 
 def main(argv=None):
@@ -122,7 +162,14 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="precision of every variant but the baseline (which is fp32)",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--top", type=int, default=8, help="profile entries shown per variant")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.csv")
     args = parser.parse_args(argv)
 
@@ -135,42 +182,57 @@ def main(argv=None):
     device_name = (
         torch.cuda.get_device_name() if device == "cuda" else f"cpu ({args.threads} threads)"
     )
-    flops, peak = flops_per_token(cfg), peak_flops(device)
+    flops, peak = flops_per_token(cfg), peaks(device)
     tokens = batch_size * cfg.context
     print(f"device: {device_name}; torch {torch.__version__}")
     print(f"preset {preset}: {cfg}, batch {batch_size}")
-    peak_text = f"{peak / 1e12:.0f} TFLOP/s dense bf16" if peak else "unknown for this device"
-    print(
-        f"{flops / 1e6:.1f} MFLOP per token; peak {peak_text}; imports {IMPORTED - STARTED:.1f} s"
-    )
+    print(f"{flops / 1e6:.1f} MFLOP per token; imports {IMPORTED - STARTED:.1f} s")
+    for name, (value, source) in peak.items():
+        print(f"peak {name}: {value / 1e12:.2f} TFLOP/s ({source})")
+    if not peak:
+        print("peak unknown for this device: no utilisation")
 
     rows, baseline_rate = [], None
     for name in args.variants:
-        startup, times = time_variant(cfg, batch_size, VARIANTS[name], device, steps, args.warmup)
+        options = VARIANTS[name]
+        if name != "baseline":
+            options = replace(options, precision=args.precision)
+        precision = resolve_precision(options.precision, device).name
+        startup, times, top = time_variant(
+            cfg, batch_size, options, device, steps, args.warmup, args.top
+        )
         median = statistics.median(times)
         rate = tokens / median
         baseline_rate = baseline_rate or (rate if name == "baseline" else None)
+        peak_flops, peak_source = peak.get(precision, (None, ""))
         row = {
             "date": datetime.date.today().isoformat(),
             "device": device_name,
             "preset": preset,
             "variant": name,
-            "options": " ".join(f"{k}={v}" for k, v in asdict(VARIANTS[name]).items()),
+            "options": " ".join(f"{k}={v}" for k, v in asdict(options).items()),
             "median_step_ms": round(median * 1e3, 3),
             "tokens_per_s": round(rate),
-            "mfu": round(flops * rate / peak, 4) if peak else "",
+            "mfu": round(flops * rate / peak_flops, 4) if peak_flops else "",
             "peak_memory_mb": round(peak_memory_mb(device)),
             "startup_s": round(startup, 2),
             "speedup": round(rate / baseline_rate, 3) if baseline_rate else "",
+            "precision": precision,
+            "peak_tflops": round(peak_flops / 1e12, 3) if peak_flops else "",
+            "peak_source": peak_source,
+            "profile_top": "; ".join(f"{op} {share:.0%}" for op, _, share in top[:3]),
         }
         rows.append(row)
-        mfu = f"{row['mfu']:.1%}" if peak else "n/a"
+        mfu = f"{row['mfu']:.1%}" if peak_flops else "n/a"
         speedup = f"{row['speedup']:.2f}x" if baseline_rate else "n/a"
         print(
-            f"{name:9s} median {row['median_step_ms']:9.2f} ms  {row['tokens_per_s']:>9,} tok/s  "
-            f"MFU {mfu:>6}  peak mem {row['peak_memory_mb']:>6,} MB  "
-            f"start-up {row['startup_s']:6.2f} s  vs baseline {speedup}"
+            f"{name:9s} {precision}  median {row['median_step_ms']:9.2f} ms  "
+            f"{row['tokens_per_s']:>9,} tok/s  MFU {mfu:>6}  "
+            f"peak mem {row['peak_memory_mb']:>6,} MB  start-up {row['startup_s']:6.2f} s  "
+            f"vs baseline {speedup}"
         )
+        for op, seconds, share in top:
+            print(f"    {share:6.1%} {seconds * 1e3:10.1f} ms  {op}")
     append_rows(args.out, rows)
 
 

@@ -6,6 +6,8 @@ import yaml
 from conftest import ROOT, merged
 from unused_tokens.config import validate_config
 from unused_tokens.errors import PipelineError
+from unused_tokens.precision import PRECISIONS
+from unused_tokens.step import ADAMW_KERNELS, COMPILE_MODES
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
 
@@ -68,3 +70,10 @@ def test_bad_values_name_the_key(default_config, overlay, message):
         validate_config(merged(default_config, overlay), SCHEMA)
     assert "\n" not in str(err.value)
     assert str(err.value).endswith(f"(allowed keys and ranges: {SCHEMA})")
+
+
+def test_the_schema_offers_exactly_the_choices_the_library_knows():
+    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
+    assert train["precision"]["enum"] == list(PRECISIONS)
+    assert sorted(train["adamw"]["enum"]) == sorted(ADAMW_KERNELS)
+    assert train["compile_mode"]["enum"] == list(COMPILE_MODES)

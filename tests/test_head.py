@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unused_tokens.head import chunk_statistics, fused_head
+from unused_tokens.head import HeadPlan, block_statistics, fused_head, log_prob_sums
 from unused_tokens.model import GPTConfig, build_model
 
 CFG = GPTConfig(vocab_size=101, context=8, n_embd=16, n_head=2, n_layer=1)
@@ -32,15 +32,18 @@ def fused(model, x, y, **kwargs):
     return loss.detach(), columns, [p.grad for p in model.parameters()]
 
 
-@pytest.mark.parametrize(
-    ("pad", "chunk"),
-    [(1, 2048), (64, 5), (7, 1)],
-    ids=["one-chunk", "padded-to-64-uneven-chunks", "padded-to-7-row-by-row"],
-)
-def test_fused_head_equals_the_full_log_softmax_in_fp32(pad, chunk):
+PLANS = {
+    "one-chunk": HeadPlan(pad=1, chunk=2048, block=2048),
+    "padded-to-64-uneven-chunks-and-blocks": HeadPlan(pad=64, chunk=7, block=3),
+    "padded-to-7-row-by-row": HeadPlan(pad=7, chunk=5, block=1),
+}
+
+
+@pytest.mark.parametrize("plan", PLANS.values(), ids=PLANS)
+def test_fused_head_equals_the_full_log_softmax_in_fp32(plan):
     model = build_model(CFG, seed=0)
     x, y = batch(CFG)
-    expected, got = plain(model, x, y), fused(model, x, y, pad=pad, chunk=chunk)
+    expected, got = plain(model, x, y), fused(model, x, y, plan=plan)
     torch.testing.assert_close(got[0], expected[0], rtol=0, atol=1e-6)
     assert got[1].shape == (3, CFG.context, len(COLUMNS)) and not got[1].requires_grad
     torch.testing.assert_close(got[1], expected[1], rtol=0, atol=1e-6)
@@ -49,11 +52,12 @@ def test_fused_head_equals_the_full_log_softmax_in_fp32(pad, chunk):
         torch.testing.assert_close(got_grad, expected_grad, rtol=0, atol=1e-7)
 
 
-def test_compiled_chunk_statistics_give_the_same_numbers():
+def test_compiled_block_statistics_give_the_same_numbers():
     model = build_model(CFG, seed=0)
     x, y = batch(CFG)
-    compiled = torch.compile(chunk_statistics)
-    expected, got = plain(model, x, y), fused(model, x, y, pad=64, chunk=5, statistics=compiled)
+    compiled = torch.compile(block_statistics)
+    plan = PLANS["padded-to-64-uneven-chunks-and-blocks"]
+    expected, got = plain(model, x, y), fused(model, x, y, plan=plan, statistics=compiled)
     for got_value, expected_value in zip(got, expected, strict=True):
         torch.testing.assert_close(got_value, expected_value, rtol=0, atol=1e-6)
 
@@ -64,9 +68,8 @@ def test_bf16_products_keep_untrained_probe_values_within_bf16_tolerance():
     x, y = batch(cfg)
     with torch.no_grad():
         log_probs = model(x)
-        loss, columns = fused_head(
-            model.hidden(x), model.wte.weight, y, COLUMNS, torch.bfloat16, pad=64, chunk=20
-        )
+        plan = HeadPlan(torch.bfloat16, pad=64, chunk=20, block=6)
+        loss, columns = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, plan)
     expected_loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten()).item()
     assert loss.item() == pytest.approx(expected_loss, abs=1e-3)
     torch.testing.assert_close(columns, log_probs[..., COLUMNS], rtol=0, atol=2e-3)
@@ -76,6 +79,36 @@ def test_without_grad_nothing_is_kept_for_a_backward_pass():
     model = build_model(CFG, seed=0)
     x, y = batch(CFG)
     with torch.no_grad():
-        loss, columns = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS)
+        loss, columns = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, HeadPlan())
     assert not loss.requires_grad and loss.grad_fn is None
     torch.testing.assert_close(loss, plain(model, x, y)[0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("plan", PLANS.values(), ids=PLANS)
+def test_log_prob_sums_equal_the_full_log_softmax_summed(plan):
+    model = build_model(CFG, seed=0)
+    x, _ = batch(CFG)
+    with torch.no_grad():
+        expected = model(x).double().sum(dim=(0, 1))
+        got = log_prob_sums(model.hidden(x), model.wte.weight, plan)
+    assert got.dtype == torch.float64 and got.shape == (CFG.vocab_size,)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "block"),
+    [({"l2_cache_size": 2 * 2**20}, 20), ({"l2_cache_size": 0}, 10), ({}, 10)],
+    ids=["2-MiB-L2", "L2-reported-as-0", "L2-unknown"],
+)
+def test_a_cpu_block_holds_as_many_fp32_rows_as_the_threads_l2_caches(
+    monkeypatch, capabilities, block
+):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    plan = HeadPlan.for_device("cpu", torch.bfloat16, pad=64, vocab=50257)
+    assert plan == HeadPlan(torch.bfloat16, pad=64, chunk=4096, block=block)  # rows of 50,304
+    assert HeadPlan.for_device("cpu", vocab=10**9).block == 1
+
+
+def test_a_cuda_chunk_is_one_block():
+    assert HeadPlan.for_device("cuda", pad=64) == HeadPlan(torch.float32, 64, 2048, 2048)

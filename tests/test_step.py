@@ -1,8 +1,12 @@
-"""The speed options of a training step change its speed, not its numbers (fp32 on the CPU)."""
+"""The speed options of a training step change its speed, not its numbers (in fp32, on the CPU).
+
+bf16 against fp32 is in test_precision.py.
+"""
 
 import csv
 import re
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,6 +15,7 @@ import yaml
 from conftest import ROOT, merged
 from unused_tokens.batches import random_windows
 from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.precision import resolve_precision
 from unused_tokens.step import BASELINE, FAST, PIPELINE, StepOptions, TrainStep
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
@@ -34,7 +39,7 @@ def run(options, steps=50):
     ids=["full-log-softmax", "pipeline", "fast"],
 )
 def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
-    baseline, other = run(BASELINE), run(options)
+    baseline, other = run(BASELINE), run(replace(options, precision="fp32"))
     assert baseline[-1, 0] < baseline[0, 0] - 1  # it did learn
     torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
 
@@ -51,6 +56,7 @@ def test_the_fast_overlay_trains_with_the_fast_step(default_config):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
+        ({"precision": "fp16"}, "precision='fp16' is not one of ('auto', 'fp32', 'bf16')"),
         ({"adamw": "foreach"}, "adamw='foreach' is not one of ['default', 'loop', 'fused']"),
         ({"compile_mode": "fast"}, "compile_mode='fast' is not one of ('default', "),
         ({"pad_vocab": 64}, "pad_vocab=64 needs fused_head and must be >= 1"),
@@ -67,28 +73,31 @@ def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
     import train_step
 
     out = tmp_path / "results.csv"
+    out.write_text("date,device,variant\n2026-01-01,cpu,baseline\n")  # an older, narrower file
     for _ in range(2):
         train_step.main(
-            [
-                "--preset",
-                "tiny",
-                "--steps",
-                "2",
-                "--variants",
-                "baseline",
-                "pipeline",
-                "--out",
-                str(out),
-            ]
+            ["--preset", "tiny", "--steps", "2", "--variants", "baseline", "pipeline"]
+            + ["--top", "3", "--out", str(out)]
         )
     printed = capsys.readouterr().out
-    assert "peak unknown for this device" in printed
-    assert "pipeline  median" in printed and "vs baseline" in printed
-    rows = list(csv.DictReader(out.open()))
+    peaks = re.findall(r"peak (fp32|bf16): (\d+\.\d+) TFLOP/s \(measured \1 4096x768x768", printed)
+    assert [name for name, _ in peaks] == ["fp32", "bf16"] * 2
+    assert all(float(value) > 0 for _, value in peaks)
+    auto = resolve_precision("auto", "cpu").name
+    assert f"pipeline  {auto}  median" in printed and "baseline  fp32  median" in printed
+    old, *rows = list(csv.DictReader(out.open()))
+    assert old["variant"] == "baseline" and old["precision"] == old["mfu"] == ""
     assert [r["variant"] for r in rows] == ["baseline", "pipeline"] * 2
+    assert [r["precision"] for r in rows] == ["fp32", auto] * 2
     assert all(float(r["median_step_ms"]) > 0 and int(r["tokens_per_s"]) > 0 for r in rows)
-    assert rows[0]["speedup"] == "1.0" and rows[0]["mfu"] == ""
+    assert all(0 < float(r["mfu"]) < 1 and r["peak_source"].startswith("measured") for r in rows)
+    assert rows[0]["speedup"] == "1.0"
     assert rows[1]["options"] == (
-        "autocast=True math_attention=False adamw=default compile=False compile_mode=default "
+        "precision=auto math_attention=False adamw=fused compile=False compile_mode=default "
         "fused_head=True pad_vocab=64"
     )
+    # the profile: three entries per variant, printed and kept, shares of one step's time
+    shares = re.findall(r"^ +(\d+\.\d)% +\d+\.\d ms  (\S+)", printed, flags=re.MULTILINE)
+    assert len(shares) == 3 * 4 and all(0 < float(share) <= 100 for share, _ in shares)
+    assert all(len(r["profile_top"].split("; ")) == 3 for r in rows)
+    assert rows[0]["profile_top"].split("; ")[0].startswith(shares[0][1])

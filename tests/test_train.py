@@ -1,6 +1,7 @@
 """train: the log's shape and meaning, determinism, and the result on a small corpus."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -62,11 +63,15 @@ def test_log_has_one_row_per_step_plus_the_start(zipf_corpus):
     assert log.notna().all().all()
 
 
-def test_same_seed_gives_an_identical_log(zipf_corpus):
-    _, a = run(zipf_corpus, steps=5)
-    _, b = run(zipf_corpus, steps=5)
+PRECISIONS = {name: replace(PIPELINE, precision=name) for name in ("fp32", "bf16")}
+
+
+@pytest.mark.parametrize("options", PRECISIONS.values(), ids=PRECISIONS)
+def test_same_seed_gives_an_identical_log(zipf_corpus, options):
+    _, a = run(zipf_corpus, steps=5, options=options)
+    _, b = run(zipf_corpus, steps=5, options=options)
     assert a.equals(b)
-    _, c = run(zipf_corpus, steps=5, seed=1)
+    _, c = run(zipf_corpus, steps=5, seed=1, options=options)
     assert not a["loss"].equals(c["loss"])
 
 
@@ -106,14 +111,15 @@ def test_a_diverging_loss_stops_training_naming_the_step(zipf_corpus):
         run(zipf_corpus, steps=30, lr=1e3)
 
 
-def test_resuming_from_a_saved_state_is_bit_identical(zipf_corpus, tmp_path, caplog):
-    model, log = run(zipf_corpus, steps=12)
+@pytest.mark.parametrize("options", PRECISIONS.values(), ids=PRECISIONS)
+def test_resuming_from_a_saved_state_is_bit_identical(zipf_corpus, tmp_path, caplog, options):
+    model, log = run(zipf_corpus, steps=12, options=options)
     resume = ResumePoint(tmp_path / "resume.pt", every=4, fingerprint="abc")
-    run(zipf_corpus, steps=12, resume=resume)  # leaves the state after update 8
+    run(zipf_corpus, steps=12, resume=resume, options=options)  # leaves the state after update 8
     saved = torch.load(resume.path)
     assert saved["next_step"] == 8 and saved["rows"].shape == (8, 7)
     caplog.set_level("INFO")
-    resumed_model, resumed_log = run(zipf_corpus, steps=12, resume=resume)
+    resumed_model, resumed_log = run(zipf_corpus, steps=12, resume=resume, options=options)
     assert f"resuming at step 8 from {resume.path}" in caplog.text
     assert resumed_log.equals(log)
     assert all(
@@ -130,8 +136,8 @@ def test_a_state_from_other_settings_is_ignored(zipf_corpus, tmp_path, caplog):
 
 
 def test_fast_step_options_reach_the_step_and_keep_the_numbers(zipf_corpus):
-    _, log = run(zipf_corpus, steps=20)
-    _, fast = run(zipf_corpus, steps=20, options=FAST)
+    _, log = run(zipf_corpus, steps=20, options=PRECISIONS["fp32"])
+    _, fast = run(zipf_corpus, steps=20, options=replace(FAST, precision="fp32"))
     assert not fast.equals(log)  # another kernel ran...
     pd.testing.assert_frame_equal(
         fast, log, check_exact=False, rtol=0, atol=1e-4

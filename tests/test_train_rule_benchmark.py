@@ -6,11 +6,12 @@ import sys
 import yaml
 
 from conftest import ROOT, book_text, prepare_run
+from unused_tokens.precision import resolve_precision
 
 
 def test_second_run_takes_every_compiled_graph_from_the_cache(tmp_path, capsys):
     workdir = prepare_run(tmp_path / "run", book_text())
-    overlay = {"train": {"compile": True, "compile_mode": "reduce-overhead", "adamw": "fused"}}
+    overlay = {"train": {"compile": True, "compile_mode": "reduce-overhead"}}
     (workdir / "config" / "compiled.yaml").write_text(yaml.safe_dump(overlay))
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import train_rule
@@ -23,7 +24,8 @@ def test_second_run_takes_every_compiled_graph_from_the_cache(tmp_path, capsys):
     assert "cold cache: train job" in printed and "warm cache: train job" in printed
     cold, warm = csv.DictReader(out.open())
     assert (cold["run"], warm["run"]) == ("cold cache", "warm cache")
-    assert cold["device"] == warm["device"] == "cpu, fp32, 1 threads"
+    assert cold["device"] == warm["device"] == "cpu, 1 threads"
+    assert cold["precision"] == warm["precision"] == resolve_precision("auto", "cpu").name
     assert cold["configs"] == "config/test.yaml config/compiled.yaml"
     assert cold["compile"].startswith("torch.compile: 0 graphs from the cache, ")
     compiled = int(cold["compile"].split(", ")[1].split()[0])

@@ -21,6 +21,7 @@ import yaml
 
 from conftest import PARQUET_OUTPUTS, STEPS, book_text, prepare_run, snakemake
 from unused_tokens.corpus import strip_gutenberg
+from unused_tokens.precision import resolve_precision
 
 pytestmark = pytest.mark.workflow
 
@@ -90,7 +91,8 @@ def test_every_rule_wrote_its_log_and_benchmark(workdir):
         bench = pd.read_csv(out(workdir, f"benchmarks/{rule}.tsv"), sep="\t")
         assert bench["s"].iloc[0] >= 0, rule
     train_log = out(workdir, "logs/train.log").read_text()
-    assert "device: cpu, fp32, 1 threads" in train_log
+    assert "device: cpu, 1 threads" in train_log
+    assert f"precision: {resolve_precision('auto', 'cpu')}" in train_log
     assert re.search(
         rf"step {STEPS}/{STEPS} loss \d+\.\d+ \| masked/unmasked most_common=", train_log
     )

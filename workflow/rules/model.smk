@@ -5,7 +5,16 @@ rule probe_untrained:
     input:
         tokens=rules.tokenize.output.tokens,
         groups=rules.select_groups.output.groups,
-        lib=lib("batches", "groups", "model", "probe", "schemas", "tokens"),
+        lib=lib(
+            "batches",
+            "groups",
+            "head",
+            "model",
+            "precision",
+            "probe",
+            "schemas",
+            "tokens",
+        ),
     output:
         groups=f"{OUT}/probe/probe_groups.parquet",
         tokens=f"{OUT}/probe/probe_tokens.parquet",
@@ -22,6 +31,7 @@ rule probe_untrained:
         batches=config["probe"]["batches"],
         batch_size=config["probe"]["batch_size"],
         seed=config["probe"]["seed"],
+        precision=config["train"]["precision"],
     script:
         "../scripts/probe_untrained.py"
 
@@ -35,6 +45,7 @@ rule train:
             "groups",
             "head",
             "model",
+            "precision",
             "probe",
             "schemas",
             "step",
@@ -62,6 +73,7 @@ rule train:
         weight_decay=config["train"]["weight_decay"],
         seed=config["train"]["seed"],
         device=config["train"]["device"],
+        precision=config["train"]["precision"],
         log_every=config["train"]["log_every"],
         fused_head=config["train"]["fused_head"],
         pad_vocab=config["train"]["pad_vocab"],
@@ -79,7 +91,15 @@ rule probe_vocab:
         tokens=rules.tokenize.output.tokens,
         checkpoint=rules.train.output.checkpoint,
         lib=lib(
-            "batches", "head", "model", "probe", "schemas", "step", "tokens", "train"
+            "batches",
+            "head",
+            "model",
+            "precision",
+            "probe",
+            "schemas",
+            "step",
+            "tokens",
+            "train",
         ),
     output:
         logprobs=f"{OUT}/probe/vocab_logprobs.parquet",
@@ -95,5 +115,6 @@ rule probe_vocab:
         batches=config["probe"]["batches"],
         batch_size=config["probe"]["batch_size"],
         seed=config["probe"]["seed"],
+        precision=config["train"]["precision"],
     script:
         "../scripts/probe_vocab.py"

@@ -2,7 +2,8 @@
 
 For a batch of inputs x (batch, time), the probe takes the model's log-probabilities of the
 group tokens only, (batch, time, group tokens), on the device: the columns `ids` of the full
-log-softmax, or what head.fused_head computes without it. "Unmasked" averages a group's
+log-softmax, or what head.fused_head computes without it (as the probes of the untrained and
+trained model do, in the precision they are given). "Unmasked" averages a group's
 log-probabilities over every sample, position and token. "Masked" leaves out, for each sample,
 the group tokens that occur anywhere in that sample's input: a model can copy a token it has
 just seen, which would give common tokens a head start that has nothing to do with how the
@@ -16,6 +17,7 @@ import pandas as pd
 import torch
 
 from .batches import random_windows
+from .head import HeadPlan, fused_head, log_prob_sums
 
 
 class GroupProbe:
@@ -57,20 +59,30 @@ class GroupProbe:
         return torch.stack([masked_sum / masked_count, sum_ / count], dim=1)
 
 
+def _batches(model, tokens, batches, batch_size, seed, device):
+    """The probe's seeded random batches (inputs, targets) on `device`: the same for any model."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        yield (
+            t.to(device) for t in random_windows(tokens, batch_size, model.cfg.context, generator)
+        )
+
+
 @torch.no_grad()
-def probe_untrained(model, tokens, groups, batches, batch_size, seed, device="cpu"):
+def probe_untrained(model, tokens, groups, batches, batch_size, seed, precision, device="cpu"):
     """Group and per-token mean log-probabilities of `model` over `batches` seeded random batches.
 
+    `precision` (precision.Precision) is that of the matrix products.
     Returns (group table, token table) as DataFrames with the schemas in schemas.py.
     """
     model.eval().to(device)
     probe = GroupProbe(groups, device)
-    generator = torch.Generator().manual_seed(seed)
+    plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
     totals = None
-    for _ in range(batches):
-        x, _ = random_windows(tokens, batch_size, model.cfg.context, generator)
-        x = x.to(device)
-        sums = probe.token_sums(model(x)[..., probe.ids], x)
+    for x, y in _batches(model, tokens, batches, batch_size, seed, device):
+        with precision.autocast(device):
+            _, columns = fused_head(model.hidden(x), model.wte.weight, y, probe.ids, plan)
+        sums = probe.token_sums(columns, x)
         totals = sums if totals is None else [a + b for a, b in zip(totals, sums, strict=True)]
     masked_sum, masked_count, sum_, count = (t.double() for t in totals)
     total = probe.group_total
@@ -96,15 +108,15 @@ def probe_untrained(model, tokens, groups, batches, batch_size, seed, device="cp
 
 
 @torch.no_grad()
-def vocab_means(model, tokens, batches, batch_size, seed, device="cpu"):
+def vocab_means(model, tokens, batches, batch_size, seed, precision, device="cpu"):
     """Mean log-probability of every vocabulary id over `batches` seeded random batches (unmasked).
 
     The same seed gives the same batches as probe_untrained, so models are compared on one sample.
     """
     model.eval().to(device)
-    generator = torch.Generator().manual_seed(seed)
+    plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
     total = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
-    for _ in range(batches):
-        x, _ = random_windows(tokens, batch_size, model.cfg.context, generator)
-        total += model(x.to(device)).double().sum(dim=(0, 1))
+    for x, _ in _batches(model, tokens, batches, batch_size, seed, device):
+        with precision.autocast(device):
+            total += log_prob_sums(model.hidden(x), model.wte.weight, plan)
     return (total / (batches * batch_size * model.cfg.context)).cpu().numpy()

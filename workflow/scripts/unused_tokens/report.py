@@ -344,7 +344,7 @@ PACKAGES = (
 
 
 def run_facts(run_name, config, training_facts):
-    """What identifies the run: config hash, seeds, model, training, device, torch version."""
+    """What identifies the run: config hash, seeds, model, training, device, precision, torch."""
     model, train = config["model"], config["train"]
     seeds = ("model", "groups", "probe", "train")
     return pd.Series(
@@ -357,6 +357,7 @@ def run_facts(run_name, config, training_facts):
             ),
             "training": f"{train['steps']} steps, batch {train['batch_size']}, lr {train['lr']}",
             "device": training_facts.get("device", "unknown"),
+            "precision": training_facts.get("precision", "unknown"),
             "torch": training_facts.get("torch_version", "unknown"),
         },
         name="",

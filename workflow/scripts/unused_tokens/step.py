@@ -1,20 +1,21 @@
 """One training step with its per-step probes, and the switches that only change its speed.
 
 The pipeline's default step (PIPELINE) and the plain baseline the benchmark compares it with
-(BASELINE) compute the same quantities; the options choose kernels, precision on the GPU,
-the fused output layer (head.py) and compilation. Every option runs on the CPU too: autocast
-applies on CUDA only (the CPU always runs fp32), and CUDA graphs (compile_mode
-"reduce-overhead") are skipped by torch.compile for CPU tensors.
+(BASELINE) compute the same quantities; the options choose kernels, the precision of the matrix
+products (precision.py), the fused output layer (head.py) and compilation. Every option runs on
+the CPU too: bf16 autocast works on both, and CUDA graphs (compile_mode "reduce-overhead") are
+skipped by torch.compile for CPU tensors.
 """
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .head import chunk_statistics, fused_head
+from .head import HeadPlan, block_statistics, fused_head
+from .precision import PRECISIONS, resolve_precision
 from .probe import GroupProbe
 
 ADAMW_KERNELS = {
@@ -29,7 +30,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 @dataclass(frozen=True)
 class StepOptions:
-    autocast: bool = True  # bf16 autocast on CUDA (the CPU always runs fp32)
+    precision: str = "auto"  # a key of precision.PRECISIONS: auto, fp32 or bf16
     math_attention: bool = False  # force the plain attention kernel instead of the fastest
     adamw: str = "default"  # a key of ADAMW_KERNELS
     compile: bool = False  # torch.compile the model; with fused_head, its body and the head's
@@ -39,6 +40,8 @@ class StepOptions:
     pad_vocab: int = 1  # the fused head pads the output matrix to a multiple of this many rows
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r} is not one of {PRECISIONS}")
         if self.adamw not in ADAMW_KERNELS:
             raise ValueError(f"adamw={self.adamw!r} is not one of {list(ADAMW_KERNELS)}")
         if self.compile_mode not in COMPILE_MODES:
@@ -49,15 +52,13 @@ class StepOptions:
     @classmethod
     def from_config(cls, train):
         """The options set by the config's train section (a mapping with at least these keys)."""
-        keys = ("adamw", "compile", "compile_mode", "fused_head", "pad_vocab")
+        keys = ("precision", "adamw", "compile", "compile_mode", "fused_head", "pad_vocab")
         return cls(**{key: train[key] for key in keys})
 
 
-PIPELINE = StepOptions(fused_head=True, pad_vocab=64)  # the default config's train step
-BASELINE = StepOptions(autocast=False, math_attention=True, adamw="loop")
-FAST = StepOptions(
-    adamw="fused", compile=True, compile_mode="reduce-overhead", fused_head=True, pad_vocab=64
-)
+PIPELINE = StepOptions(adamw="fused", fused_head=True, pad_vocab=64)  # the default config's
+BASELINE = StepOptions(precision="fp32", math_attention=True, adamw="loop")
+FAST = replace(PIPELINE, compile=True, compile_mode="reduce-overhead")  # config/fast.yaml
 
 
 def compile_report():
@@ -75,22 +76,21 @@ class TrainStep:
     def __init__(self, model, groups, lr, weight_decay, device, options=PIPELINE):
         self.model = model.train().to(device)
         self.options, self.device = options, device
+        self.precision = resolve_precision(options.precision, device)
+        vocab = model.cfg.vocab_size
+        self.plan = HeadPlan.for_device(device, self.precision.dtype, options.pad_vocab, vocab)
         body = model.hidden if options.fused_head else model
         mode = None if options.compile_mode == "default" else options.compile_mode
         self.body = torch.compile(body, mode=mode) if options.compile else body
-        self.statistics = torch.compile(chunk_statistics) if options.compile else chunk_statistics
+        self.statistics = torch.compile(block_statistics) if options.compile else block_statistics
         self.probe = GroupProbe(groups, device)
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=lr, weight_decay=weight_decay, **ADAMW_KERNELS[options.adamw]
         )
 
-    def _autocasting(self):
-        return self.options.autocast and self.device == "cuda"
-
     def _context(self):
         stack = contextlib.ExitStack()
-        if self._autocasting():
-            stack.enter_context(torch.autocast("cuda", dtype=torch.bfloat16))
+        stack.enter_context(self.precision.autocast(self.device))
         if self.options.math_attention:
             stack.enter_context(sdpa_kernel([SDPBackend.MATH]))
         return stack
@@ -101,17 +101,8 @@ class TrainStep:
             log_probs = self.body(x)
             loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten())
             return loss, log_probs[..., self.probe.ids]
-        dtype = torch.bfloat16 if self._autocasting() else torch.float32
         weight = self.model.wte.weight
-        return fused_head(
-            self.body(x),
-            weight,
-            y,
-            self.probe.ids,
-            dtype,
-            self.options.pad_vocab,
-            statistics=self.statistics,
-        )
+        return fused_head(self.body(x), weight, y, self.probe.ids, self.plan, self.statistics)
 
     def __call__(self, x, y, update=True):
         """The step's log row: [loss, masked and unmasked mean of each group], on the device."""

@@ -43,10 +43,10 @@ def resolve_device(requested):
 
 
 def describe_device(device):
-    """One line naming the device and the precision training uses on it."""
+    """One line naming the device (and on a CPU, the threads in use)."""
     if device == "cuda":
-        return f"cuda ({torch.cuda.get_device_name()}), bf16 autocast"
-    return f"cpu, fp32, {torch.get_num_threads()} threads"
+        return f"cuda ({torch.cuda.get_device_name()})"
+    return f"cpu, {torch.get_num_threads()} threads"
 
 
 def use_compile_cache(folder):
@@ -92,8 +92,9 @@ class ResumePoint:
 
 
 def fingerprint(params, *input_files):
-    """sha256 of the rule's params and input files: a saved state is reused only on a match."""
-    digest = hashlib.sha256(json.dumps(dict(params.items()), sort_keys=True).encode())
+    """sha256 of the run's settings (a mapping) and input files: a saved state is reused only on a
+    match."""
+    digest = hashlib.sha256(json.dumps(dict(params), sort_keys=True).encode())
     for path in input_files:
         digest.update(sha256_of(path).encode())
     return digest.hexdigest()

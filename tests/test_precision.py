@@ -1,0 +1,99 @@
+"""bf16 where the hardware has it: how `auto` chooses, and numbers that agree with fp32.
+
+The agreement tests run on the CPU in every CI run and, where there is one, on a CUDA GPU
+(benchmarks/gpu_check.sh); whether CUDA graphs are captured is checked on the GPU only.
+"""
+
+import functools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from unused_tokens.batches import random_windows, to_device
+from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.precision import resolve_precision
+from unused_tokens.probe import probe_untrained, vocab_means
+from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
+
+NO_CUDA = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA: run benchmarks/gpu_check.sh on a GPU"
+)
+DEVICES = ["cpu", pytest.param("cuda", marks=NO_CUDA)]
+CFG = GPTConfig(vocab_size=50257, context=64, n_embd=128, n_head=4, n_layer=2)
+GROUPS = {"most_common": [11, 13, 262], "least_common": [4000, 4001], "never_used": [50000, 50001]}
+BF16_TOLERANCE = 1e-2  # nats, on the untrained step's loss and group means and the probes
+TOKENS = torch.randint(0, 5000, (20_000,), generator=torch.Generator().manual_seed(0))
+
+
+@functools.cache
+def run(options, steps, device):
+    """The log rows of `steps` updates (and one more measurement) from one initialisation."""
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, device, options)
+    generator = torch.Generator().manual_seed(0)
+    rows = []
+    for i in range(steps + 1):
+        x, y = (to_device(t, device) for t in random_windows(TOKENS, 8, CFG.context, generator))
+        rows.append(step(x, y, update=i < steps))
+    return torch.stack(rows).cpu()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("options", [PIPELINE, FAST], ids=["pipeline", "fast"])
+def test_bf16_steps_agree_with_the_fp32_baseline(options, device):
+    baseline, other = run(BASELINE, 50, device), run(replace(options, precision="bf16"), 50, device)
+    torch.testing.assert_close(other[0], baseline[0], rtol=0, atol=BF16_TOLERANCE)
+    assert abs(other[-1, 0] - baseline[-1, 0]) < 0.05  # the same loss after 50 steps
+    assert baseline[-1, 0] < baseline[0, 0] - 1  # it did learn
+    assert not torch.equal(other, baseline)  # and bf16 did run
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bf16_probes_agree_with_fp32(device):
+    model = build_model(CFG, seed=0)
+    probes = {
+        name: probe_untrained(model, TOKENS, GROUPS, 2, 4, 1, resolve_precision(name, device))
+        for name in ("fp32", "bf16")
+    }
+    columns = ["masked_mean", "unmasked_mean"]
+    difference = probes["bf16"][0][columns] - probes["fp32"][0][columns]
+    assert 0 < difference.abs().max().max() < BF16_TOLERANCE
+    means = {
+        name: vocab_means(model, TOKENS, 2, 4, 1, resolve_precision(name, device))
+        for name in ("fp32", "bf16")
+    }
+    assert 0 < np.abs(means["bf16"] - means["fp32"]).max() < BF16_TOLERANCE
+
+
+@NO_CUDA
+def test_fast_step_captures_cuda_graphs():
+    torch._dynamo.reset()
+    run(FAST, 5, "cuda")
+    assert torch._dynamo.utils.counters["inductor"]["cudagraph_skips"] == 0
+
+
+@pytest.mark.parametrize(
+    ("features", "name", "reason"),
+    [
+        ({"amx_bf16": True, "avx512_bf16": True}, "bf16", "auto: this CPU has amx_bf16 and "),
+        ({"avx512_bf16": True}, "bf16", "auto: this CPU has avx512_bf16"),
+        ({"avx512_f": True}, "fp32", "auto: this CPU has none of amx_bf16, avx512_bf16"),
+    ],
+    ids=["amx", "avx512-bf16", "no-native-bf16"],
+)
+def test_auto_takes_bf16_on_a_cpu_with_native_bf16_matrix_instructions(
+    monkeypatch, features, name, reason
+):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: features)
+    precision = resolve_precision("auto", "cpu")
+    assert precision.name == name and precision.reason.startswith(reason)
+    assert precision.dtype == {"fp32": torch.float32, "bf16": torch.bfloat16}[name]
+
+
+def test_an_explicit_precision_is_kept_and_emulated_bf16_is_named(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {})
+    assert resolve_precision("fp32", "cpu").name == "fp32"
+    bf16 = resolve_precision("bf16", "cpu")
+    assert bf16.name == "bf16" and bf16.reason.endswith("emulated and slower than fp32")
+    assert str(bf16).startswith("bf16 (asked for; this CPU has none of amx_bf16")

@@ -1,0 +1,57 @@
+"""The precision of the matrix products: bf16 where the hardware multiplies bf16 natively.
+
+`auto` chooses bf16 on a CUDA device that supports it, and on a CPU with native bf16 matrix
+instructions (AMX-BF16 or AVX512-BF16, as PyTorch's own CPU detection reports them); fp32
+everywhere else, where bf16 would be emulated and slower. `fp32` and `bf16` force the choice;
+fp32 is the one for exact comparisons. In bf16 the matrix products (linear layers, attention, the
+output layer) take bf16 inputs under autocast; LayerNorm, softmax, the loss and every sum that is
+logged stay in fp32.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+NATIVE_BF16_CPU_FEATURES = ("amx_bf16", "avx512_bf16")
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str  # "fp32" or "bf16"
+    reason: str
+
+    @property
+    def dtype(self):
+        return DTYPES[self.name]
+
+    def autocast(self, device):
+        """The context in which the model's products run in this precision on `device`."""
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=self.name == "bf16")
+
+    def __str__(self):
+        return f"{self.name} ({self.reason})"
+
+
+def native_bf16(device):
+    """(whether `device` multiplies bf16 natively, the evidence in words)."""
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return True, f"{name} supports bf16"
+        return False, f"{name} has no native bf16"
+    features = torch.cpu.get_capabilities()
+    found = [f for f in NATIVE_BF16_CPU_FEATURES if features.get(f)]
+    if found:
+        return True, f"this CPU has {' and '.join(found)}"
+    return False, f"this CPU has none of {', '.join(NATIVE_BF16_CPU_FEATURES)}"
+
+
+def resolve_precision(requested, device):
+    """The Precision that `requested` (one of PRECISIONS) means on `device`, with the reason."""
+    native, evidence = native_bf16(device)
+    if requested == "auto":
+        return Precision("bf16" if native else "fp32", f"auto: {evidence}")
+    slow = "" if native or requested == "fp32" else ", emulated and slower than fp32"
+    return Precision(requested, f"asked for; {evidence}{slow}")
