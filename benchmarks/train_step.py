@@ -129,7 +129,12 @@ def profile_step(step, x, y, device, top):
     key = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
     events = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)
     total = sum(getattr(e, key) for e in events)
-    return [(e.key, getattr(e, key) / 1e6, getattr(e, key) / total) for e in events[:top]]
+    return [(op_name(e.key), getattr(e, key) / 1e6, getattr(e, key) / total) for e in events[:top]]
+
+
+def op_name(key):
+    """The profiler's name of an operator, a compiled graph named by its hash's first letters."""
+    return re.sub(r"## Call CompiledFxGraph (\w{6})\w* ##", r"compiled graph \1", key)
 
 
 def time_variant(cfg, batch_size, options, device, steps, warmup, top):
