@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from torch._inductor.cudagraph_trees import get_manager
 
 from unused_tokens.batches import random_windows, to_device
 from unused_tokens.model import GPTConfig, build_model
@@ -27,16 +28,21 @@ BF16_TOLERANCE = 1e-2  # nats, on the untrained step's loss and group means and 
 TOKENS = torch.randint(0, 5000, (20_000,), generator=torch.Generator().manual_seed(0))
 
 
-@functools.cache
-def run(options, steps, device):
-    """The log rows of `steps` updates (and one more measurement) from one initialisation."""
-    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, device, options)
+def log_rows(step, steps, device):
+    """The log rows of `steps` updates and one more measurement, from seeded batches."""
     generator = torch.Generator().manual_seed(0)
     rows = []
     for i in range(steps + 1):
         x, y = (to_device(t, device) for t in random_windows(TOKENS, 8, CFG.context, generator))
         rows.append(step(x, y, update=i < steps))
     return torch.stack(rows).cpu()
+
+
+@functools.cache
+def run(options, steps, device):
+    """log_rows of a fresh step with `options` from one initialisation (cached per arguments)."""
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, device, options)
+    return log_rows(step, steps, device)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -69,8 +75,11 @@ def test_bf16_probes_agree_with_fp32(device):
 @NO_CUDA
 def test_fast_step_captures_cuda_graphs():
     torch._dynamo.reset()
-    run(FAST, 5, "cuda")
-    assert torch._dynamo.utils.counters["inductor"]["cudagraph_skips"] == 0
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, "cuda", FAST)
+    log_rows(step, 5, "cuda")
+    manager = get_manager(torch.cuda.current_device(), create_if_none_exists=False)
+    assert manager is not None and list(manager.get_roots())  # graphs were recorded...
+    assert torch._dynamo.utils.counters["inductor"]["cudagraph_skips"] == 0  # ...none skipped
 
 
 @pytest.mark.parametrize(
