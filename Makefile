@@ -17,4 +17,6 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check Snakefile workflow
+	$(VENV)/bin/ruff check workflow tests benchmarks
+	$(VENV)/bin/ruff format --check workflow tests benchmarks
 	$(VENV)/bin/python -m pytest

@@ -1,10 +1,11 @@
 """Time the train rule from a cold process to its written outputs, first and second run.
 
-Makes the train rule's inputs once (download to select_groups), then runs only the train rule
-twice with `snakemake --forcerun train`: first with an empty torch.compile cache, then with the
-cache the first run filled. Prints, per run, the job's seconds from Snakemake's benchmark file
-(process start, imports, compilation, training, written outputs), the whole snakemake command's
-seconds, and what the train log says about compilation; appends the same as rows to
+Makes the train rule's inputs once (download to select_groups), then runs only the train rule of
+one run (the baseline, seed 0) twice with `snakemake --forcerun train`: first with an empty
+torch.compile cache, then with the cache the first run filled. Prints, per run, the job's
+seconds from Snakemake's benchmark file (process start, imports, compilation, training, written
+outputs), the whole snakemake command's seconds, and what the train log says about the device,
+the precision and compilation; appends the same as rows to
 benchmarks/train_rule.csv. The configs are the user's: add config/fast.yaml to time the
 compiled step.
 
@@ -54,22 +55,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=ROOT, help="where the workflow is")
     parser.add_argument("--configfile", nargs="+", default=[], help="config overlays, in order")
-    parser.add_argument("--run-name", default="bench-train-rule", help="results/<run-name>/")
+    parser.add_argument("--study", default="bench-train-rule", help="results/<study>/")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train_rule.csv")
     args = parser.parse_args(argv)
 
     scratch = Path(tempfile.mkdtemp(prefix="train-rule-"))
     cache, overlay = scratch / "torch-compile", scratch / "overlay.yaml"
-    overlay.write_text(f"run_name: {args.run_name}\ntrain:\n  compile_cache: {cache}\n")
+    overlay.write_text(f"study: {args.study}\nseeds: [0]\nruntime:\n  compile_cache: {cache}\n")
     configfiles = [*args.configfile, str(overlay)]
-    results = args.workdir / "results" / args.run_name
+    run_dir = args.workdir / "results" / args.study / "runs" / "baseline" / "seed0"
+    target = str(run_dir.relative_to(args.workdir) / "train" / "training_log.parquet")
     snakemake(args.workdir, configfiles, "--until", "select_groups")
     rows = []
     for run in RUNS:
-        seconds = snakemake(args.workdir, configfiles, "train", "--forcerun", "train")
-        with open(results / "benchmarks" / "train.tsv") as f:
+        seconds = snakemake(args.workdir, configfiles, target, "--forcerun", "train")
+        with open(run_dir / "benchmarks" / "train.tsv") as f:
             job_s = float(next(csv.DictReader(f, delimiter="\t"))["s"])
-        device, precision, compiled = train_log_facts(results / "logs" / "train.log")
+        device, precision, compiled = train_log_facts(run_dir / "logs" / "train.log")
         rows.append(
             {
                 "date": datetime.date.today().isoformat(),

@@ -36,8 +36,8 @@ import torch  # noqa: E402
 from rows import append_rows  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
+from unused_tokens.hardware import PRECISIONS, resolve_precision  # noqa: E402
 from unused_tokens.model import GPTConfig, build_model  # noqa: E402
-from unused_tokens.precision import PRECISIONS, resolve_precision  # noqa: E402
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep  # noqa: E402
 from unused_tokens.train import use_compile_cache  # noqa: E402
 

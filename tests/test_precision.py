@@ -13,9 +13,10 @@ import torch
 from torch._inductor.cudagraph_trees import get_manager
 
 from unused_tokens.batches import random_windows, to_device
+from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.precision import resolve_precision
 from unused_tokens.probe import probe_untrained, vocab_means
+from unused_tokens.settings import ProbeSettings
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
 
 NO_CUDA = pytest.mark.skipif(
@@ -25,6 +26,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=NO_CUDA)]
 CFG = GPTConfig(vocab_size=50257, context=64, n_embd=128, n_head=4, n_layer=2)
 GROUPS = {"most_common": [11, 13, 262], "least_common": [4000, 4001], "never_used": [50000, 50001]}
 BF16_TOLERANCE = 1e-2  # nats, on the untrained step's loss and group means and the probes
+PROBE = ProbeSettings(batches=2, batch_size=4, seed=1)
 TOKENS = torch.randint(0, 5000, (20_000,), generator=torch.Generator().manual_seed(0))
 
 
@@ -59,14 +61,14 @@ def test_bf16_steps_agree_with_the_fp32_baseline(options, device):
 def test_bf16_probes_agree_with_fp32(device):
     model = build_model(CFG, seed=0)
     probes = {
-        name: probe_untrained(model, TOKENS, GROUPS, 2, 4, 1, resolve_precision(name, device))
+        name: probe_untrained(model, TOKENS, GROUPS, PROBE, resolve_precision(name, device))
         for name in ("fp32", "bf16")
     }
     columns = ["masked_mean", "unmasked_mean"]
     difference = probes["bf16"][0][columns] - probes["fp32"][0][columns]
     assert 0 < difference.abs().max().max() < BF16_TOLERANCE
     means = {
-        name: vocab_means(model, TOKENS, 2, 4, 1, resolve_precision(name, device))
+        name: vocab_means(model, TOKENS, PROBE, resolve_precision(name, device))
         for name in ("fp32", "bf16")
     }
     assert 0 < np.abs(means["bf16"] - means["fp32"]).max() < BF16_TOLERANCE

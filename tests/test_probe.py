@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from unused_tokens.batches import random_windows
+from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.precision import resolve_precision
 from unused_tokens.probe import GroupProbe, probe_untrained, vocab_means
+from unused_tokens.settings import ProbeSettings
 
 GROUPS = {"most_common": [1, 2], "least_common": [4], "never_used": [5, 0]}
 FP32 = resolve_precision("fp32", "cpu")
@@ -55,9 +56,7 @@ def test_untrained_probe_tables():
     model = build_model(cfg, seed=0)
     tokens = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(0))
     groups = {"most_common": [0, 1, 2], "least_common": [7, 8], "never_used": [30, 40]}
-    group_table, token_table = probe_untrained(
-        model, tokens, groups, batches=3, batch_size=4, seed=5, precision=FP32
-    )
+    group_table, token_table = probe_untrained(model, tokens, groups, ProbeSettings(3, 4, 5), FP32)
     assert group_table["group"].tolist() == list(groups)
     assert (group_table["uniform_log_prob"] == -math.log(50)).all()
     assert (group_table[["masked_mean", "unmasked_mean"]] + math.log(50)).abs().max().max() < 0.05
@@ -72,7 +71,7 @@ def test_untrained_probe_tables():
     # token means weighted by their unmasked counts give back the group mean
     most = token_table[token_table["group"] == "most_common"]
     assert most["unmasked_mean"].mean() == pytest.approx(group_table.loc[0, "unmasked_mean"])
-    again, _ = probe_untrained(model, tokens, groups, 3, 4, 5, FP32)
+    again, _ = probe_untrained(model, tokens, groups, ProbeSettings(3, 4, 5), FP32)
     assert again.equals(group_table)
     # the same means as from the full log-softmax (model.forward) of the same batches
     probe, generator = GroupProbe(groups), torch.Generator().manual_seed(5)
@@ -98,6 +97,6 @@ def test_vocab_means_are_the_full_log_softmax_averaged():
         expected = torch.stack(
             [model(random_windows(tokens, 3, cfg.context, generator)[0]) for _ in range(2)]
         )
-    got = vocab_means(model, tokens, batches=2, batch_size=3, seed=2, precision=FP32)
+    got = vocab_means(model, tokens, ProbeSettings(batches=2, batch_size=3, seed=2), FP32)
     assert got.shape == (50,)
     np.testing.assert_allclose(got, expected.double().mean(dim=(0, 1, 2)), rtol=0, atol=1e-6)

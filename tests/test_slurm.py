@@ -1,10 +1,11 @@
 """The SLURM profile against a real single-node Slurm, not a mock (see slurm_cluster.py).
 
-The smoke-sized pipeline runs with `--profile profiles/slurm --workflow-profile none` (the
-local profile's one-GPU cap must not rewrite cluster requests); the test overlay is the account
-and partitions in the environment the profile reads, and a short first status check. Its
-outputs must equal those of a local run of the same config: the jobs use the same thread
-counts (1), so the probe and training numbers are compared exactly, byte for byte.
+A tiny study of two variants and two seeds runs with `--profile profiles/slurm
+--workflow-profile none` (the local profile's one-GPU cap must not rewrite cluster requests);
+the test overlay is the account and partitions in the environment the profile reads, and a
+short first status check. Its four training jobs each get one GPU, and run two at a time on the
+node's two. Its outputs must equal those of a local run of the same config: the jobs use the
+same thread counts (1), so the probe and training numbers are compared exactly, byte for byte.
 """
 
 import os
@@ -46,18 +47,31 @@ def on_slurm(workdir, *args, check=True):
     return snakemake(workdir, *PROFILE, *OVERLAY, *args, check=check, env=ENV)
 
 
+MATRIX = {"seeds": [0, 1], "variants": {"lr_high": {"train": {"lr": 0.01}}}}
+RUNS = [f"runs/{v}/seed{s}" for v in ("baseline", "lr_high") for s in (0, 1)]
+OUTPUTS = [
+    *[p for p in PARQUET_OUTPUTS if not p.startswith("runs/")],
+    *[
+        f"{run}/{p.split('/', 3)[3]}"
+        for run in RUNS
+        for p in PARQUET_OUTPUTS
+        if p.startswith("runs/")
+    ],
+]
+
+
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
-    local = prepare_run(tmp_path_factory.mktemp("local"), book_text())
+    local = prepare_run(tmp_path_factory.mktemp("local"), book_text(), MATRIX)
     snakemake(local)
-    remote = prepare_run(tmp_path_factory.mktemp("remote"), book_text())
+    remote = prepare_run(tmp_path_factory.mktemp("remote"), book_text(), MATRIX)
     _, output = on_slurm(remote)
     return local, remote, output
 
 
 def sacct(*fields):
     result = subprocess.run(
-        ["sacct", "-X", "-n", "-P", f"--format={','.join(fields)}"],
+        ["sacct", "-X", "-n", "-P", "--noconvert", f"--format={','.join(fields)}"],
         capture_output=True,
         text=True,
         check=True,
@@ -65,18 +79,23 @@ def sacct(*fields):
     return [dict(zip(fields, line.split("|"), strict=True)) for line in result.stdout.splitlines()]
 
 
-def test_training_ran_as_a_slurm_job_with_a_gpu(runs):
-    jobs = {job["Comment"]: job for job in sacct("JobID", "Comment", "State", "AllocTRES")}
-    train = jobs["rule_train"]
-    assert train["State"] == "COMPLETED"
-    assert "gres/gpu=1" in train["AllocTRES"]
-    assert {"rule_tokenize", "rule_probe_untrained", "rule_probe_vocab", "rule_report"} <= set(jobs)
-    assert not any(c.startswith("rule_download") for c in jobs)  # localrules stay local
-    log = (runs[1] / "results/e2e/logs/train.log").read_text()
+def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
+    jobs = sacct("JobID", "Comment", "State", "AllocTRES", "Start", "End")
+    trains = [job for job in jobs if job["Comment"].startswith("rule_train_")]
+    assert len(trains) == 4
+    assert all(job["State"] == "COMPLETED" for job in trains)
+    assert all("gres/gpu=1" in job["AllocTRES"] for job in trains)
+    spans = sorted((job["Start"], job["End"]) for job in trains)  # ISO times sort as text
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+    rules = {job["Comment"].split("_wildcards_")[0] for job in jobs}
+    assert {"rule_tokenize", "rule_probe_untrained", "rule_probe_vocab", "rule_report"} <= rules
+    assert {"rule_aggregate"} <= rules
+    assert not any(c.startswith("rule_download") for c in rules)  # localrules stay local
+    log = (runs[1] / "results/e2e/runs/lr_high/seed1/logs/train.log").read_text()
     assert "WARNING no usable CUDA device: training on the CPU" in log  # the GPU is /dev/null
 
 
-@pytest.mark.parametrize("path", PARQUET_OUTPUTS)
+@pytest.mark.parametrize("path", OUTPUTS)
 def test_outputs_equal_a_local_run(runs, path):
     local, remote, _ = runs
     assert (remote / "results/e2e" / path).read_bytes() == (
@@ -85,7 +104,7 @@ def test_outputs_equal_a_local_run(runs, path):
 
 
 def test_an_impossible_gpu_request_fails_fast_with_slurms_reason(runs, tmp_path):
-    work = prepare_run(tmp_path, book_text(), {"train": {"gpus": 4}})
+    work = prepare_run(tmp_path, book_text(), {"runtime": {"gpus": 4}})
     started = time.monotonic()
     code, output = on_slurm(work, check=False)
     assert code != 0

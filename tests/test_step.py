@@ -14,8 +14,9 @@ import yaml
 
 from conftest import ROOT, merged
 from unused_tokens.batches import random_windows
+from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.precision import resolve_precision
+from unused_tokens.settings import Runtime
 from unused_tokens.step import BASELINE, FAST, PIPELINE, StepOptions, TrainStep
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
@@ -44,13 +45,9 @@ def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
 
 
-def test_the_default_config_trains_with_the_pipeline_step(default_config):
-    assert StepOptions.from_config(default_config["train"]) == PIPELINE
-
-
 def test_the_fast_overlay_trains_with_the_fast_step(default_config):
     fast = yaml.safe_load((ROOT / "config" / "fast.yaml").read_text())
-    assert StepOptions.from_config(merged(default_config, fast)["train"]) == FAST
+    assert Runtime.from_config(merged(default_config, fast)).step_options("auto") == FAST
 
 
 @pytest.mark.parametrize(

@@ -12,15 +12,11 @@ from unused_tokens import schemas
 from unused_tokens.errors import PipelineError
 from unused_tokens.frequency import count_tokens
 from unused_tokens.groups import group_ids, select_groups
-from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.hardware import resolve_device
+from unused_tokens.model import GPTConfig, build_model, load_model, save_model
+from unused_tokens.settings import TrainSettings
 from unused_tokens.step import FAST, PIPELINE
-from unused_tokens.train import (
-    ResumePoint,
-    load_checkpoint,
-    resolve_device,
-    save_checkpoint,
-    train,
-)
+from unused_tokens.train import ResumePoint, train
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 
@@ -38,20 +34,8 @@ def zipf_corpus():
 def run(corpus, steps, seed=0, lr=3e-3, resume=None, options=PIPELINE):
     tokens, groups = corpus
     model = build_model(CFG, seed=0)
-    log = train(
-        model,
-        tokens,
-        groups,
-        steps,
-        batch_size=8,
-        lr=lr,
-        weight_decay=0.01,
-        seed=seed,
-        device="cpu",
-        log_every=10,
-        resume=resume,
-        options=options,
-    )
+    settings = TrainSettings(steps, batch_size=8, lr=lr, weight_decay=0.01)
+    log = train(model, tokens, groups, settings, seed, "cpu", options, log_every=10, resume=resume)
     return model, log
 
 
@@ -85,10 +69,10 @@ def test_common_rise_rare_sink_never_used_sink_most(zipf_corpus):
 
 def test_checkpoint_round_trip(zipf_corpus, tmp_path):
     model, _ = run(zipf_corpus, steps=2)
-    save_checkpoint(model, tmp_path / "model.pt", steps=2)
+    save_model(model, tmp_path / "model.pt", steps=2)
     saved = torch.load(tmp_path / "model.pt")
     assert saved["steps"] == 2 and saved["config"]["n_embd"] == 32
-    restored = load_checkpoint(tmp_path / "model.pt")
+    restored = load_model(tmp_path / "model.pt")
     assert restored.cfg == model.cfg
     assert all(
         torch.equal(a, b) for a, b in zip(restored.parameters(), model.parameters(), strict=True)
@@ -98,9 +82,9 @@ def test_checkpoint_round_trip(zipf_corpus, tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
 def test_device_choice_without_cuda(caplog):
     assert resolve_device("auto") == "cpu"
-    assert "no usable CUDA device: training on the CPU (train.device: auto)" in caplog.text
+    assert "no usable CUDA device: training on the CPU (runtime.device: auto)" in caplog.text
     assert resolve_device("cpu") == "cpu"
-    with pytest.raises(PipelineError, match="train.device is 'cuda' but no usable CUDA device"):
+    with pytest.raises(PipelineError, match="runtime.device is 'cuda' but no usable CUDA device"):
         resolve_device("cuda")
 
 

@@ -6,12 +6,12 @@ import sys
 import yaml
 
 from conftest import ROOT, book_text, prepare_run
-from unused_tokens.precision import resolve_precision
+from unused_tokens.hardware import resolve_precision
 
 
 def test_second_run_takes_every_compiled_graph_from_the_cache(tmp_path, capsys):
     workdir = prepare_run(tmp_path / "run", book_text())
-    overlay = {"train": {"compile": True, "compile_mode": "reduce-overhead"}}
+    overlay = {"runtime": {"compile": True, "compile_mode": "reduce-overhead"}}
     (workdir / "config" / "compiled.yaml").write_text(yaml.safe_dump(overlay))
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import train_rule
@@ -32,4 +32,5 @@ def test_second_run_takes_every_compiled_graph_from_the_cache(tmp_path, capsys):
     assert compiled >= 2  # the training graph and the no-grad graph of steps 0 and last
     assert warm["compile"] == f"torch.compile: {compiled} graphs from the cache, 0 compiled"
     assert all(float(row["train_job_s"]) > 0 for row in (cold, warm))
-    assert (workdir / "results" / "bench-train-rule" / "train" / "training_log.parquet").exists()
+    run = workdir / "results" / "bench-train-rule" / "runs" / "baseline" / "seed0"
+    assert (run / "train" / "training_log.parquet").exists()

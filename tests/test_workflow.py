@@ -5,6 +5,7 @@ value (or one helper module) reruns exactly the stages downstream of it.
 """
 
 import json
+import math
 import os
 import re
 import shutil
@@ -17,40 +18,54 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 
 from conftest import PARQUET_OUTPUTS, STEPS, book_text, prepare_run, snakemake
+from unused_tokens import schemas
 from unused_tokens.corpus import strip_gutenberg
-from unused_tokens.precision import resolve_precision
+from unused_tokens.figures import FIGURES
+from unused_tokens.files import read_parquet_metadata
+from unused_tokens.hardware import resolve_precision
 
 pytestmark = pytest.mark.workflow
 
-RULES = [
-    "download_corpus",
-    "download_tokenizer",
-    "tokenize",
-    "count_tokens",
-    "select_groups",
-    "probe_untrained",
-    "train",
-    "probe_vocab",
-    "report",
-]
+MATRIX = {"seeds": [0, 1], "variants": {"lr_high": {"train": {"lr": 0.01}}}}
+RUNS = [(v, s) for v in ("baseline", "lr_high") for s in (0, 1)]
+DATA_RULES = ["download_corpus", "download_tokenizer", "tokenize", "count_tokens", "select_groups"]
+RUN_RULES = ["probe_untrained", "train", "probe_vocab"]
 
 
 def planned_jobs(output):
-    return sorted(set(re.findall(r"^(?:local)?rule (\w+):", output, re.MULTILINE)) - {"all"})
+    """(rule, variant, seed) of every job a dry run plans, sorted; variant and seed may be ''."""
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\n]*\]\n(?:local)?rule )", output):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.MULTILINE)
+        if rule and rule[1] != "all":
+            wildcards = dict(re.findall(r"(variant|seed)=([\w.-]+)", block))
+            jobs.append((rule[1], wildcards.get("variant", ""), wildcards.get("seed", "")))
+    return sorted(jobs)
+
+
+def run_jobs(runs, rules):
+    """The (rule, variant, seed) jobs of `rules` for `runs`."""
+    return [(rule, variant, str(seed)) for variant, seed in runs for rule in rules]
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    work = prepare_run(tmp_path_factory.mktemp("workflow"), book_text())
+    """A study of two variants and two seeds, run once."""
+    work = prepare_run(tmp_path_factory.mktemp("workflow"), book_text(), MATRIX)
     _, output = snakemake(work)
     return work, output
 
 
 def out(workdir, path):
     return workdir[0] / "results" / "e2e" / path
+
+
+def run_path(variant, seed, path):
+    return f"runs/{variant}/seed{seed}/{path}"
 
 
 @pytest.mark.parametrize("path", PARQUET_OUTPUTS)
@@ -72,27 +87,90 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
         "never_used": 5,
     }
     assert (groups.loc[groups["group"] == "never_used", "count"] == 0).all()
-    log = pd.read_parquet(out(workdir, "train/training_log.parquet"))
-    assert log["step"].tolist() == list(range(STEPS + 1))
+    for variant, seed in RUNS:
+        log = pd.read_parquet(out(workdir, run_path(variant, seed, "train/training_log.parquet")))
+        assert log["step"].tolist() == list(range(STEPS + 1))
+        saved = torch.load(out(workdir, run_path(variant, seed, "train/model.pt")))
+        assert saved["steps"] == STEPS
     provenance = json.loads(out(workdir, "data/corpus.provenance.json").read_text())
     assert provenance["source"] == (workdir[0] / "book.txt").as_uri()
-    assert torch_checkpoint_steps(out(workdir, "train/model.pt")) == STEPS
 
 
-def torch_checkpoint_steps(path):
-    import torch
+def test_every_run_is_its_own_seed_and_variant(workdir):
+    logs = {
+        run: pd.read_parquet(out(workdir, run_path(*run, "train/training_log.parquet")))
+        for run in RUNS
+    }
+    first_losses = {run: log["loss"].iloc[0] for run, log in logs.items()}
+    assert len(set(first_losses.values())) == 2  # two initialisations, one per seed...
+    assert first_losses[("baseline", 0)] == first_losses[("lr_high", 0)]  # ...shared by variants
+    assert len({log["loss"].iloc[-1] for log in logs.values()}) == 4  # four different runs
+    untrained = {
+        run: pd.read_parquet(out(workdir, run_path(*run, "probe/untrained_groups.parquet")))
+        for run in RUNS
+    }
+    assert untrained[("baseline", 1)].equals(untrained[("lr_high", 1)])
+    assert not untrained[("baseline", 0)].equals(untrained[("baseline", 1)])
+    metadata = read_parquet_metadata(
+        out(workdir, run_path("lr_high", 1, "train/training_log.parquet"))
+    )
+    assert json.loads(metadata["run"])["train"]["lr"] == 0.01
+    assert json.loads(metadata["runtime"])["log_every"] == 3  # runtime keys recorded
 
-    return torch.load(path)["steps"]
+
+def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
+    finals = {
+        run: pd.read_parquet(out(workdir, run_path(*run, "train/training_log.parquet"))).iloc[-1]
+        for run in RUNS
+    }
+    steps = pd.read_parquet(out(workdir, "aggregate/steps.parquet"))
+    assert len(steps) == 4 * (STEPS + 1) * (len(schemas.TRAINING_LOG) - 1)
+    summary = pd.read_parquet(out(workdir, "aggregate/summary.parquet")).set_index(
+        ["variant", "quantity"]
+    )
+    t = 12.706204736174707  # Student t, 97.5% quantile, 1 degree of freedom
+    for variant in ("baseline", "lr_high"):
+        for quantity in ("loss", "never_used_masked"):
+            a, b = (finals[(variant, seed)][quantity] for seed in (0, 1))
+            mean, sd = (a + b) / 2, abs(a - b) / math.sqrt(2)
+            row = summary.loc[(variant, quantity)]
+            assert row["n_seeds"] == 2
+            assert row["mean"] == pytest.approx(mean, rel=1e-12)
+            assert row["std"] == pytest.approx(sd, rel=1e-12)
+            assert row["ci_low"] == pytest.approx(mean - t * sd / math.sqrt(2), rel=1e-9)
+            assert row["ci_high"] == pytest.approx(mean + t * sd / math.sqrt(2), rel=1e-9)
+    differences = pd.read_parquet(out(workdir, "aggregate/differences.parquet"))
+    assert set(differences["variant"]) == {"lr_high"}
+    loss = differences.set_index("quantity").loc["loss"]
+    d0, d1 = (finals[("lr_high", s)]["loss"] - finals[("baseline", s)]["loss"] for s in (0, 1))
+    assert loss["mean"] == pytest.approx((d0 + d1) / 2, rel=1e-12)
+    assert loss["std"] == pytest.approx(abs(d0 - d1) / math.sqrt(2), rel=1e-12)
+    headline = json.loads(out(workdir, "aggregate/headline.json").read_text())
+    assert headline["seeds"] == [0, 1] and headline["variants"] == ["baseline", "lr_high"]
+    assert headline["final"]["lr_high"]["loss"]["mean"] == pytest.approx(
+        summary.loc[("lr_high", "loss"), "mean"]
+    )
+    claims = pd.read_parquet(out(workdir, "aggregate/claims.parquet"))
+    assert len(claims) == 2 * 7
+    assert headline["claims"]["baseline"] == dict(
+        claims.loc[claims["variant"] == "baseline", ["claim", "result"]].to_numpy()
+    )
 
 
-def test_every_rule_wrote_its_log_and_benchmark(workdir):
-    for rule in RULES:
-        assert out(workdir, f"logs/{rule}.log").stat().st_size > 0, rule
-        bench = pd.read_csv(out(workdir, f"benchmarks/{rule}.tsv"), sep="\t")
-        assert bench["s"].iloc[0] >= 0, rule
-    train_log = out(workdir, "logs/train.log").read_text()
+def test_every_job_wrote_its_log_and_benchmark(workdir):
+    logs = [f"logs/{rule}.log" for rule in [*DATA_RULES, "aggregate", "report"]]
+    logs += [run_path(*run, f"logs/{rule}.log") for run in RUNS for rule in RUN_RULES]
+    for path in logs:
+        assert out(workdir, path).stat().st_size > 0, path
+        bench = pd.read_csv(
+            out(workdir, path.replace("logs/", "benchmarks/").replace(".log", ".tsv")), sep="\t"
+        )
+        assert list(bench.columns[:3]) == ["s", "h:m:s", "max_rss"] and len(bench) == 1, path
+    train_log = out(workdir, run_path("lr_high", 1, "logs/train.log")).read_text()
     assert "device: cpu, 1 threads" in train_log
-    assert f"precision: {resolve_precision('auto', 'cpu')}" in train_log
+    assert (
+        f"run: variant lr_high, seed 1; precision: {resolve_precision('auto', 'cpu')}" in train_log
+    )
     assert re.search(
         rf"step {STEPS}/{STEPS} loss \d+\.\d+ \| masked/unmasked most_common=", train_log
     )
@@ -100,9 +178,11 @@ def test_every_rule_wrote_its_log_and_benchmark(workdir):
 
 def test_report_is_rendered_without_code(workdir):
     html = out(workdir, "report/report.html").read_text()
-    assert "Claims, measured" in html and html.count("<img") >= 2
+    assert "Claims, measured" in html and html.count("<img") == len(FIGURES)
     assert "import pandas" not in html
-    assert ("PASS" in html) or ("FAIL" in html)
+    tally = re.findall(r"<strong>(\w+): (\d) of 7 claims pass</strong>", html)
+    assert [variant for variant, _ in tally] == ["baseline", "lr_high"], tally
+    assert "2 seeds; means with 95% intervals" in html
 
 
 def test_second_run_has_nothing_to_do(workdir):
@@ -110,64 +190,81 @@ def test_second_run_has_nothing_to_do(workdir):
     assert "Nothing to be done" in output
 
 
+def dry_run(workdir, overlay):
+    (workdir[0] / "config" / "edit.yaml").write_text(yaml.safe_dump(overlay))
+    _, output = snakemake(workdir[0], "-n", "--configfile", "config/test.yaml", "config/edit.yaml")
+    return output
+
+
+STUDY_RULES = [("aggregate", "", ""), ("report", "", "")]
+
+
 @pytest.mark.parametrize(
     "overlay, rerun",
     [
-        ({"train": {"steps": STEPS + 1}}, ["probe_vocab", "report", "train"]),
-        ({"probe": {"batches": 3}}, ["probe_untrained", "probe_vocab", "report"]),
-        ({"train": {"compile": True}}, ["probe_vocab", "report", "train"]),
         (
-            {"groups": {"seed": 9}},
-            ["probe_untrained", "probe_vocab", "report", "select_groups", "train"],
+            {**MATRIX, "variants": {"lr_high": {"train": {"lr": 0.02}}}},
+            run_jobs([("lr_high", 0), ("lr_high", 1)], ["train", "probe_vocab"]),
         ),
         (
-            {"corpus": {"strip_gutenberg": False}},
-            [
-                "count_tokens",
-                "probe_untrained",
-                "probe_vocab",
-                "report",
-                "select_groups",
-                "tokenize",
-                "train",
-            ],
+            {**MATRIX, "seeds": [0, 1, 2]},
+            run_jobs([("baseline", 2), ("lr_high", 2)], RUN_RULES),
+        ),
+        ({**MATRIX, "train": {"steps": STEPS + 1}}, run_jobs(RUNS, ["train", "probe_vocab"])),
+        ({**MATRIX, "probe": {"batches": 3}}, run_jobs(RUNS, ["probe_untrained", "probe_vocab"])),
+        (
+            {**MATRIX, "groups": {"seed": 9}},
+            [("select_groups", "", ""), *run_jobs(RUNS, RUN_RULES)],
+        ),
+        (
+            {**MATRIX, "corpus": {"strip_gutenberg": False}},
+            [(r, "", "") for r in DATA_RULES[2:]] + run_jobs(RUNS, RUN_RULES),
         ),
     ],
+    ids=["one-variant", "a-new-seed", "steps", "probe", "groups", "corpus"],
 )
-def test_a_config_edit_reruns_only_what_depends_on_it(workdir, overlay, rerun):
-    (workdir[0] / "config" / "edit.yaml").write_text(yaml.safe_dump(overlay))
-    _, output = snakemake(workdir[0], "-n", "--configfile", "config/test.yaml", "config/edit.yaml")
-    assert planned_jobs(output) == rerun
-    assert re.search(r"reason: Params have changed since last execution", output)
+def test_an_experiment_edit_reruns_exactly_what_depends_on_it(workdir, overlay, rerun):
+    output = dry_run(workdir, overlay)
+    assert planned_jobs(output) == sorted(rerun + STUDY_RULES)
 
 
-def test_moving_the_compile_cache_reruns_nothing(workdir):
-    (workdir[0] / "config" / "edit.yaml").write_text("train:\n  compile_cache: elsewhere\n")
-    _, output = snakemake(workdir[0], "-n", "--configfile", "config/test.yaml", "config/edit.yaml")
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        {"log_every": 1},
+        {"compile": True, "compile_mode": "reduce-overhead"},
+        {"compile_cache": "elsewhere"},
+        {"train_threads": 2, "probe_threads": 2},
+        {"precision": "fp32", "adamw": "loop", "checkpoint_every": 2},
+    ],
+    ids=["log_every", "compile", "compile_cache", "threads", "precision-adamw-checkpoints"],
+)
+def test_a_runtime_key_reruns_nothing(workdir, runtime):
+    output = dry_run(workdir, {**MATRIX, "runtime": runtime})
     assert "Nothing to be done" in output, output
 
 
 def test_editing_a_helper_module_reruns_its_users(workdir):
     module = workdir[0] / "workflow" / "scripts" / "unused_tokens" / "probe.py"
     original, times = module.read_text(), module.stat()
-    module.write_text(
-        original + "# an edit\n"
-    )  # a new mtime alone is not enough: Snakemake checksums
+    module.write_text(original + "# an edit\n")  # a new mtime alone is not enough: checksums
     try:
         _, output = snakemake(workdir[0], "-n")
     finally:
         module.write_text(original)
         os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
-    assert planned_jobs(output) == ["probe_untrained", "probe_vocab", "report", "train"]
+    assert planned_jobs(output) == sorted(run_jobs(RUNS, RUN_RULES) + STUDY_RULES)
 
 
 def test_bad_config_stops_before_any_job_naming_the_key(workdir):
-    (workdir[0] / "config" / "edit.yaml").write_text(yaml.safe_dump({"train": {"steps": -1}}))
+    (workdir[0] / "config" / "edit.yaml").write_text(
+        yaml.safe_dump({"variants": {"wide": {"model": {"n_embd": "wide"}}}})
+    )
     code, output = snakemake(
         workdir[0], "-n", "--configfile", "config/test.yaml", "config/edit.yaml", check=False
     )
     assert code != 0
-    assert "config key train.steps: -1 is less than the minimum of 1" in output
+    assert "config key variants.wide.model.n_embd: 'wide' is not of type 'integer'" in output
 
 
 PAGE_CHECK = """
@@ -217,8 +314,9 @@ def test_report_opens_in_a_browser_with_every_image_and_the_claims(workdir, tmp_
     page = tmp_path / "report.html"
     page.write_text(out(workdir, "report/report.html").read_text() + PAGE_CHECK)
     dom = chromium("--virtual-time-budget=10000", "--dump-dom", page.as_uri())
-    assert re.search(r'data-images="5/5"', dom), re.findall(r"data-images=\"[^\"]*\"", dom)
-    assert re.search(r'data-claims="7"', dom), re.findall(r"data-claims=\"[^\"]*\"", dom)
+    images = f"{len(FIGURES)}/{len(FIGURES)}"
+    assert f'data-images="{images}"' in dom, re.findall(r"data-images=\"[^\"]*\"", dom)
+    assert 'data-claims="14"' in dom, re.findall(r"data-claims=\"[^\"]*\"", dom)
     shot = tmp_path / "screenshot.png"
     chromium(
         "--window-size=1280,2000",
@@ -235,11 +333,4 @@ def test_snakemake_report_holds_the_figures(workdir):
     snakemake(workdir[0], "--report", "report.zip")
     with zipfile.ZipFile(workdir[0] / "report.zip") as archive:
         names = {Path(n).name for n in archive.namelist()}
-    figures = {
-        "rank_frequency.png",
-        "untrained_probe.png",
-        "untrained_token_spread.png",
-        "training.png",
-        "vocabulary_final.png",
-    }
-    assert figures <= names
+    assert {f"{name}.png" for name in FIGURES} <= names

@@ -1,11 +1,7 @@
-OUT = f"results/{config['run_name']}"
+STUDY = Study.from_config(config)
+OUT = f"results/{STUDY.name}"
+RUN = f"{OUT}/runs/{{variant}}/seed{{seed}}"  # one training run: a variant and a seed
 LIB = f"{workflow.basedir}/workflow/scripts/unused_tokens"
-
-
-def experiment_config():
-    """The config without train.compile_cache: where kernels are cached changes no result."""
-    train = {k: v for k, v in config["train"].items() if k != "compile_cache"}
-    return {**config, "train": train}
 
 
 def lib(*modules):
@@ -13,23 +9,30 @@ def lib(*modules):
     return [f"{LIB}/{m}.py" for m in ("__init__", "errors", "files", "stage", *modules)]
 
 
-FIGURES = {
-    "rank_frequency": "Data",
-    "untrained_probe": "Untrained model",
-    "untrained_token_spread": "Untrained model",
-    "training": "Training",
-    "vocabulary_final": "Final model",
-}
-MEASURED_RULES = [
-    "download_corpus",
-    "download_tokenizer",
-    "tokenize",
-    "count_tokens",
-    "select_groups",
-    "probe_untrained",
-    "train",
-    "probe_vocab",
-]
+def run_params(wildcards):
+    """The Run of a job's variant and seed, as its params: what the run computes."""
+    return STUDY.run(wildcards.variant, wildcards.seed).as_params()
+
+
+def untrained_params(wildcards):
+    """run_params without the training settings, for the probes (see Run.as_params)."""
+    return STUDY.run(wildcards.variant, wildcards.seed).as_params(untrained=True)
+
+
+def every_run(pattern):
+    """`pattern` (a path with {variant} and {seed}) for every run of the study, in order."""
+    return [
+        pattern.format(variant=variant, seed=seed) for variant, seed in STUDY.runs()
+    ]
+
+
+def benchmark_files(wildcards):
+    """Every job's benchmark file but the report's own, for the report's table of durations."""
+    files = []
+    for each in workflow.rules:
+        if each.benchmark and each.name != "report":
+            files += every_run(strip_wildcard_constraints(each.benchmark))
+    return list(dict.fromkeys(files))
 
 
 def figure(name):

@@ -1,23 +1,61 @@
+# Every run of the study gathered over seeds, then one report.
+
+
+rule aggregate:
+    input:
+        frequency=rules.count_tokens.output.frequency,
+        logs=every_run(rules.train.output.log),
+        probes=every_run(rules.probe_untrained.output.groups),
+        vocab=every_run(rules.probe_vocab.output.logprobs),
+        lib=lib("aggregate", "claims", "schemas"),
+    output:
+        steps=f"{OUT}/aggregate/steps.parquet",
+        summary=f"{OUT}/aggregate/summary.parquet",
+        differences=f"{OUT}/aggregate/differences.parquet",
+        claims=f"{OUT}/aggregate/claims.parquet",
+        headline=f"{OUT}/aggregate/headline.json",
+    log:
+        f"{OUT}/logs/aggregate.log",
+    benchmark:
+        f"{OUT}/benchmarks/aggregate.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        study=STUDY.name,
+        runs=STUDY.runs(),
+    script:
+        "../scripts/aggregate_runs.py"
+
+
 rule report:
     input:
         template="workflow/notebooks/report.ipynb",
         frequency=rules.count_tokens.output.frequency,
         summary=rules.count_tokens.output.summary,
         groups=rules.select_groups.output.groups,
-        probe_groups=rules.probe_untrained.output.groups,
-        probe_tokens=rules.probe_untrained.output.tokens,
-        training_log=rules.train.output.log,
-        vocab_logprobs=rules.probe_vocab.output.logprobs,
-        benchmarks=expand(f"{OUT}/benchmarks/{{rule}}.tsv", rule=MEASURED_RULES),
-        lib=lib("frequency", "render", "report", "schemas"),
+        steps=rules.aggregate.output.steps,
+        final=rules.aggregate.output.summary,
+        differences=rules.aggregate.output.differences,
+        claims=rules.aggregate.output.claims,
+        logs=every_run(rules.train.output.log),
+        probe_groups=every_run(rules.probe_untrained.output.groups),
+        probe_tokens=every_run(rules.probe_untrained.output.tokens),
+        vocab=every_run(rules.probe_vocab.output.logprobs),
+        benchmarks=benchmark_files,
+        lib=lib(
+            "aggregate",
+            "claims",
+            "facts",
+            "figures",
+            "frequency",
+            "groups",
+            "render",
+            "schemas",
+        ),
     output:
+        **{name: figure(name) for name in FIGURES},
         notebook=f"{OUT}/report/report.ipynb",
         html=f"{OUT}/report/report.html",
-        rank_frequency=figure("rank_frequency"),
-        untrained_probe=figure("untrained_probe"),
-        untrained_token_spread=figure("untrained_token_spread"),
-        training=figure("training"),
-        vocabulary_final=figure("vocabulary_final"),
         svg=expand(f"{OUT}/report/figures/{{name}}.svg", name=FIGURES),
     log:
         f"{OUT}/logs/report.log",
@@ -26,7 +64,9 @@ rule report:
     conda:
         "../../envs/report.yaml"
     params:
-        run_name=config["run_name"],
-        config=experiment_config(),
+        study=STUDY.name,
+        experiment={k: v for k, v in config.items() if k != "runtime"},
+        runs=STUDY.runs(),
+        figures=lambda wildcards, output: os.path.dirname(output.training),
     script:
         "../scripts/render_report.py"

@@ -3,23 +3,29 @@
 import json
 from pathlib import Path
 
+import unused_tokens
 from unused_tokens.render import execute_notebook, to_html
 from unused_tokens.stage import stage
 
 with stage(snakemake) as log:
-    i, o = snakemake.input, snakemake.output
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
     parameters = {
-        "lib_dir": str(Path(i.lib[0]).parent.parent),
-        "run_name": snakemake.params.run_name,
-        "config_json": json.dumps(snakemake.params.config),
-        "figures_dir": str(Path(o.training).parent),
+        "lib_dir": str(Path(unused_tokens.__file__).parent.parent),
+        "study": p.study,
+        "experiment_json": json.dumps(p.experiment),
+        "runs": [list(run) for run in p.runs],
+        "figures_dir": p.figures,
         "frequency_path": i.frequency,
         "summary_path": i.summary,
         "groups_path": i.groups,
-        "probe_groups_path": i.probe_groups,
-        "probe_tokens_path": i.probe_tokens,
-        "training_log_path": i.training_log,
-        "vocab_logprobs_path": i.vocab_logprobs,
+        "steps_path": i.steps,
+        "final_path": i.final,
+        "differences_path": i.differences,
+        "claims_path": i.claims,
+        "training_log_paths": list(i.logs),
+        "probe_groups_paths": list(i.probe_groups),
+        "probe_tokens_paths": list(i.probe_tokens),
+        "vocab_paths": list(i.vocab),
         "benchmarks": list(i.benchmarks),
     }
     execute_notebook(i.template, o.notebook, parameters)

@@ -5,6 +5,8 @@ import yaml
 
 from .errors import PipelineError
 
+VARIANT_HINT = "a variant may set only model and train keys of the experiment"
+
 
 def _first_problem(config, schema):
     """(key path, message) of the first problem found, or None."""
@@ -13,13 +15,24 @@ def _first_problem(config, schema):
         key=lambda e: list(map(str, e.absolute_path)),
     )
     if errors:
-        return ".".join(map(str, errors[0].absolute_path)) or "(top level)", errors[0].message
-    model = config["model"]
-    if model["n_embd"] % model["n_head"]:
-        return "model.n_head", f"{model['n_head']} does not divide model.n_embd={model['n_embd']}"
-    train = config["train"]
-    if train["pad_vocab"] > 1 and not train["fused_head"]:
-        return "train.pad_vocab", f"{train['pad_vocab']} needs train.fused_head: true (or use 1)"
+        path = list(map(str, errors[0].absolute_path))
+        message = errors[0].message
+        if path[:1] == ["variants"] and errors[0].validator == "additionalProperties":
+            message = f"{message}; {VARIANT_HINT}"
+        return ".".join(path) or "(top level)", message
+    models = {"model": config["model"]} | {
+        f"variants.{name}.model": {**config["model"], **(overrides or {}).get("model", {})}
+        for name, overrides in config["variants"].items()
+    }
+    for key, model in models.items():
+        if model["n_embd"] % model["n_head"]:
+            return f"{key}.n_head", f"{model['n_head']} does not divide n_embd={model['n_embd']}"
+    runtime = config["runtime"]
+    if runtime["pad_vocab"] > 1 and not runtime["fused_head"]:
+        return (
+            "runtime.pad_vocab",
+            f"{runtime['pad_vocab']} needs runtime.fused_head: true (or use 1)",
+        )
     return None
 
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -57,3 +58,9 @@ def read_parquet_metadata(path):
     """The string key/value metadata stored with a Parquet file (pandas' own entry left out)."""
     raw = pq.read_schema(path).metadata or {}
     return {k.decode(): v.decode() for k, v in raw.items() if k != b"pandas"}
+
+
+def write_json(data, path):
+    """Write `data` as indented JSON (no NaN: strict JSON), atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")

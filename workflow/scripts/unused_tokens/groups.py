@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PipelineError
+from .schemas import GROUP_LABELS, GROUP_NAMES
 
 
 class GroupSizeError(PipelineError):
@@ -37,11 +38,9 @@ def select_groups(freq, size, seed):
     by_count_desc = used.sort_values(["count", "token_id"], ascending=[False, True])
     by_count_asc = used.sort_values(["count", "token_id"], ascending=[True, True])
     never = np.sort(np.random.default_rng(seed).choice(unused_ids, size=size, replace=False))
-    chosen = {
-        "most_common": by_count_desc["token_id"].to_numpy()[:size],
-        "least_common": by_count_asc["token_id"].to_numpy()[:size],
-        "never_used": never,
-    }
+    most = by_count_desc["token_id"].to_numpy()[:size]
+    least = by_count_asc["token_id"].to_numpy()[:size]
+    chosen = dict(zip(GROUP_NAMES, (most, least, never), strict=True))
     by_id = freq.set_index("token_id")
     parts = []
     for name, ids in chosen.items():
@@ -60,3 +59,26 @@ def group_ids(groups):
         name: part.sort_values("position")["token_id"].to_numpy()
         for name, part in groups.groupby("group", sort=False)
     }
+
+
+def read_groups(path):
+    """{group name: token ids} of a groups.parquet file written by the select_groups rule."""
+    return group_ids(pd.read_parquet(path))
+
+
+def group_tokens(groups):
+    """Each group's tokens as one line of `text (count)` entries, in group order."""
+    return pd.DataFrame(
+        {
+            "group": [GROUP_LABELS[g] for g in GROUP_NAMES],
+            "tokens": [
+                "  ".join(
+                    f"{t!r} ({c})"
+                    for t, c in groups.loc[
+                        groups["group"] == g, ["token_text", "count"]
+                    ].itertuples(index=False)
+                )
+                for g in GROUP_NAMES
+            ],
+        }
+    )

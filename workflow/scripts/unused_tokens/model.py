@@ -2,14 +2,17 @@
 
 Pre-LayerNorm blocks, causal scaled-dot-product attention, a GELU MLP, no dropout, and an output
 layer that is the input embedding itself (one shared Parameter), with logits scaled by 1/sqrt(d).
+A trained model is saved with its config and read back by save_model and load_model.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .files import atomic_output
 
 
 @dataclass(frozen=True)
@@ -93,3 +96,17 @@ def build_model(cfg, seed):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return GPT(cfg)
+
+
+def save_model(model, path, steps):
+    """The weights, the model config and the number of updates, written atomically."""
+    with atomic_output(path) as tmp:
+        torch.save({"config": asdict(model.cfg), "steps": steps, "model": model.state_dict()}, tmp)
+
+
+def load_model(path):
+    """The model saved by save_model, on the CPU."""
+    saved = torch.load(path, map_location="cpu")
+    model = GPT(GPTConfig(**saved["config"]))
+    model.load_state_dict(saved["model"])
+    return model

@@ -59,27 +59,29 @@ class GroupProbe:
         return torch.stack([masked_sum / masked_count, sum_ / count], dim=1)
 
 
-def _batches(model, tokens, batches, batch_size, seed, device):
-    """The probe's seeded random batches (inputs, targets) on `device`: the same for any model."""
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(batches):
-        yield (
-            t.to(device) for t in random_windows(tokens, batch_size, model.cfg.context, generator)
-        )
+def _batches(model, tokens, settings, device):
+    """The probe's seeded random batches (inputs, targets) on `device`: the same for any model.
+
+    settings: settings.ProbeSettings (batches, batch_size, seed).
+    """
+    generator = torch.Generator().manual_seed(settings.seed)
+    for _ in range(settings.batches):
+        windows = random_windows(tokens, settings.batch_size, model.cfg.context, generator)
+        yield (t.to(device) for t in windows)
 
 
 @torch.no_grad()
-def probe_untrained(model, tokens, groups, batches, batch_size, seed, precision, device="cpu"):
-    """Group and per-token mean log-probabilities of `model` over `batches` seeded random batches.
+def probe_untrained(model, tokens, groups, settings, precision, device="cpu"):
+    """Group and per-token mean log-probabilities of `model` over the probe's random batches.
 
-    `precision` (precision.Precision) is that of the matrix products.
+    settings: settings.ProbeSettings; precision: precision.Precision, that of the matrix products.
     Returns (group table, token table) as DataFrames with the schemas in schemas.py.
     """
     model.eval().to(device)
     probe = GroupProbe(groups, device)
     plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
     totals = None
-    for x, y in _batches(model, tokens, batches, batch_size, seed, device):
+    for x, y in _batches(model, tokens, settings, device):
         with precision.autocast(device):
             _, columns = fused_head(model.hidden(x), model.wte.weight, y, probe.ids, plan)
         sums = probe.token_sums(columns, x)
@@ -108,15 +110,17 @@ def probe_untrained(model, tokens, groups, batches, batch_size, seed, precision,
 
 
 @torch.no_grad()
-def vocab_means(model, tokens, batches, batch_size, seed, precision, device="cpu"):
-    """Mean log-probability of every vocabulary id over `batches` seeded random batches (unmasked).
+def vocab_means(model, tokens, settings, precision, device="cpu"):
+    """Mean log-probability of every vocabulary id over the probe's random batches (unmasked).
 
-    The same seed gives the same batches as probe_untrained, so models are compared on one sample.
+    The same probe settings give the same batches as probe_untrained, so models are compared on
+    one sample.
     """
     model.eval().to(device)
     plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
     total = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
-    for x, _ in _batches(model, tokens, batches, batch_size, seed, device):
+    for x, _ in _batches(model, tokens, settings, device):
         with precision.autocast(device):
             total += log_prob_sums(model.hidden(x), model.wte.weight, plan)
-    return (total / (batches * batch_size * model.cfg.context)).cpu().numpy()
+    positions = settings.batches * settings.batch_size * model.cfg.context
+    return (total / positions).cpu().numpy()

@@ -3,6 +3,8 @@
 import pyarrow as pa
 
 GROUP_NAMES = ("most_common", "least_common", "never_used")
+GROUP_LABELS = {g: g.replace("_", " ") for g in GROUP_NAMES}  # in tables and figures
+BASELINE_VARIANT = "baseline"  # every other variant is compared with it, seed by seed
 
 TOKENS = pa.schema([("token_id", pa.uint16())])
 
@@ -60,6 +62,7 @@ TRAINING_LOG = pa.schema(
     [("step", pa.int32()), ("loss", pa.float64())]
     + [(f"{g}_{kind}", pa.float64()) for g in GROUP_NAMES for kind in ("masked", "unmasked")]
 )
+LOG_ROW = TRAINING_LOG.names[1:]  # one step's values, in the order step.TrainStep returns them
 
 VOCAB_LOGPROBS = pa.schema(
     [
@@ -67,4 +70,31 @@ VOCAB_LOGPROBS = pa.schema(
         ("untrained_mean", pa.float64()),
         ("trained_mean", pa.float64()),
     ]
+)
+
+STEPS = pa.schema(  # every run's training log in one long table
+    [
+        ("variant", pa.string()),
+        ("seed", pa.int32()),
+        ("step", pa.int32()),
+        ("quantity", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
+
+SUMMARY = pa.schema(  # a quantity's final value over a variant's seeds (aggregate.describe)
+    [
+        ("variant", pa.string()),
+        ("quantity", pa.string()),
+        ("n_seeds", pa.int32()),
+        ("mean", pa.float64()),
+        ("std", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+    ]
+)
+DIFFERENCES = SUMMARY  # the same for (variant - baseline) at each seed
+
+CLAIMS = pa.schema(
+    [(name, pa.string()) for name in ("variant", "claim", "measured", "test", "result")]
 )

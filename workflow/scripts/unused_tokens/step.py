@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from .hardware import PRECISIONS, resolve_precision
 from .head import HeadPlan, block_statistics, fused_head
-from .precision import PRECISIONS, resolve_precision
 from .probe import GroupProbe
 
 ADAMW_KERNELS = {
@@ -48,12 +48,6 @@ class StepOptions:
             raise ValueError(f"compile_mode={self.compile_mode!r} is not one of {COMPILE_MODES}")
         if self.pad_vocab < 1 or (self.pad_vocab > 1 and not self.fused_head):
             raise ValueError(f"pad_vocab={self.pad_vocab} needs fused_head and must be >= 1")
-
-    @classmethod
-    def from_config(cls, train):
-        """The options set by the config's train section (a mapping with at least these keys)."""
-        keys = ("precision", "adamw", "compile", "compile_mode", "fused_head", "pad_vocab")
-        return cls(**{key: train[key] for key in keys})
 
 
 PIPELINE = StepOptions(adamw="fused", fused_head=True, pad_vocab=64)  # the default config's
@@ -105,7 +99,8 @@ class TrainStep:
         return fused_head(self.body(x), weight, y, self.probe.ids, self.plan, self.statistics)
 
     def __call__(self, x, y, update=True):
-        """The step's log row: [loss, masked and unmasked mean of each group], on the device."""
+        """The step's log row on the device: loss, then each group's masked and unmasked mean
+        (schemas.LOG_ROW when the groups are schemas.GROUP_NAMES)."""
         with self._context(), torch.set_grad_enabled(update):
             loss, columns = self.loss_and_columns(x, y)
             means = self.probe.group_means(columns.detach(), x)

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,32 +21,9 @@ from . import schemas
 from .batches import random_windows, to_device
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
-from .model import GPT, GPTConfig
 from .step import PIPELINE, TrainStep, compile_report
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(requested):
-    """'cuda' if asked for (or 'auto' and usable), else 'cpu'; 'cuda' without CUDA is an error."""
-    usable = torch.cuda.is_available()
-    if requested == "cuda" and not usable:
-        raise PipelineError(
-            "train.device is 'cuda' but no usable CUDA device was found: "
-            "set train.device: auto (falls back to the CPU) or cpu"
-        )
-    device = "cuda" if requested in ("cuda", "auto") and usable else "cpu"
-    if requested == "auto" and not usable:
-        log.warning("no usable CUDA device: training on the CPU (train.device: auto)")
-    log.info("device: %s", describe_device(device))
-    return device
-
-
-def describe_device(device):
-    """One line naming the device (and on a CPU, the threads in use)."""
-    if device == "cuda":
-        return f"cuda ({torch.cuda.get_device_name()})"
-    return f"cpu, {torch.get_num_threads()} threads"
 
 
 def use_compile_cache(folder):
@@ -101,28 +78,22 @@ def fingerprint(params, *input_files):
 
 
 def train(
-    model,
-    tokens,
-    groups,
-    steps,
-    batch_size,
-    lr,
-    weight_decay,
-    seed,
-    device,
-    log_every,
-    resume=None,
-    options=PIPELINE,
+    model, tokens, groups, settings, seed, device, options=PIPELINE, log_every=10, resume=None
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
+    settings: settings.TrainSettings (steps, batch size, AdamW's lr and weight decay); seed: that
+    of the random training windows; groups: {name: ids} for schemas.GROUP_NAMES, in that order.
     With a ResumePoint, the state is saved every `resume.every` updates and a saved state left by
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
     was never interrupted. A non-finite loss stops training with PipelineError naming the step.
     `options` (step.StepOptions) choose kernels and compilation, not what is computed.
     """
-    step_once = TrainStep(model, groups, lr, weight_decay, device, options)
-    optimizer, names = step_once.optimizer, step_once.probe.names
+    if list(groups) != list(schemas.GROUP_NAMES):
+        raise ValueError(f"groups {list(groups)} are not {list(schemas.GROUP_NAMES)}")
+    steps = settings.steps
+    step_once = TrainStep(model, groups, settings.lr, settings.weight_decay, device, options)
+    optimizer = step_once.optimizer
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
     state = resume.load() if resume else None
@@ -136,13 +107,13 @@ def train(
     for step in range(start, steps + 1):
         x, y = (
             to_device(t, device)
-            for t in random_windows(tokens, batch_size, model.cfg.context, generator)
+            for t in random_windows(tokens, settings.batch_size, model.cfg.context, generator)
         )
         rows.append(step_once(x, y, update=step < steps))
         saving = resume is not None and resume.due(step + 1, steps)
         if saving or step % log_every == 0 or step == steps:
             checked = _check_finite(rows, checked)
-            _report(step, start, steps, rows[-1].tolist(), names, y.numel(), started)
+            _report(step, start, steps, rows[-1].tolist(), y.numel(), started)
         if saving:
             resume.save(
                 {
@@ -155,7 +126,9 @@ def train(
             )
     if options.compile:
         log.info("%s (cache: %s)", compile_report(), os.environ.get("TORCHINDUCTOR_CACHE_DIR"))
-    return _as_table(torch.stack(rows).cpu().numpy(), names)
+    table = pd.DataFrame(torch.stack(rows).cpu().numpy(), columns=schemas.LOG_ROW)
+    table.insert(0, "step", range(len(table)))
+    return table
 
 
 def _check_finite(rows, first):
@@ -171,40 +144,20 @@ def _check_finite(rows, first):
     return len(rows)
 
 
-def save_checkpoint(model, path, steps):
-    """The trained weights and the model config, written atomically."""
-    with atomic_output(path) as tmp:
-        torch.save({"config": asdict(model.cfg), "steps": steps, "model": model.state_dict()}, tmp)
-
-
-def load_checkpoint(path):
-    """The model saved by save_checkpoint, on the CPU."""
-    saved = torch.load(path, map_location="cpu")
-    model = GPT(GPTConfig(**saved["config"]))
-    model.load_state_dict(saved["model"])
-    return model
-
-
-def _report(step, start, steps, row, names, tokens_per_step, started):
+def _report(step, start, steps, values, tokens_per_step, started):
     elapsed = time.perf_counter() - started
     rate = tokens_per_step * (step + 1 - start) / elapsed
     left = elapsed / (step + 1 - start) * (steps - step)
-    groups = " ".join(f"{n}={row[1 + 2 * i]:.3f}/{row[2 + 2 * i]:.3f}" for i, n in enumerate(names))
+    row = dict(zip(schemas.LOG_ROW, values, strict=True))
+    groups = " ".join(
+        f"{g}={row[f'{g}_masked']:.3f}/{row[f'{g}_unmasked']:.3f}" for g in schemas.GROUP_NAMES
+    )
     log.info(
         "step %d/%d loss %.4f | masked/unmasked %s | %.0f tok/s | %.0fs left",
         step,
         steps,
-        row[0],
+        row["loss"],
         groups,
         rate,
         left,
     )
-
-
-def _as_table(values, names):
-    columns = {"step": range(len(values)), "loss": values[:, 0]}
-    for i, name in enumerate(names):
-        columns[f"{name}_masked"] = values[:, 1 + 2 * i]
-        columns[f"{name}_unmasked"] = values[:, 2 + 2 * i]
-    table = pd.DataFrame(columns)
-    return table[schemas.TRAINING_LOG.names]

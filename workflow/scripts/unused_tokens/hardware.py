@@ -1,4 +1,7 @@
-"""The precision of the matrix products: bf16 where the hardware multiplies bf16 natively.
+"""Where a stage runs and in what precision: the device, and bf16 where it multiplies bf16 natively.
+
+`runtime.device` picks CUDA when usable (auto), insists on it (cuda) or takes the
+CPU (cpu); the probes always run on the CPU.
 
 `auto` chooses bf16 on a CUDA device that supports it, and on a CPU with native bf16 matrix
 instructions (AMX-BF16 or AVX512-BF16, as PyTorch's own CPU detection reports them); fp32
@@ -8,9 +11,14 @@ output layer) take bf16 inputs under autocast; LayerNorm, softmax, the loss and 
 logged stay in fp32.
 """
 
+import logging
 from dataclasses import dataclass
 
 import torch
+
+from .errors import PipelineError
+
+log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -55,3 +63,25 @@ def resolve_precision(requested, device):
         return Precision("bf16" if native else "fp32", f"auto: {evidence}")
     slow = "" if native or requested == "fp32" else ", emulated and slower than fp32"
     return Precision(requested, f"asked for; {evidence}{slow}")
+
+
+def resolve_device(requested):
+    """'cuda' if asked for (or 'auto' and usable), else 'cpu'; 'cuda' without CUDA is an error."""
+    usable = torch.cuda.is_available()
+    if requested == "cuda" and not usable:
+        raise PipelineError(
+            "runtime.device is 'cuda' but no usable CUDA device was found: "
+            "set runtime.device: auto (falls back to the CPU) or cpu"
+        )
+    device = "cuda" if requested in ("cuda", "auto") and usable else "cpu"
+    if requested == "auto" and not usable:
+        log.warning("no usable CUDA device: training on the CPU (runtime.device: auto)")
+    log.info("device: %s", describe_device(device))
+    return device
+
+
+def describe_device(device):
+    """One line naming the device (and on a CPU, the threads in use)."""
+    if device == "cuda":
+        return f"cuda ({torch.cuda.get_device_name()})"
+    return f"cpu, {torch.get_num_threads()} threads"

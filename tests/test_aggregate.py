@@ -1,0 +1,82 @@
+"""Aggregation over seeds: long format, Student-t intervals and paired differences, by hand."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from unused_tokens import aggregate, schemas
+
+T3 = 3.182446305284263  # Student t, 97.5% quantile, 3 degrees of freedom
+
+
+def log(final_loss, steps=3):
+    """A training log whose every column goes linearly from 10 to `final_loss`."""
+    values = np.linspace(10, final_loss, steps + 1)
+    return pd.DataFrame({"step": range(steps + 1), **{q: values for q in schemas.LOG_ROW}})
+
+
+LOGS = {
+    **{("baseline", s): log(v) for s, v in zip(range(4), (1.0, 2.0, 3.0, 4.0), strict=True)},
+    **{("wide", s): log(v) for s, v in zip(range(3), (2.0, 2.5, 5.0), strict=True)},
+}
+
+
+def test_long_log_has_one_row_per_run_step_and_quantity():
+    long = aggregate.long_log(LOGS)
+    assert long.columns.tolist() == schemas.STEPS.names
+    assert len(long) == len(LOGS) * 4 * len(schemas.LOG_ROW)
+    row = long[(long.variant == "wide") & (long.seed == 2) & (long.quantity == "loss")]
+    assert row.sort_values("step")["value"].tolist() == pytest.approx([10, 25 / 3, 20 / 3, 5])
+
+
+def test_summary_is_the_mean_and_t_interval_of_the_final_values():
+    summary = aggregate.summary(aggregate.long_log(LOGS)).set_index(["variant", "quantity"])
+    base = summary.loc[("baseline", "loss")]
+    sd = math.sqrt(5 / 3)  # of 1, 2, 3, 4
+    assert base["n_seeds"] == 4 and base["mean"] == 2.5
+    assert base["std"] == pytest.approx(sd, rel=1e-12)
+    assert base["ci_low"] == pytest.approx(2.5 - T3 * sd / 2, rel=1e-12)
+    assert base["ci_high"] == pytest.approx(2.5 + T3 * sd / 2, rel=1e-12)
+    assert summary.loc[("wide", "never_used_masked"), "mean"] == pytest.approx(9.5 / 3)
+
+
+def test_one_seed_has_no_interval():
+    summary = aggregate.summary(aggregate.long_log({("baseline", 0): log(3.0)}))
+    row = summary.iloc[0]
+    assert row["n_seeds"] == 1 and row["mean"] == 3.0
+    assert math.isnan(row["std"]) and math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
+
+
+def test_paired_differences_use_only_the_seeds_both_variants_have():
+    differences = aggregate.paired_differences(aggregate.long_log(LOGS))
+    assert set(differences["variant"]) == {"wide"}
+    loss = differences.set_index("quantity").loc["loss"]
+    pairs = [2.0 - 1.0, 2.5 - 2.0, 5.0 - 3.0]  # seeds 0, 1, 2; the baseline's seed 3 has no pair
+    t2 = 4.302652729911275
+    sd = np.std(pairs, ddof=1)
+    assert loss["n_seeds"] == 3 and loss["mean"] == pytest.approx(np.mean(pairs))
+    assert loss["ci_high"] - loss["ci_low"] == pytest.approx(2 * t2 * sd / math.sqrt(3))
+
+
+def test_the_headline_is_strict_json_with_every_claim():
+    long = aggregate.long_log({("baseline", 0): log(3.0), ("wide", 0): log(2.0)})
+    claims = pd.DataFrame(
+        {"variant": ["baseline", "wide"], "claim": ["c", "c"], "result": ["PASS", "FAIL"]}
+    )
+    runs = [("baseline", 0), ("wide", 0)]
+    headline = aggregate.headline(
+        "s", runs, aggregate.summary(long), aggregate.paired_differences(long), claims
+    )
+    text = json.dumps(headline, allow_nan=False)
+    assert json.loads(text)["final"]["baseline"]["loss"] == {
+        "n_seeds": 1,
+        "mean": 3.0,
+        "ci_low": None,
+        "ci_high": None,
+    }
+    assert headline["difference_from_baseline"]["wide"]["loss"]["mean"] == -1.0
+    assert headline["claims"] == {"baseline": {"c": "PASS"}, "wide": {"c": "FAIL"}}
+    assert (headline["variants"], headline["seeds"]) == (["baseline", "wide"], [0])

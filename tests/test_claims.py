@@ -1,0 +1,175 @@
+"""Claims: measured per run, tested on the interval over seeds; PASS only when the data say so."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from unused_tokens.claims import CLAIMS, claims, masking_effect, run_measures, unigram_plateau
+
+V = 1000
+U = -math.log(V)
+COUNTS = np.r_[np.arange(600, 0, -1), np.zeros(400, dtype=int)]  # ids 600..999 never occur
+
+
+def probe(gaps=(0.0, 0.01, -0.01)):
+    return pd.DataFrame(
+        {
+            "group": ["most_common", "least_common", "never_used"],
+            "masked_mean": [U + g for g in gaps],
+            "unmasked_mean": [U + g for g in gaps],
+            "masked_out_fraction": [0.5, 0.0, 0.0],
+            "uniform_log_prob": U,
+        }
+    )
+
+
+def log(end):
+    """A two-row training log going from U everywhere to `end` per group column."""
+    start = {
+        f"{g}_{k}": U
+        for g in ("most_common", "least_common", "never_used")
+        for k in ("masked", "unmasked")
+    }
+    return pd.DataFrame([{"step": 0, "loss": -U, **start}, {"step": 1, "loss": 6.0, **end}])
+
+
+def vocab(trained=None):
+    """Untrained at U; trained: used ids +1 nat, never-used ids -2 nats (or `trained`)."""
+    default = np.where(COUNTS > 0, U + 1, U - 2)
+    return pd.DataFrame(
+        {
+            "token_id": np.arange(V),
+            "untrained_mean": np.full(V, U),
+            "trained_mean": default if trained is None else trained,
+        }
+    )
+
+
+GOOD = {
+    "most_common_masked": -6.0,
+    "most_common_unmasked": -5.5,
+    "least_common_masked": -12.0,
+    "least_common_unmasked": -12.0,
+    "never_used_masked": -13.5,
+    "never_used_unmasked": -13.5,
+}
+
+
+def test_run_measures_of_a_hand_made_run():
+    measures = run_measures(probe(), log(GOOD), vocab(), COUNTS)
+    assert measures == pytest.approx(
+        {
+            "untrained_gap": 0.01,
+            "copy_gap": 0.5,
+            "change_most_common": -6.0 - U,
+            "change_least_common": -12.0 - U,
+            "change_never_used": -13.5 - U,
+            "fall_excess": -1.5,
+            "most_minus_least": 6.0,
+            "least_minus_never": 1.5,
+            "moved_fraction": 1.0,
+            "largest_unseen_change": -2.0,
+        }
+    )
+
+
+def seeds(*runs, variant="baseline"):
+    """A measures table of one variant: one row per run (a dict of run_measures)."""
+    return pd.DataFrame([{"variant": variant, "seed": i, **m} for i, m in enumerate(runs)])
+
+
+GOOD_MEASURES = run_measures(probe(), log(GOOD), vocab(), COUNTS)
+
+
+def jittered(**shifts):
+    """Three seeds of GOOD_MEASURES, each measure spread by ±`shift` around its value."""
+    return seeds(
+        *(
+            {k: v + sign * shifts.get(k, 0.001) for k, v in GOOD_MEASURES.items()}
+            for sign in (-1, 0, 1)
+        )
+    )
+
+
+def test_a_result_the_seeds_agree_on_passes_every_claim():
+    table = claims(jittered())
+    assert table.columns.tolist() == ["variant", "claim", "measured", "test", "result"]
+    assert table["claim"].tolist() == [text for text, _ in CLAIMS]
+    assert table["result"].tolist() == ["PASS"] * 7
+    assert table.loc[1, "measured"] == "copy_gap = +0.5 [+0.4975, +0.5025]"
+    assert table.loc[1, "test"] == "copy_gap > 0, for the 95% interval over 3 seeds"
+
+
+def test_a_mean_on_the_right_side_fails_when_its_interval_crosses_the_bound():
+    table = claims(jittered(copy_gap=0.6))  # seeds at -0.1, 0.5, 1.1: mean 0.5 > 0
+    assert table.index[table["result"] == "FAIL"].tolist() == [1]
+    assert table.loc[1, "measured"] == "copy_gap = +0.5 [-0.9905, +1.99]"  # t(2) = 4.303
+
+
+@pytest.mark.parametrize(
+    "change, failing",
+    [
+        ({"most_common_unmasked": -6.0}, [1]),
+        ({"most_common_masked": -11.0, "most_common_unmasked": -10.9}, [2]),
+        ({"most_common_masked": -12.5, "most_common_unmasked": -12.4}, [2, 5]),
+        ({"least_common_masked": -6.5}, [3]),
+        ({"never_used_masked": -11.5}, [4, 5]),
+    ],
+)
+def test_each_broken_group_claim_fails_for_one_seed(change, failing):
+    table = claims(seeds(run_measures(probe(), log({**GOOD, **change}), vocab(), COUNTS)))
+    assert table.index[table["result"] == "FAIL"].tolist() == failing
+    assert table["test"].str.endswith(", for the value").all()
+    assert table["measured"].str.contains(r"\(one seed: no interval\)").all()
+
+
+def test_untrained_groups_apart_fail_the_first_claim():
+    table = claims(seeds(run_measures(probe(gaps=(0.2, 0, 0)), log(GOOD), vocab(), COUNTS)))
+    assert table["result"].tolist() == ["FAIL"] + ["PASS"] * 6
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.__setitem__(999, U + 0.5),  # one never-seen token rose
+        lambda t: t.__setitem__(slice(0, 20), U),  # 2% of tokens did not move
+    ],
+)
+def test_every_token_moves_claim_fails(edit):
+    trained = np.where(COUNTS > 0, U + 1, U - 2)
+    edit(trained)
+    table = claims(seeds(run_measures(probe(), log(GOOD), vocab(trained), COUNTS)))
+    assert table.index[table["result"] == "FAIL"].tolist() == [6]
+
+
+def test_claims_are_tested_per_variant():
+    both = pd.concat([jittered(), jittered(copy_gap=0.6).assign(variant="noisy")])
+    table = claims(both)
+    assert table.groupby("variant", sort=False)["result"].apply(list).to_dict() == {
+        "baseline": ["PASS"] * 7,
+        "noisy": ["PASS", "FAIL"] + ["PASS"] * 5,
+    }
+
+
+def test_unigram_plateau_is_the_longest_run_near_the_entropy():
+    loss = pd.Series(np.r_[np.linspace(10, 6, 50), np.full(100, 6.05), np.linspace(6, 4, 50)])
+    plateau = unigram_plateau(loss, 6.0)
+    assert 40 <= plateau["first_step"] <= 50 and 150 <= plateau["last_step"] <= 160
+    assert plateau["mean_loss"] == pytest.approx(6.05, abs=0.05)
+    assert unigram_plateau(pd.Series(np.linspace(10, 2, 200)), 6.0) is None
+
+
+def test_masking_effect_sentence():
+    text = masking_effect(probe())
+    assert text.startswith("Masking leaves out 50.0% of the most common group's")
+    assert text.endswith(
+        "by +0.0000 nats: the untrained model gives tokens it has just seen no head start."
+    )
+    shifted = probe().assign(masked_mean=lambda t: t["masked_mean"] - [0.05, 0, 0])
+    assert masking_effect(shifted).endswith(
+        "by -0.0500 nats: the untrained model already favours tokens it has just seen."
+    )
+    lowered = probe().assign(masked_mean=lambda t: t["masked_mean"] + [0.05, 0, 0])
+    assert masking_effect(lowered).endswith("gives tokens it has just seen less probability.")

@@ -1,0 +1,61 @@
+"""The report's figures: every axis labelled, saved as PNG and SVG under a known name."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_aggregate import LOGS
+from test_claims import COUNTS, V, probe, vocab
+
+from unused_tokens import aggregate, figures
+
+
+def freq():
+    return pd.DataFrame({"token_id": np.arange(V), "count": COUNTS, "rank": np.arange(1, V + 1)})
+
+
+GROUPS = pd.DataFrame(
+    {
+        "group": ["most_common"] * 2 + ["least_common"] * 2 + ["never_used"] * 2,
+        "token_id": [0, 1, 598, 599, 700, 800],
+    }
+)
+
+
+def every_figure():
+    long = aggregate.long_log(LOGS)
+    bands = aggregate.describe(long[long["variant"] == "baseline"], ["quantity", "step"])
+    return {
+        "rank_frequency": figures.plot_rank_frequency(freq(), GROUPS),
+        "untrained_probe": figures.plot_probe(probe(), V),
+        "untrained_token_spread": figures.plot_token_spread(
+            probe().assign(token_id=[0, 598, 700]), V
+        ),
+        "training": figures.plot_training(
+            bands, 6.2, {"first_step": 0, "last_step": 1, "mean_loss": 6.1}
+        ),
+        "variants": figures.plot_variants(aggregate.summary(long)),
+        "vocabulary_final": figures.plot_vocab(vocab(), freq(), GROUPS),
+    }
+
+
+def test_every_figure_of_the_report_has_labelled_axes():
+    drawn = every_figure()
+    assert list(drawn) == list(figures.FIGURES)
+    for name, fig in drawn.items():
+        for ax in fig.axes:
+            assert ax.get_xlabel() and ax.get_ylabel(), name
+
+
+def test_the_training_figure_shades_a_band_only_where_there_are_seeds():
+    fig = every_figure()["training"]
+    bands = [c for c in fig.axes[1].collections if c.get_label().startswith("_")]
+    assert len(bands) == 6  # masked and unmasked of three groups, four seeds each
+
+
+def test_figures_are_saved_as_png_and_svg_under_their_names(tmp_path):
+    fig = every_figure()["variants"]
+    figures.save_figure(fig, tmp_path, "variants")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["variants.png", "variants.svg"]
+    assert (tmp_path / "variants.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="'rank' is not one of the report's figures"):
+        figures.save_figure(fig, tmp_path, "rank")

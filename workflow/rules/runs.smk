@@ -1,0 +1,104 @@
+# One training run per variant and seed (wildcards), each in its own folder RUN.
+
+
+rule probe_untrained:
+    input:
+        tokens=rules.tokenize.output.tokens,
+        groups=rules.select_groups.output.groups,
+        lib=lib(
+            "batches",
+            "groups",
+            "hardware",
+            "head",
+            "model",
+            "probe",
+            "runs",
+            "schemas",
+            "settings",
+            "step",
+            "tokens",
+        ),
+    output:
+        groups=f"{RUN}/probe/untrained_groups.parquet",
+        tokens=f"{RUN}/probe/untrained_tokens.parquet",
+    log:
+        f"{RUN}/logs/probe_untrained.log",
+    benchmark:
+        f"{RUN}/benchmarks/probe_untrained.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["runtime"]["probe_threads"]
+    params:
+        run=untrained_params,
+        probe=config["probe"],
+    script:
+        "../scripts/probe_untrained.py"
+
+
+rule train:
+    input:
+        tokens=rules.tokenize.output.tokens,
+        groups=rules.select_groups.output.groups,
+        lib=lib(
+            "batches",
+            "groups",
+            "hardware",
+            "head",
+            "model",
+            "probe",
+            "runs",
+            "schemas",
+            "settings",
+            "step",
+            "tokens",
+            "train",
+        ),
+    output:
+        log=f"{RUN}/train/training_log.parquet",
+        model=f"{RUN}/train/model.pt",
+    log:
+        f"{RUN}/logs/train.log",
+    benchmark:
+        f"{RUN}/benchmarks/train.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["runtime"]["train_threads"]
+    resources:
+        gpu=config["runtime"]["gpus"],
+    params:
+        run=run_params,
+        resume=f"{RUN}/train/resume.pt",
+    script:
+        "../scripts/train_model.py"
+
+
+rule probe_vocab:
+    input:
+        tokens=rules.tokenize.output.tokens,
+        model=rules.train.output.model,
+        lib=lib(
+            "batches",
+            "hardware",
+            "head",
+            "model",
+            "probe",
+            "runs",
+            "schemas",
+            "settings",
+            "step",
+            "tokens",
+        ),
+    output:
+        logprobs=f"{RUN}/probe/vocab_logprobs.parquet",
+    log:
+        f"{RUN}/logs/probe_vocab.log",
+    benchmark:
+        f"{RUN}/benchmarks/probe_vocab.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["runtime"]["probe_threads"]
+    params:
+        run=untrained_params,
+        probe=config["probe"],
+    script:
+        "../scripts/probe_vocab.py"

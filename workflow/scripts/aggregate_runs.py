@@ -1,0 +1,31 @@
+"""aggregate rule: every run's log in one long table, summaries over seeds, claims, headline."""
+
+import pandas as pd
+
+from unused_tokens import aggregate, schemas
+from unused_tokens.claims import claims, run_measures
+from unused_tokens.files import write_json, write_parquet
+from unused_tokens.stage import stage
+
+with stage(snakemake) as log:
+    i, o = snakemake.input, snakemake.output
+    runs = [tuple(run) for run in snakemake.params.runs]  # (variant, seed), the inputs' order
+    counts = pd.read_parquet(i.frequency)["count"].to_numpy()
+    logs, measures = {}, []
+    for run, log_path, probe_path, vocab_path in zip(runs, i.logs, i.probes, i.vocab, strict=True):
+        logs[run] = pd.read_parquet(log_path)
+        values = run_measures(
+            pd.read_parquet(probe_path), logs[run], pd.read_parquet(vocab_path), counts
+        )
+        measures.append({"variant": run[0], "seed": run[1], **values})
+    long = aggregate.long_log(logs)
+    summary = aggregate.summary(long)
+    differences = aggregate.paired_differences(long)
+    table = claims(pd.DataFrame(measures))
+    write_parquet(long, o.steps, schemas.STEPS)
+    write_parquet(summary, o.summary, schemas.SUMMARY)
+    write_parquet(differences, o.differences, schemas.DIFFERENCES)
+    write_parquet(table, o.claims, schemas.CLAIMS)
+    headline = aggregate.headline(snakemake.params.study, runs, summary, differences, table)
+    write_json(headline, o.headline)
+    log.info("claims:\n%s", table[["variant", "claim", "result"]].to_string(index=False))

@@ -1,0 +1,95 @@
+"""Every run of a study in one table, and what the seeds say together.
+
+`long_log` stacks the runs' training logs into (variant, seed, step, quantity, value) rows.
+`describe` gives, for any grouping of such rows, the number of seeds, the mean, the standard
+deviation (n - 1) and the 95% Student-t interval of the mean: mean ± t(0.975, n - 1) · sd / √n.
+With one seed there is no interval: its bounds are NaN. `summary` describes each variant's final
+values; `paired_differences` each variant's final values minus the baseline's at the same seed,
+so that what the seeds share (the initialisation, the windows) cancels.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import schemas
+from .schemas import BASELINE_VARIANT
+
+LEVEL = 0.95
+
+
+def long_log(logs):
+    """(variant, seed, step, quantity, value) rows of {(variant, seed): training log}."""
+    parts = []
+    for (variant, seed), log in logs.items():
+        part = log.melt(id_vars="step", var_name="quantity", value_name="value")
+        parts.append(part.assign(variant=variant, seed=seed))
+    return pd.concat(parts, ignore_index=True)[schemas.STEPS.names]
+
+
+def describe(values, by):
+    """n_seeds, mean, std and the 95% t interval of `values`'s `value` column, grouped `by`."""
+    grouped = values.groupby(by, sort=False)["value"]
+    table = grouped.agg(n_seeds="count", mean="mean", std="std").reset_index()
+    n = table["n_seeds"].to_numpy()
+    t = stats.t.ppf((1 + LEVEL) / 2, np.maximum(n - 1, 1))
+    half = np.where(n > 1, t * table["std"] / np.sqrt(n), np.nan)
+    return table.assign(ci_low=table["mean"] - half, ci_high=table["mean"] + half)
+
+
+def final_values(long):
+    """The rows of each run's last step."""
+    last = long.groupby(["variant", "seed"])["step"].transform("max")
+    return long[long["step"] == last]
+
+
+def summary(long):
+    """For each variant and quantity: its final value described over seeds."""
+    return describe(final_values(long), ["variant", "quantity"])
+
+
+def paired_differences(long, baseline=BASELINE_VARIANT):
+    """For each variant but `baseline` and each quantity: the final value minus the baseline's
+    final value at the same seed, described over the seeds both have."""
+    final = final_values(long)
+    reference = final.loc[final["variant"] == baseline, ["seed", "quantity", "value"]]
+    pairs = final[final["variant"] != baseline].merge(
+        reference, on=["seed", "quantity"], suffixes=("", "_baseline")
+    )
+    return describe(
+        pairs.assign(value=pairs["value"] - pairs["value_baseline"]), ["variant", "quantity"]
+    )
+
+
+def headline(study, runs, summary, differences, claims):
+    """The study's headline figures and every claim's verdict as plain data, for a JSON file
+    that scripts can collect across studies; a missing interval is null."""
+
+    def described(table):
+        return {
+            variant: {
+                row.quantity: {
+                    "n_seeds": int(row.n_seeds),
+                    **{k: _number(getattr(row, k)) for k in ("mean", "ci_low", "ci_high")},
+                }
+                for row in part.itertuples()
+            }
+            for variant, part in table.groupby("variant", sort=False)
+        }
+
+    return {
+        "study": study,
+        "variants": list(dict.fromkeys(variant for variant, _ in runs)),
+        "seeds": sorted({seed for _, seed in runs}),
+        "confidence_level": LEVEL,
+        "final": described(summary),
+        "difference_from_baseline": described(differences),
+        "claims": {
+            variant: dict(zip(part["claim"], part["result"], strict=True))
+            for variant, part in claims.groupby("variant", sort=False)
+        },
+    }
+
+
+def _number(value):
+    return None if np.isnan(value) else float(value)
