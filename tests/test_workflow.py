@@ -11,6 +11,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -334,3 +335,13 @@ def test_snakemake_report_holds_the_figures(workdir):
     with zipfile.ZipFile(workdir[0] / "report.zip") as archive:
         names = {Path(n).name for n in archive.namelist()}
     assert {f"{name}.png" for name in FIGURES} <= names
+
+
+def test_the_aggregation_benchmark_times_a_larger_study_from_this_one(workdir, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import aggregate_study
+
+    aggregate_study.main([str(out(workdir, "")), "--variants", "3", "--seeds", "2"])
+    printed = capsys.readouterr().out
+    assert f"6 runs (3 variants x 2 seeds), {6 * (STEPS + 1) * 7:,} rows" in printed
+    assert re.search(r"^ +\d+\.\d\d s  in all; 21 claim rows$", printed, re.MULTILINE)
