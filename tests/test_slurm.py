@@ -62,16 +62,20 @@ OUTPUTS = [
 
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
+    """(local workdir, Slurm workdir, Slurm output, when the Slurm run started)."""
     local = prepare_run(tmp_path_factory.mktemp("local"), book_text(), MATRIX)
     snakemake(local)
     remote = prepare_run(tmp_path_factory.mktemp("remote"), book_text(), MATRIX)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
     _, output = on_slurm(remote)
-    return local, remote, output
+    return local, remote, output, started
 
 
-def sacct(*fields):
+def sacct(since, *fields):
+    """The accounting records of the jobs submitted from `since` on (the database outlives a
+    test run, so earlier runs' jobs are in it too)."""
     result = subprocess.run(
-        ["sacct", "-X", "-n", "-P", "--noconvert", f"--format={','.join(fields)}"],
+        ["sacct", "-X", "-n", "-P", "-S", since, f"--format={','.join(fields)}"],
         capture_output=True,
         text=True,
         check=True,
@@ -80,7 +84,7 @@ def sacct(*fields):
 
 
 def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
-    jobs = sacct("JobID", "Comment", "State", "AllocTRES", "Start", "End")
+    jobs = sacct(runs[3], "JobID", "Comment", "State", "AllocTRES", "Start", "End")
     trains = [job for job in jobs if job["Comment"].startswith("rule_train_")]
     assert len(trains) == 4
     assert all(job["State"] == "COMPLETED" for job in trains)
@@ -97,7 +101,7 @@ def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
 
 @pytest.mark.parametrize("path", OUTPUTS)
 def test_outputs_equal_a_local_run(runs, path):
-    local, remote, _ = runs
+    local, remote = runs[:2]
     assert (remote / "results/e2e" / path).read_bytes() == (
         local / "results/e2e" / path
     ).read_bytes()
