@@ -38,6 +38,7 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from unused_tokens.hardware import PRECISIONS, resolve_precision  # noqa: E402
 from unused_tokens.model import GPTConfig, build_model  # noqa: E402
+from unused_tokens.settings import TrainSettings  # noqa: E402
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep  # noqa: E402
 from unused_tokens.train import use_compile_cache  # noqa: E402
 
@@ -51,6 +52,7 @@ PRESETS = {  # model config and batch size
 VARIANTS = {"baseline": BASELINE, "pipeline": PIPELINE, "fast": FAST}
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12}  # dense bf16, SXM parts
 PEAK_PRODUCT = (4096, 768, 768)  # the CPU peak's product: a default batch through a 768-wide layer
+SETTINGS = TrainSettings(steps=1, batch_size=1, lr=1e-3, weight_decay=0.01)  # lr and decay used
 GROUPS = {
     "most_common": range(0, 100),
     "least_common": range(100, 200),
@@ -142,7 +144,7 @@ def time_variant(cfg, batch_size, options, device, steps, warmup, top):
     reset_peak_memory(device)
     started = time.perf_counter()
     model = build_model(cfg, seed=0)
-    step = TrainStep(model, GROUPS, 1e-3, 0.01, device, options)
+    step = TrainStep(model, GROUPS, SETTINGS, device, options)
     generator = torch.Generator().manual_seed(0)
     batch = torch.randint(cfg.vocab_size, (batch_size, cfg.context + 1), generator=generator)
     x, y = batch[:, :-1].to(device), batch[:, 1:].to(device)

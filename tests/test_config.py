@@ -10,7 +10,7 @@ from unused_tokens.config import validate_config
 from unused_tokens.errors import PipelineError
 from unused_tokens.hardware import PRECISIONS
 from unused_tokens.settings import MODEL_KEYS, Runtime, TrainSettings
-from unused_tokens.step import ADAMW_KERNELS, COMPILE_MODES
+from unused_tokens.step import ADAMW_KERNELS, COMPILE_MODES, DECAY
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
 
@@ -110,4 +110,5 @@ def test_the_schema_offers_exactly_the_choices_the_library_knows():
     assert runtime["properties"]["compile_mode"]["enum"] == list(COMPILE_MODES)
     assert runtime["required"] == [f.name for f in fields(Runtime)]
     assert list(schema["$defs"]["model"]["properties"]) == list(MODEL_KEYS)
+    assert schema["$defs"]["train"]["properties"]["decay"]["enum"] == list(DECAY)
     assert list(schema["$defs"]["train"]["properties"]) == [f.name for f in fields(TrainSettings)]

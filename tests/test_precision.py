@@ -16,7 +16,7 @@ from unused_tokens.batches import random_windows, to_device
 from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.probe import probe_untrained, vocab_means
-from unused_tokens.settings import ProbeSettings
+from unused_tokens.settings import ProbeSettings, TrainSettings
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
 
 NO_CUDA = pytest.mark.skipif(
@@ -27,6 +27,7 @@ CFG = GPTConfig(vocab_size=50257, context=64, n_embd=128, n_head=4, n_layer=2)
 GROUPS = {"most_common": [11, 13, 262], "least_common": [4000, 4001], "never_used": [50000, 50001]}
 BF16_TOLERANCE = 1e-2  # nats, on the untrained step's loss and group means and the probes
 PROBE = ProbeSettings(batches=2, batch_size=4, seed=1)
+SETTINGS = TrainSettings(steps=50, batch_size=8, lr=3e-3, weight_decay=0.01)
 TOKENS = torch.randint(0, 5000, (20_000,), generator=torch.Generator().manual_seed(0))
 
 
@@ -43,7 +44,7 @@ def log_rows(step, steps, device):
 @functools.cache
 def run(options, steps, device):
     """log_rows of a fresh step with `options` from one initialisation (cached per arguments)."""
-    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, device, options)
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, SETTINGS, device, options)
     return log_rows(step, steps, device)
 
 
@@ -77,7 +78,7 @@ def test_bf16_probes_agree_with_fp32(device):
 @NO_CUDA
 def test_fast_step_captures_cuda_graphs():
     torch._dynamo.reset()
-    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, "cuda", FAST)
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, SETTINGS, "cuda", FAST)
     log_rows(step, 5, "cuda")
     manager = get_manager(torch.cuda.current_device(), create_if_none_exists=False)
     assert manager is not None and list(manager.get_roots())  # graphs were recorded...

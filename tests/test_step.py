@@ -16,16 +16,17 @@ from conftest import ROOT, merged
 from unused_tokens.batches import random_windows
 from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.settings import Runtime
+from unused_tokens.settings import Runtime, TrainSettings
 from unused_tokens.step import BASELINE, FAST, PIPELINE, StepOptions, TrainStep
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 GROUPS = {"most_common": [1, 2, 3], "least_common": [40, 41], "never_used": [500, 501]}
 TOLERANCE = 1e-4  # nats, on every logged quantity after 50 steps
+SETTINGS = TrainSettings(steps=50, batch_size=4, lr=3e-3, weight_decay=0.01)
 
 
 def run(options, steps=50):
-    step = TrainStep(build_model(CFG, seed=0), GROUPS, 3e-3, 0.01, "cpu", options)
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, SETTINGS, "cpu", options)
     generator = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, 60, (5000,), generator=generator)
     rows = []

@@ -39,6 +39,7 @@ rule train:
     input:
         tokens=rules.tokenize.output.tokens,
         groups=rules.select_groups.output.groups,
+        frequency=rules.count_tokens.output.frequency,
         lib=lib(
             "batches",
             "groups",

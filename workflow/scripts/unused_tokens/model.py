@@ -2,6 +2,8 @@
 
 Pre-LayerNorm blocks, causal scaled-dot-product attention, a GELU MLP, no dropout, and an output
 layer that is the input embedding itself (one shared Parameter), with logits scaled by 1/sqrt(d).
+With tied=False the output layer is a matrix of its own, initialised like the embedding and
+created after every other parameter, so that a seed gives both models the same other weights.
 A trained model is saved with its config and read back by save_model and load_model.
 """
 
@@ -22,6 +24,7 @@ class GPTConfig:
     n_embd: int = 768
     n_head: int = 12
     n_layer: int = 12
+    tied: bool = True  # the output layer is the input embedding (one Parameter)
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -68,7 +71,16 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(cfg.context, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.head = None
         self.apply(self._init_weights)
+        if not cfg.tied:  # made after the others' initialisation, which it leaves as it was
+            self.head = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+            self._init_weights(self.head)
+
+    @property
+    def output_weight(self):
+        """The (vocab, d) output matrix: the embedding's weight when tied."""
+        return self.wte.weight if self.head is None else self.head.weight
 
     @staticmethod
     def _init_weights(module):
@@ -78,7 +90,7 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def hidden(self, idx):
-        """The last hidden state scaled by 1/sqrt(d), so that the logits are hidden @ wte.T."""
+        """The last hidden state scaled by 1/sqrt(d): the logits are hidden @ output_weight.T."""
         pos = torch.arange(idx.shape[1], device=idx.device)
         x = self.wte(idx) + self.wpe(pos)
         for block in self.blocks:
@@ -87,7 +99,7 @@ class GPT(nn.Module):
 
     def forward(self, idx):
         """Log-softmax over the vocabulary for every position: shape (batch, time, vocab)."""
-        logits = F.linear(self.hidden(idx), self.wte.weight)
+        logits = F.linear(self.hidden(idx), self.output_weight)
         return F.log_softmax(logits.float(), dim=-1)
 
 

@@ -35,6 +35,8 @@ class TrainSettings:
     batch_size: int
     lr: float
     weight_decay: float
+    decay: str = "all"  # which parameters decay: all, or the blocks' matrices (step.DECAY)
+    freeze_unseen: bool = False  # zero gradient on the rows of ids with count 0
 
 
 @dataclass(frozen=True)

@@ -64,10 +64,38 @@ def compile_report():
     )
 
 
-class TrainStep:
-    """Forward, loss, group probes and (optionally) one AdamW update, all left on the device."""
+DECAY = ("all", "matrices")
 
-    def __init__(self, model, groups, lr, weight_decay, device, options=PIPELINE):
+
+def parameter_groups(model, weight_decay, decay):
+    """AdamW's parameter groups: which parameters decay by `weight_decay`.
+
+    decay "all": every parameter (as the course does); "matrices": only the 2-D weights of the
+    blocks' linear layers, not the embeddings (input, position, untied output), LayerNorm
+    weights or biases, as nanoGPT-style training does. Every group is named.
+    """
+    if decay not in DECAY:
+        raise ValueError(f"decay={decay!r} is not one of {DECAY}")
+    named = dict(model.named_parameters())
+    decaying = [
+        n for n, p in named.items() if decay == "all" or (p.dim() == 2 and n.startswith("blocks."))
+    ]
+    rest = [n for n in named if n not in decaying]
+    return [
+        {"names": decaying, "params": [named[n] for n in decaying], "weight_decay": weight_decay},
+        {"names": rest, "params": [named[n] for n in rest], "weight_decay": 0.0},
+    ]
+
+
+class TrainStep:
+    """Forward, loss, group probes and (optionally) one AdamW update, all left on the device.
+
+    settings: the training settings (settings.TrainSettings: lr, weight_decay, decay). With
+    frozen_rows (token ids), those rows of the embedding and of an untied output matrix get
+    exactly zero gradient at every update.
+    """
+
+    def __init__(self, model, groups, settings, device, options=PIPELINE, frozen_rows=None):
         self.model = model.train().to(device)
         self.options, self.device = options, device
         self.precision = resolve_precision(options.precision, device)
@@ -79,8 +107,12 @@ class TrainStep:
         self.statistics = torch.compile(block_statistics) if options.compile else block_statistics
         self.probe = GroupProbe(groups, device)
         self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=lr, weight_decay=weight_decay, **ADAMW_KERNELS[options.adamw]
+            parameter_groups(model, settings.weight_decay, settings.decay),
+            lr=settings.lr,
+            **ADAMW_KERNELS[options.adamw],
         )
+        self.frozen = None if frozen_rows is None else torch.as_tensor(frozen_rows).to(device)
+        self.vocab_rows = [model.wte.weight] + ([] if model.head is None else [model.head.weight])
 
     def _context(self):
         stack = contextlib.ExitStack()
@@ -95,7 +127,7 @@ class TrainStep:
             log_probs = self.body(x)
             loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten())
             return loss, log_probs[..., self.probe.ids]
-        weight = self.model.wte.weight
+        weight = self.model.output_weight
         return fused_head(self.body(x), weight, y, self.probe.ids, self.plan, self.statistics)
 
     def __call__(self, x, y, update=True):
@@ -108,5 +140,8 @@ class TrainStep:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
         if update:
+            if self.frozen is not None:
+                for weight in self.vocab_rows:
+                    weight.grad.index_fill_(0, self.frozen, 0.0)
             self.optimizer.step()
         return torch.cat([loss.detach().double()[None], means.flatten()])

@@ -78,12 +78,22 @@ def fingerprint(params, *input_files):
 
 
 def train(
-    model, tokens, groups, settings, seed, device, options=PIPELINE, log_every=10, resume=None
+    model,
+    tokens,
+    groups,
+    settings,
+    seed,
+    device,
+    options=PIPELINE,
+    log_every=10,
+    resume=None,
+    unseen=None,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
-    settings: settings.TrainSettings (steps, batch size, AdamW's lr and weight decay); seed: that
-    of the random training windows; groups: {name: ids} for schemas.GROUP_NAMES, in that order.
+    settings: settings.TrainSettings (steps, batch size, AdamW's lr, weight decay and which
+    parameters decay, whether the rows of the `unseen` ids get zero gradient); seed: that of the
+    random training windows; groups: {name: ids} for schemas.GROUP_NAMES, in that order.
     With a ResumePoint, the state is saved every `resume.every` updates and a saved state left by
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
     was never interrupted. A non-finite loss stops training with PipelineError naming the step.
@@ -92,7 +102,10 @@ def train(
     if list(groups) != list(schemas.GROUP_NAMES):
         raise ValueError(f"groups {list(groups)} are not {list(schemas.GROUP_NAMES)}")
     steps = settings.steps
-    step_once = TrainStep(model, groups, settings.lr, settings.weight_decay, device, options)
+    if settings.freeze_unseen and unseen is None:
+        raise ValueError("train.freeze_unseen needs the ids of the unseen tokens")
+    frozen = unseen if settings.freeze_unseen else None
+    step_once = TrainStep(model, groups, settings, device, options, frozen)
     optimizer = step_once.optimizer
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
