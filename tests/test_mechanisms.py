@@ -1,9 +1,13 @@
-"""The variants that test the explanation: untied output, zero gradient to unseen rows, decay."""
+"""The variants of the experiment: untied output, zero gradient to unseen rows, decay groups,
+an output bias at the unigram solution, inverse-frequency loss weights."""
 
+import numpy as np
 import pytest
 import torch
 
 from unused_tokens.batches import random_windows
+from unused_tokens.frequency import inverse_frequency_weights, unigram_log_probs
+from unused_tokens.head import HeadPlan, fused_head
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.settings import TrainSettings
 from unused_tokens.step import PIPELINE, TrainStep, parameter_groups
@@ -77,3 +81,71 @@ def test_weight_decay_groups():
     assert sorted(decaying["names"] + rest["names"]) == sorted(every)
     with pytest.raises(ValueError, match="decay='none' is not one of"):
         parameter_groups(model, 0.1, "none")
+
+
+BIASED = GPTConfig(**{**CFG.__dict__, "output_bias": True})
+
+
+def plain_objective(model, x, y, weights=None):
+    """The weighted mean loss from the full log-softmax, and every parameter's gradient."""
+    model.zero_grad()
+    losses = -model(x).gather(-1, y[..., None])[..., 0]
+    objective = losses.mean() if weights is None else (losses * weights[y]).mean()
+    objective.backward()
+    return objective.detach(), [p.grad.clone() for p in model.parameters()]
+
+
+PLAN = HeadPlan(pad=64, chunk=7, block=3)  # uneven chunks and blocks, padded
+
+
+def fused_objective(model, x, y, weights=None):
+    model.zero_grad()
+    rows = None if weights is None else weights[y]
+    out = fused_head(
+        model.hidden(x), model.output_weight, y, COLUMNS, PLAN, bias=model.bias, row_weights=rows
+    )
+    out.objective.backward()
+    return out, [p.grad.clone() for p in model.parameters()]
+
+
+COLUMNS = torch.tensor([1, 9, 40])
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "inverse-frequency"])
+@pytest.mark.parametrize("cfg", [BIASED, UNTIED], ids=["biased", "untied"])
+def test_the_fused_head_takes_a_bias_and_row_weights_exactly_in_fp32(cfg, weighted):
+    counts = torch.bincount(TOKENS, minlength=64).numpy()
+    bias = unigram_log_probs(counts) if cfg.output_bias else None
+    weights = torch.from_numpy(inverse_frequency_weights(counts)).float() if weighted else None
+    model = build_model(cfg, seed=0, output_bias=bias)
+    expected, expected_grads = plain_objective(model, X, Y, weights)
+    got, grads = fused_objective(model, X, Y, weights)
+    torch.testing.assert_close(got.objective, expected, rtol=0, atol=1e-6)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-7)
+    plain_loss = -model(X).gather(-1, Y[..., None]).mean()
+    torch.testing.assert_close(got.loss, plain_loss.detach(), rtol=0, atol=1e-6)
+    assert not got.loss.requires_grad and got.objective.requires_grad
+    if cfg.output_bias:
+        names = [name for name, _ in model.named_parameters()]
+        assert torch.count_nonzero(grads[names.index("bias")]) == 64  # the bias is learnt
+
+
+def test_an_output_bias_starts_the_model_at_the_unigram_solution():
+    counts = torch.bincount(TOKENS, minlength=64).numpy()
+    model = build_model(BIASED, seed=0, output_bias=unigram_log_probs(counts))
+    with torch.no_grad():
+        loss = -model(X).gather(-1, Y[..., None]).mean()
+    p = counts[counts > 0] / counts.sum()
+    assert loss.item() == pytest.approx(-(p * np.log(p)).sum(), abs=0.1)  # one small batch
+    with pytest.raises(ValueError, match="an output bias is given exactly when"):
+        build_model(CFG, seed=0, output_bias=unigram_log_probs(counts))
+
+
+def test_unigram_log_probs_and_inverse_frequency_weights_by_hand():
+    counts = np.array([3, 1, 0])
+    expected = np.log(np.array([3, 1, 0.001]) / 4.001)
+    np.testing.assert_allclose(unigram_log_probs(counts), expected, rtol=1e-12)
+    weights = inverse_frequency_weights(counts)  # 1/4, 1/2, 1, scaled by 4 / (3/4 + 1/2)
+    np.testing.assert_allclose(weights, [0.8, 1.6, 3.2], rtol=1e-12)
+    assert (counts * weights).sum() == pytest.approx(counts.sum())

@@ -7,11 +7,17 @@ outputs, every claim on its interval over the seeds.
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from conftest import ROOT, copy_workflow, snakemake
+from unused_tokens.corpus import strip_gutenberg
+from unused_tokens.frequency import unigram_log_probs
+from unused_tokens.head import HeadPlan, fused_head
+from unused_tokens.model import GPTConfig, build_model
 
 pytestmark = [pytest.mark.workflow, pytest.mark.book]
 
@@ -68,3 +74,24 @@ def test_every_claim_passes_on_its_interval_over_three_seeds(results):
     assert claims["test"].str.endswith("for the 95% interval over 3 seeds").all()
     html = (results / "report/report.html").read_text()
     assert html.count(">PASS<") == 7 and ">FAIL<" not in html
+
+
+def test_an_output_bias_at_the_unigram_solution_starts_the_loss_at_the_unigram_entropy(
+    book, encoding
+):
+    ids = encoding.encode_ordinary(strip_gutenberg(book.read_text(encoding="utf-8")))
+    tokens = torch.tensor(ids)
+    counts = np.bincount(ids, minlength=encoding.n_vocab)
+    p = counts[counts > 0] / counts.sum()
+    entropy = -(p * np.log(p)).sum()
+    cfg = GPTConfig(context=64, n_embd=64, n_head=4, n_layer=2, output_bias=True)
+    model = build_model(cfg, seed=0, output_bias=unigram_log_probs(counts))
+    windows = tokens[: (len(tokens) - 1) // 64 * 64 + 1].unfold(0, 65, 64)[::4]  # a quarter
+    x, y = windows[:, :-1], windows[:, 1:]  # of the book: 36k positions, evenly spread
+    with torch.no_grad():
+        plan = HeadPlan.for_device("cpu", vocab=cfg.vocab_size)
+        loss = fused_head(
+            model.hidden(x), model.output_weight, y, y[0, :1], plan, bias=model.bias
+        ).loss
+    assert loss.item() == pytest.approx(entropy, abs=0.05)
+    assert entropy == pytest.approx(6.449, abs=0.001)

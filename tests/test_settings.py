@@ -33,8 +33,22 @@ def test_runs_are_every_variant_times_every_seed_in_config_order(study):
 
 def test_a_variant_overrides_only_its_keys(study):
     base, wide, slow = (study.run(name, "5") for name in ("baseline", "wide", "slow"))
-    assert base.model == {"context": 256, "n_embd": 768, "n_head": 12, "n_layer": 12, "tied": True}
-    assert wide.model == {"context": 256, "n_embd": 1024, "n_head": 16, "n_layer": 12, "tied": True}
+    assert base.model == {
+        "context": 256,
+        "n_embd": 768,
+        "n_head": 12,
+        "n_layer": 12,
+        "tied": True,
+        "output_bias": False,
+    }
+    assert wide.model == {
+        "context": 256,
+        "n_embd": 1024,
+        "n_head": 16,
+        "n_layer": 12,
+        "tied": True,
+        "output_bias": False,
+    }
     assert wide.train == base.train == TrainSettings(500, 16, 0.001, 0.01)
     assert slow.train == TrainSettings(500, 16, 1e-4, 0.01) and slow.model == base.model
     assert slow.seed == 5 and slow.model_config(50257).n_embd == 768

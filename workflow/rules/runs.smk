@@ -5,8 +5,10 @@ rule probe_untrained:
     input:
         tokens=rules.tokenize.output.tokens,
         groups=rules.select_groups.output.groups,
+        frequency=rules.count_tokens.output.frequency,
         lib=lib(
             "batches",
+            "frequency",
             "groups",
             "hardware",
             "head",
@@ -42,6 +44,7 @@ rule train:
         frequency=rules.count_tokens.output.frequency,
         lib=lib(
             "batches",
+            "frequency",
             "groups",
             "hardware",
             "head",
@@ -76,9 +79,11 @@ rule train:
 rule probe_vocab:
     input:
         tokens=rules.tokenize.output.tokens,
+        frequency=rules.count_tokens.output.frequency,
         model=rules.train.output.model,
         lib=lib(
             "batches",
+            "frequency",
             "hardware",
             "head",
             "model",

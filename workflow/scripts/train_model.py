@@ -2,9 +2,6 @@
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
 from unused_tokens.groups import read_groups
@@ -25,7 +22,6 @@ with stage(snakemake) as log:
         runtime.checkpoint_every,
         fingerprint(settings, snakemake.input.tokens, snakemake.input.groups),
     )
-    counts = pd.read_parquet(snakemake.input.frequency)["count"].to_numpy()
     table = train(
         model,
         context.tokens,
@@ -36,7 +32,7 @@ with stage(snakemake) as log:
         runtime.step_options(context.precision.name),
         runtime.log_every,
         resume,
-        unseen=np.flatnonzero(counts == 0),
+        counts=context.counts,
     )
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, context.metadata())
     save_model(model, snakemake.output.model, run.train.steps)

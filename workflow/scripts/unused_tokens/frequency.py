@@ -47,3 +47,22 @@ def unigram_entropy(freq):
     p = freq["share"].to_numpy()
     p = p[p > 0]
     return float(-(p * np.log(p)).sum())
+
+
+UNSEEN_COUNT = 1e-3  # the count given to ids that never occur, in unigram_log_probs
+
+
+def unigram_log_probs(counts):
+    """Log unigram probability of every id: log(count / total), count-0 ids counted as
+    UNSEEN_COUNT occurrences (so they start near -ln(1000 N)), renormalised to sum to 1."""
+    counts = np.where(np.asarray(counts) > 0, counts, UNSEEN_COUNT).astype(np.float64)
+    return np.log(counts / counts.sum())
+
+
+def inverse_frequency_weights(counts):
+    """The loss weight of each id as a target: 1 / (count + 1), scaled so that the mean weight
+    over the corpus's positions is 1 (sum of count x weight = total). Every id that occurs then
+    weighs about the same in total, whatever its frequency."""
+    counts = np.asarray(counts, dtype=np.float64)
+    weights = 1 / (counts + 1)
+    return weights * counts.sum() / (counts * weights).sum()

@@ -24,6 +24,7 @@ probe values come from its own row alone, so chunk and block sizes never change 
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -56,15 +57,18 @@ class HeadPlan:
         return cls(dtype, pad, CPU_CHUNK, block)
 
 
-def block_statistics(logits, targets, columns, want_grad):
+def block_statistics(logits, targets, columns, want_grad, bias=None):
     """Per-row loss and probe log-probabilities of a block of rows: (losses, probes), fp32.
 
-    logits: (rows, padded vocab) in any precision, padding columns already -inf; targets: (rows,).
-    The log-softmax is taken in fp32. With want_grad, `logits` is overwritten, in its own dtype,
-    by d(summed loss)/d(logits) = softmax - one_hot(targets): exp(log-softmax) is written
-    straight into it, one pass.
+    logits: (rows, padded vocab) in any precision, padding columns already -inf; targets: (rows,);
+    bias: None or the output bias (padded vocab,) in fp32, added in fp32. The log-softmax is
+    taken in fp32. With want_grad, `logits` is overwritten, in its own dtype, by d(summed
+    loss)/d(logits) = softmax - one_hot(targets): exp(log-softmax) is written straight into it.
     """
-    log_probs = torch.log_softmax(logits, dim=1, dtype=torch.float32)
+    if bias is None:
+        log_probs = torch.log_softmax(logits, dim=1, dtype=torch.float32)
+    else:
+        log_probs = torch.log_softmax(logits.float() + bias, dim=1)
     rows = torch.arange(len(targets), device=targets.device)
     losses = -log_probs[rows, targets]
     probes = log_probs[:, columns]
@@ -74,14 +78,16 @@ def block_statistics(logits, targets, columns, want_grad):
     return losses, probes
 
 
-def chunk_statistics(logits, targets, columns, want_grad, block, statistics=block_statistics):
+def chunk_statistics(
+    logits, targets, columns, want_grad, block, statistics=block_statistics, bias=None
+):
     """`statistics` over the chunk's rows, `block` rows at a time: (losses, probes).
 
     With want_grad, the gradient overwrites `logits` block by block, while each block is still
     in cache.
     """
     parts = [
-        statistics(logits[rows], targets[rows], columns, want_grad)
+        statistics(logits[rows], targets[rows], columns, want_grad, bias)
         for rows in (slice(start, start + block) for start in range(0, len(logits), block))
     ]
     return tuple(torch.cat(part) for part in zip(*parts, strict=True))
@@ -102,67 +108,115 @@ def padded_logits(h, w, vocab, plan):
         yield rows, logits
 
 
+class HeadOutput(NamedTuple):
+    objective: torch.Tensor  # what training minimises: the (weighted) mean loss
+    loss: torch.Tensor  # the mean cross-entropy, unweighted, not differentiable
+    probes: torch.Tensor  # log-probabilities of the columns, not differentiable
+
+
 class FusedHead(torch.autograd.Function):
-    """(mean loss, log-probs of `columns`) from hidden (N, d), weight (V, d) and targets (N,)."""
+    """HeadOutput from hidden (N, d), weight (V, d), bias (V,) or None, targets (N,) and row
+    weights (N,) or None: the objective is mean(row weight x loss), or the mean loss."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, targets, columns, plan, statistics):
-        ctx.dtypes = hidden.dtype, weight.dtype
-        want_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+    def forward(ctx, hidden, weight, bias, targets, row_weights, columns, plan, statistics):
+        ctx.dtypes = hidden.dtype, weight.dtype, bias is not None and bias.dtype
+        wants = ctx.needs_input_grad
+        want_grad = wants[0] or wants[1] or wants[2]
         n, vocab, device = len(hidden), len(weight), hidden.device
         with torch.autocast(device.type, enabled=False):
             losses = torch.empty(n, dtype=torch.float32, device=device)
             probes = torch.empty(n, len(columns), dtype=torch.float32, device=device)
             h, w = operands(hidden, weight, plan)
+            b = None if bias is None else torch.nn.functional.pad(bias.float(), (0, len(w) - vocab))
             if want_grad:
                 grad_h = torch.empty_like(h)
                 grad_w = torch.zeros_like(w, dtype=torch.float32)
+                grad_b = torch.zeros(len(w), dtype=torch.float32, device=device)
             for rows, logits in padded_logits(h, w, vocab, plan):
                 losses[rows], probes[rows] = chunk_statistics(
-                    logits, targets[rows], columns, want_grad, plan.block, statistics
+                    logits, targets[rows], columns, want_grad, plan.block, statistics, b
                 )
-                if want_grad:  # the logits now hold d(summed loss)/d(logits)
-                    grad_h[rows] = logits @ w
-                    grad_w += logits.T @ h[rows]
-        ctx.mark_non_differentiable(probes)
+                if want_grad:  # the logits now hold d(summed loss)/d(logits), row by row
+                    h_rows, scale = h[rows], None
+                    if row_weights is not None:  # weighting rows of d(logits) = weighting h's
+                        scale = row_weights[rows, None]
+                        h_rows = h_rows * scale.to(h.dtype)
+                    grad_rows = logits @ w
+                    grad_h[rows] = grad_rows if scale is None else grad_rows * scale
+                    grad_w += logits.T @ h_rows
+                    if bias is not None:
+                        column_sums = (
+                            logits.sum(0, dtype=torch.float32)
+                            if scale is None
+                            else (scale[:, 0].to(logits.dtype) @ logits)
+                        )
+                        grad_b += column_sums
+        loss = losses.sum() / n
+        objective = loss.clone() if row_weights is None else (losses * row_weights).sum() / n
+        ctx.mark_non_differentiable(loss, probes)
         if want_grad:
-            ctx.save_for_backward(grad_h, grad_w[:vocab])
+            ctx.save_for_backward(grad_h, grad_w[:vocab], grad_b[:vocab])
         ctx.n = n
-        return losses.sum() / n, probes
+        return objective, loss, probes
 
     @staticmethod
-    def backward(ctx, grad_loss, _grad_probes):
-        grad_h, grad_w = ctx.saved_tensors
-        h_dtype, w_dtype = ctx.dtypes
-        scale = grad_loss / ctx.n  # the saved gradients are of the summed loss
-        return (grad_h * scale).to(h_dtype), (grad_w * scale).to(w_dtype), *[None] * 4
+    def backward(ctx, grad_objective, _grad_loss, _grad_probes):
+        grad_h, grad_w, grad_b = ctx.saved_tensors
+        h_dtype, w_dtype, b_dtype = ctx.dtypes
+        scale = grad_objective / ctx.n  # the saved gradients are of the summed objective
+        return (
+            (grad_h * scale).to(h_dtype),
+            (grad_w * scale).to(w_dtype),
+            (grad_b * scale).to(b_dtype) if b_dtype else None,
+            *[None] * 5,
+        )
 
 
-def fused_head(hidden, weight, targets, columns, plan, statistics=block_statistics):
-    """Mean cross-entropy of `targets` and the log-probabilities of `columns` at every position.
+def fused_head(
+    hidden,
+    weight,
+    targets,
+    columns,
+    plan,
+    statistics=block_statistics,
+    bias=None,
+    row_weights=None,
+):
+    """HeadOutput: the objective, the mean cross-entropy of `targets` and the log-probabilities
+    of `columns` at every position, without the full log-softmax.
 
-    hidden: (..., d), already scaled so that logits = hidden @ weight.T; targets: hidden's shape
-    without d; columns: (K,) token ids. Matrix products run in plan.dtype, the log-softmax in
-    fp32; `statistics` is block_statistics or a compiled version of it.
-    Returns (loss, (..., K) fp32 log-probabilities, not differentiable).
+    hidden: (..., d), already scaled so that logits = hidden @ weight.T (+ bias); targets:
+    hidden's shape without d; columns: (K,) token ids; row_weights: one weight per target, or
+    None. Matrix products run in plan.dtype, the log-softmax in fp32; `statistics` is
+    block_statistics or a compiled version of it. The probes come back as (..., K).
     """
-    loss, probes = FusedHead.apply(
-        hidden.flatten(0, -2), weight, targets.flatten(), columns, plan, statistics
+    flat_weights = None if row_weights is None else row_weights.flatten().float()
+    objective, loss, probes = FusedHead.apply(
+        hidden.flatten(0, -2),
+        weight,
+        bias,
+        targets.flatten(),
+        flat_weights,
+        columns,
+        plan,
+        statistics,
     )
-    return loss, probes.view(*targets.shape, len(columns))
+    return HeadOutput(objective, loss, probes.view(*targets.shape, len(columns)))
 
 
 @torch.no_grad()
-def log_prob_sums(hidden, weight, plan):
+def log_prob_sums(hidden, weight, plan, bias=None):
     """Every vocabulary id's log-probability summed over the positions of hidden (..., d): (V,).
 
-    The log-softmax is taken in fp32, the sums in float64.
+    The log-softmax is taken in fp32 (the bias, if any, added in fp32), the sums in float64.
     """
     vocab = len(weight)
     total = torch.zeros(vocab, dtype=torch.float64, device=hidden.device)
     h, w = operands(hidden.flatten(0, -2), weight, plan)
+    b = 0.0 if bias is None else torch.nn.functional.pad(bias.float(), (0, len(w) - vocab))
     for _, logits in padded_logits(h, w, vocab, plan):
         for start in range(0, len(logits), plan.block):
-            log_probs = torch.log_softmax(logits[start : start + plan.block], 1, torch.float32)
+            log_probs = torch.log_softmax(logits[start : start + plan.block].float() + b, 1)
             total += log_probs[:, :vocab].sum(dim=0, dtype=torch.float64)
     return total

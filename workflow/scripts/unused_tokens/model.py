@@ -3,7 +3,9 @@
 Pre-LayerNorm blocks, causal scaled-dot-product attention, a GELU MLP, no dropout, and an output
 layer that is the input embedding itself (one shared Parameter), with logits scaled by 1/sqrt(d).
 With tied=False the output layer is a matrix of its own, initialised like the embedding and
-created after every other parameter, so that a seed gives both models the same other weights.
+created after every other parameter, so that a seed gives both models the same other weights;
+with output_bias=True it adds a bias, which build_model starts where it is told (the unigram
+solution).
 A trained model is saved with its config and read back by save_model and load_model.
 """
 
@@ -25,6 +27,7 @@ class GPTConfig:
     n_head: int = 12
     n_layer: int = 12
     tied: bool = True  # the output layer is the input embedding (one Parameter)
+    output_bias: bool = False  # the output layer has a bias (see build_model)
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -71,11 +74,13 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(cfg.context, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
-        self.head = None
+        self.head = self.bias = None
         self.apply(self._init_weights)
         if not cfg.tied:  # made after the others' initialisation, which it leaves as it was
             self.head = nn.Embedding(cfg.vocab_size, cfg.n_embd)
             self._init_weights(self.head)
+        if cfg.output_bias:
+            self.bias = nn.Parameter(torch.zeros(cfg.vocab_size))
 
     @property
     def output_weight(self):
@@ -99,15 +104,24 @@ class GPT(nn.Module):
 
     def forward(self, idx):
         """Log-softmax over the vocabulary for every position: shape (batch, time, vocab)."""
-        logits = F.linear(self.hidden(idx), self.output_weight)
+        logits = F.linear(self.hidden(idx), self.output_weight, self.bias)
         return F.log_softmax(logits.float(), dim=-1)
 
 
-def build_model(cfg, seed):
-    """A freshly initialised model; the same seed gives the same weights on every run."""
+def build_model(cfg, seed, output_bias=None):
+    """A freshly initialised model; the same seed gives the same weights on every run.
+
+    output_bias: the starting output bias (vocab,) where cfg.output_bias, e.g. the corpus's log
+    unigram probabilities (frequency.unigram_log_probs).
+    """
+    if cfg.output_bias != (output_bias is not None):
+        raise ValueError("an output bias is given exactly when cfg.output_bias is true")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return GPT(cfg)
+        model = GPT(cfg)
+    if output_bias is not None:
+        model.bias.data.copy_(torch.as_tensor(output_bias))
+    return model
 
 
 def save_model(model, path, steps):

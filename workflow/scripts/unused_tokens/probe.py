@@ -83,7 +83,9 @@ def probe_untrained(model, tokens, groups, settings, precision, device="cpu"):
     totals = None
     for x, y in _batches(model, tokens, settings, device):
         with precision.autocast(device):
-            _, columns = fused_head(model.hidden(x), model.output_weight, y, probe.ids, plan)
+            columns = fused_head(
+                model.hidden(x), model.output_weight, y, probe.ids, plan, bias=model.bias
+            ).probes
         sums = probe.token_sums(columns, x)
         totals = sums if totals is None else [a + b for a, b in zip(totals, sums, strict=True)]
     masked_sum, masked_count, sum_, count = (t.double() for t in totals)
@@ -121,6 +123,6 @@ def vocab_means(model, tokens, settings, precision, device="cpu"):
     total = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
     for x, _ in _batches(model, tokens, settings, device):
         with precision.autocast(device):
-            total += log_prob_sums(model.hidden(x), model.output_weight, plan)
+            total += log_prob_sums(model.hidden(x), model.output_weight, plan, model.bias)
     positions = settings.batches * settings.batch_size * model.cfg.context
     return (total / positions).cpu().numpy()

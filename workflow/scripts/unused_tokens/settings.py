@@ -37,6 +37,7 @@ class TrainSettings:
     weight_decay: float
     decay: str = "all"  # which parameters decay: all, or the blocks' matrices (step.DECAY)
     freeze_unseen: bool = False  # zero gradient on the rows of ids with count 0
+    loss_weighting: str = "none"  # or inverse_frequency (frequency.inverse_frequency_weights)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ import contextlib
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .hardware import PRECISIONS, resolve_precision
-from .head import HeadPlan, block_statistics, fused_head
+from .head import HeadOutput, HeadPlan, block_statistics, fused_head
 from .probe import GroupProbe
 
 ADAMW_KERNELS = {
@@ -92,10 +91,20 @@ class TrainStep:
 
     settings: the training settings (settings.TrainSettings: lr, weight_decay, decay). With
     frozen_rows (token ids), those rows of the embedding and of an untied output matrix get
-    exactly zero gradient at every update.
+    exactly zero gradient at every update. With token_weights (one per vocabulary id), training
+    minimises the mean of each target's weight times its loss; the log keeps the plain loss.
     """
 
-    def __init__(self, model, groups, settings, device, options=PIPELINE, frozen_rows=None):
+    def __init__(
+        self,
+        model,
+        groups,
+        settings,
+        device,
+        options=PIPELINE,
+        frozen_rows=None,
+        token_weights=None,
+    ):
         self.model = model.train().to(device)
         self.options, self.device = options, device
         self.precision = resolve_precision(options.precision, device)
@@ -112,6 +121,7 @@ class TrainStep:
             **ADAMW_KERNELS[options.adamw],
         )
         self.frozen = None if frozen_rows is None else torch.as_tensor(frozen_rows).to(device)
+        self.token_weights = None if token_weights is None else token_weights.float().to(device)
         self.vocab_rows = [model.wte.weight] + ([] if model.head is None else [model.head.weight])
 
     def _context(self):
@@ -121,24 +131,34 @@ class TrainStep:
             stack.enter_context(sdpa_kernel([SDPBackend.MATH]))
         return stack
 
-    def loss_and_columns(self, x, y):
-        """Mean loss and the log-probabilities of the group tokens, (batch, time, tokens)."""
+    def head(self, x, y):
+        """head.HeadOutput of a batch: objective, mean loss, group log-probs (batch, time, K)."""
+        row_weights = None if self.token_weights is None else self.token_weights[y]
         if not self.options.fused_head:
             log_probs = self.body(x)
-            loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten())
-            return loss, log_probs[..., self.probe.ids]
-        weight = self.model.output_weight
-        return fused_head(self.body(x), weight, y, self.probe.ids, self.plan, self.statistics)
+            losses = -log_probs.gather(-1, y[..., None])[..., 0]
+            objective = losses.mean() if row_weights is None else (losses * row_weights).mean()
+            return HeadOutput(objective, losses.mean().detach(), log_probs[..., self.probe.ids])
+        return fused_head(
+            self.body(x),
+            self.model.output_weight,
+            y,
+            self.probe.ids,
+            self.plan,
+            self.statistics,
+            self.model.bias,
+            row_weights,
+        )
 
     def __call__(self, x, y, update=True):
         """The step's log row on the device: loss, then each group's masked and unmasked mean
         (schemas.LOG_ROW when the groups are schemas.GROUP_NAMES)."""
         with self._context(), torch.set_grad_enabled(update):
-            loss, columns = self.loss_and_columns(x, y)
+            objective, loss, columns = self.head(x, y)
             means = self.probe.group_means(columns.detach(), x)
             if update:
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                objective.backward()
         if update:
             if self.frozen is not None:
                 for weight in self.vocab_rows:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -21,6 +22,7 @@ from . import schemas
 from .batches import random_windows, to_device
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
+from .frequency import inverse_frequency_weights
 from .step import PIPELINE, TrainStep, compile_report
 
 log = logging.getLogger(__name__)
@@ -87,12 +89,13 @@ def train(
     options=PIPELINE,
     log_every=10,
     resume=None,
-    unseen=None,
+    counts=None,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
     settings: settings.TrainSettings (steps, batch size, AdamW's lr, weight decay and which
-    parameters decay, whether the rows of the `unseen` ids get zero gradient); seed: that of the
+    parameters decay, whether the rows of unseen ids get zero gradient, how the loss is
+    weighted); counts: every id's count in the corpus, needed by the last two; seed: that of the
     random training windows; groups: {name: ids} for schemas.GROUP_NAMES, in that order.
     With a ResumePoint, the state is saved every `resume.every` updates and a saved state left by
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
@@ -102,10 +105,12 @@ def train(
     if list(groups) != list(schemas.GROUP_NAMES):
         raise ValueError(f"groups {list(groups)} are not {list(schemas.GROUP_NAMES)}")
     steps = settings.steps
-    if settings.freeze_unseen and unseen is None:
-        raise ValueError("train.freeze_unseen needs the ids of the unseen tokens")
-    frozen = unseen if settings.freeze_unseen else None
-    step_once = TrainStep(model, groups, settings, device, options, frozen)
+    weighted = settings.loss_weighting == "inverse_frequency"
+    if (settings.freeze_unseen or weighted) and counts is None:
+        raise ValueError("train.freeze_unseen and train.loss_weighting need the corpus's counts")
+    frozen = np.flatnonzero(counts == 0) if settings.freeze_unseen else None
+    weights = torch.from_numpy(inverse_frequency_weights(counts)) if weighted else None
+    step_once = TrainStep(model, groups, settings, device, options, frozen, weights)
     optimizer = step_once.optimizer
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
