@@ -181,7 +181,7 @@ def test_cuda_demanded_without_cuda_fails_and_auto_falls_back(tmp_path):
     work = prepare_run(tmp_path / "auto", book_text())
     snakemake(work, targets=[f"results/e2e/{RUN}/train/model.pt"])
     log = (run_results(work) / "logs/train.log").read_text()
-    assert "WARNING no usable CUDA device: training on the CPU (runtime.device: auto)" in log
+    assert "WARNING no usable CUDA device: running on the CPU (runtime.device: auto)" in log
 
 
 # --- training ----------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
     assert {"rule_aggregate"} <= rules
     assert not any(c.startswith("rule_download") for c in rules)  # localrules stay local
     log = (runs[1] / "results/e2e/runs/lr_high/seed1/logs/train.log").read_text()
-    assert "WARNING no usable CUDA device: training on the CPU" in log  # the GPU is /dev/null
+    assert "WARNING no usable CUDA device: running on the CPU" in log  # the GPU is /dev/null
 
 
 @pytest.mark.parametrize("path", OUTPUTS)

@@ -82,7 +82,7 @@ def test_checkpoint_round_trip(zipf_corpus, tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
 def test_device_choice_without_cuda(caplog):
     assert resolve_device("auto") == "cpu"
-    assert "no usable CUDA device: training on the CPU (runtime.device: auto)" in caplog.text
+    assert "no usable CUDA device: running on the CPU (runtime.device: auto)" in caplog.text
     assert resolve_device("cpu") == "cpu"
     with pytest.raises(PipelineError, match="runtime.device is 'cuda' but no usable CUDA device"):
         resolve_device("cuda")

@@ -9,13 +9,14 @@ from unused_tokens.settings import ProbeSettings
 from unused_tokens.stage import stage
 
 with stage(snakemake) as log:
-    context = run_context(snakemake, log, "cpu")
+    context = run_context(snakemake, log, probe=True)
     group_table, token_table = probe_untrained(
         context.untrained_model(),
         context.tokens,
         read_groups(snakemake.input.groups),
         ProbeSettings(**snakemake.params.probe),
         context.precision,
+        context.device,
     )
     metadata = context.metadata()
     write_parquet(group_table, snakemake.output.groups, schemas.PROBE_GROUPS, metadata)

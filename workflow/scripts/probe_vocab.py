@@ -11,11 +11,13 @@ from unused_tokens.settings import ProbeSettings
 from unused_tokens.stage import stage
 
 with stage(snakemake) as log:
-    context = run_context(snakemake, log, "cpu")
+    context = run_context(snakemake, log, probe=True)
     probe = ProbeSettings(**snakemake.params.probe)
     models = {"untrained": context.untrained_model(), "trained": load_model(snakemake.input.model)}
-    table = pd.DataFrame({"token_id": range(context.n_vocab)})
+    table = pd.DataFrame({"token_id": range(len(context.counts))})
     for name, model in models.items():
-        table[f"{name}_mean"] = vocab_means(model, context.tokens, probe, context.precision)
+        table[f"{name}_mean"] = vocab_means(
+            model, context.tokens, probe, context.precision, context.device
+        )
     write_parquet(table, snakemake.output.logprobs, schemas.VOCAB_LOGPROBS, context.metadata())
     log.info("vocabulary probe: %s", table[["untrained_mean", "trained_mean"]].describe().T)

@@ -75,7 +75,7 @@ def resolve_device(requested):
         )
     device = "cuda" if requested in ("cuda", "auto") and usable else "cpu"
     if requested == "auto" and not usable:
-        log.warning("no usable CUDA device: training on the CPU (runtime.device: auto)")
+        log.warning("no usable CUDA device: running on the CPU (runtime.device: auto)")
     log.info("device: %s", describe_device(device))
     return device
 

@@ -8,9 +8,11 @@ all three, and metadata() is what each writes beside its results.
 import json
 from dataclasses import asdict, dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 
-from .files import read_parquet_metadata
+from .frequency import unigram_log_probs
 from .hardware import Precision, describe_device, resolve_device, resolve_precision
 from .model import build_model
 from .settings import Run, Runtime
@@ -24,11 +26,14 @@ class RunContext:
     device: str  # "cpu" or "cuda"
     precision: Precision
     tokens: torch.Tensor  # the corpus's token ids
-    n_vocab: int
+    counts: np.ndarray  # every vocabulary id's count in the corpus
 
     def untrained_model(self):
-        """The run's freshly initialised model (its seed's initialisation stream)."""
-        return build_model(self.run.model_config(self.n_vocab), self.run.init_seed)
+        """The run's freshly initialised model (its seed's initialisation stream); an output
+        bias starts at the corpus's log unigram probabilities."""
+        cfg = self.run.model_config(len(self.counts))
+        bias = unigram_log_probs(self.counts) if cfg.output_bias else None
+        return build_model(cfg, self.run.init_seed, bias)
 
     def metadata(self):
         """Parquet metadata of the run's outputs: run, device, precision, runtime, torch."""
@@ -41,14 +46,16 @@ class RunContext:
         }
 
 
-def run_context(snakemake, log, device=None):
-    """The RunContext of a run stage on `device` (None: runtime.device's choice); logs it."""
+def run_context(snakemake, log, probe=False):
+    """The RunContext of a run stage, on runtime.device's choice; logs it. A probe (`probe`)
+    takes CUDA where usable unless runtime.device is cpu, but never insists on it: it is small
+    enough to share the GPU with a training job, and on a cluster it runs on a CPU node."""
     torch.set_num_threads(snakemake.threads)
     run = Run.from_params(snakemake.params.run)
     runtime = Runtime.from_config(snakemake.config)
-    device = device or resolve_device(runtime.device)
+    device = resolve_device("auto" if probe and runtime.device == "cuda" else runtime.device)
     precision = resolve_precision(runtime.precision, device)
     log.info("run: variant %s, seed %d; precision: %s", run.variant, run.seed, precision)
     tokens = torch.from_numpy(read_tokens(snakemake.input.tokens))
-    n_vocab = int(read_parquet_metadata(snakemake.input.tokens)["n_vocab"])
-    return RunContext(run, runtime, device, precision, tokens, n_vocab)
+    counts = pd.read_parquet(snakemake.input.frequency)["count"].to_numpy()
+    return RunContext(run, runtime, device, precision, tokens, counts)
