@@ -80,3 +80,11 @@ def test_the_headline_is_strict_json_with_every_claim():
     assert headline["difference_from_baseline"]["wide"]["loss"]["mean"] == -1.0
     assert headline["claims"] == {"baseline": {"c": "PASS"}, "wide": {"c": "FAIL"}}
     assert (headline["variants"], headline["seeds"]) == (["baseline", "wide"], [0])
+
+
+def test_changes_are_each_runs_final_value_minus_its_step_0_described_over_seeds():
+    changes = aggregate.changes(aggregate.long_log(LOGS)).set_index(["variant", "quantity"])
+    wide = changes.loc[("wide", "never_used_masked")]
+    assert wide["n_seeds"] == 3 and wide["mean"] == pytest.approx((2.0 + 2.5 + 5.0) / 3 - 10)
+    base = changes.loc[("baseline", "loss")]
+    assert base["ci_high"] - base["mean"] == pytest.approx(T3 * math.sqrt(5 / 3) / 2, rel=1e-12)

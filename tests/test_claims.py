@@ -173,3 +173,27 @@ def test_masking_effect_sentence():
     )
     lowered = probe().assign(masked_mean=lambda t: t["masked_mean"] + [0.05, 0, 0])
     assert masking_effect(lowered).endswith("gives tokens it has just seen less probability.")
+
+
+def test_claims_about_tokens_a_model_does_not_have_are_not_applicable():
+    """A pruned vocabulary: no never-used group (NaN means), no probe of the unseen ids (NaN), and
+    -ln V of its own, smaller vocabulary."""
+    pruned_u = -math.log((COUNTS > 0).sum())
+    end = {**GOOD, "never_used_masked": math.nan, "never_used_unmasked": math.nan}
+    start = probe().assign(masked_mean=[pruned_u, pruned_u, math.nan], uniform_log_prob=pruned_u)
+    trained = np.where(COUNTS > 0, U + 1, np.nan)
+    runs = vocab(trained).assign(untrained_mean=np.where(COUNTS > 0, U, np.nan))
+    measures = run_measures(start, log(end), runs, COUNTS)
+    assert measures["untrained_gap"] == 0 and measures["moved_fraction"] == 1.0
+    table = claims(seeds(measures, measures, measures)).set_index("claim")["result"]
+    assert table.to_dict() == {
+        "Untrained, every group sits at the uniform log-probability -ln V": "PASS",
+        "Unmasked means flatter the common tokens: masking removes their in-context head start": (
+            "PASS"
+        ),
+        "Training raises the most common tokens": "PASS",
+        "Training lowers the least common tokens": "PASS",
+        "Never-used tokens fall the most": "N/A",
+        "After training: most common > least common > never used": "N/A",
+        "Every token's probability moves, even tokens never seen": "N/A",
+    }

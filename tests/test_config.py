@@ -24,6 +24,7 @@ SCHEMA = ROOT / "config" / "config.schema.yaml"
         ["offline.yaml"],
         ["fast.yaml"],
         ["smoke.yaml", "offline.yaml"],
+        ["smoke.yaml", "experiments.yaml"],
     ],
 )
 def test_shipped_configs_are_valid(default_config, overlays):
@@ -62,6 +63,15 @@ def test_shipped_configs_are_valid(default_config, overlays):
         (
             {"variants": {"wide": {"model": {"n_embd": "wide"}}}},
             r"config key variants.wide.model.n_embd: 'wide' is not of type 'integer'",
+        ),
+        (
+            {"variants": {"adaptive": {"model": {"head": "adaptive"}}}},
+            r"config key variants.adaptive.model.head: adaptive has output layers of its own, "
+            r"without a bias: set tied: false and output_bias: false",
+        ),
+        (
+            {"model": {"vocabulary": "book"}},
+            r"config key model.vocabulary: 'book' is not one of \['full', 'corpus'\]",
         ),
         (
             {"variants": {"fast": {"runtime": {"compile": True}}}},

@@ -34,6 +34,9 @@ def every_figure():
             bands, 6.2, {"first_step": 0, "last_step": 1, "mean_loss": 6.1}
         ),
         "variants": figures.plot_variants(aggregate.summary(long)),
+        "variant_trajectories": figures.plot_variant_trajectories(
+            aggregate.describe(long, ["variant", "quantity", "step"])
+        ),
         "vocabulary_final": figures.plot_vocab(vocab(), freq(), GROUPS),
     }
 
@@ -50,6 +53,14 @@ def test_the_training_figure_shades_a_band_only_where_there_are_seeds():
     fig = every_figure()["training"]
     bands = [c for c in fig.axes[1].collections if c.get_label().startswith("_")]
     assert len(bands) == 6  # masked and unmasked of three groups, four seeds each
+
+
+def test_the_trajectories_compare_each_variant_with_the_baseline_in_every_panel():
+    fig = every_figure()["variant_trajectories"]
+    assert len(fig.axes) == 4  # one variant (wide): loss and three groups
+    for ax in fig.axes:
+        assert [line.get_label() for line in ax.get_lines()] == ["baseline", "wide"]
+        assert ax.get_title().startswith("wide: ")
 
 
 def test_figures_are_saved_as_png_and_svg_under_their_names(tmp_path):

@@ -40,6 +40,8 @@ def test_a_variant_overrides_only_its_keys(study):
         "n_layer": 12,
         "tied": True,
         "output_bias": False,
+        "vocabulary": "full",
+        "head": "softmax",
     }
     assert wide.model == {
         "context": 256,
@@ -48,6 +50,8 @@ def test_a_variant_overrides_only_its_keys(study):
         "n_layer": 12,
         "tied": True,
         "output_bias": False,
+        "vocabulary": "full",
+        "head": "softmax",
     }
     assert wide.train == base.train == TrainSettings(500, 16, 0.001, 0.01)
     assert slow.train == TrainSettings(500, 16, 1e-4, 0.01) and slow.model == base.model

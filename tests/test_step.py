@@ -14,6 +14,7 @@ import yaml
 
 from conftest import ROOT, merged
 from unused_tokens.batches import random_windows
+from unused_tokens.frequency import inverse_frequency_weights, unigram_log_probs
 from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.settings import Runtime, TrainSettings
@@ -44,6 +45,36 @@ def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     baseline, other = run(BASELINE), run(replace(options, precision="fp32"))
     assert baseline[-1, 0] < baseline[0, 0] - 1  # it did learn
     torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
+
+
+COUNTS = torch.bincount(torch.arange(60), minlength=512).numpy() * 80  # ids 60.. never occur
+VARIANTS = {  # name: (model config, (build_model's output bias, frozen rows, token weights))
+    "untied": (replace(CFG, tied=False), (None, None, None)),
+    "frozen_unseen": (CFG, (None, torch.arange(60, 512), None)),
+    "unigram_bias": (replace(CFG, output_bias=True), (unigram_log_probs(COUNTS), None, None)),
+    "inverse_frequency": (CFG, (None, None, torch.from_numpy(inverse_frequency_weights(COUNTS)))),
+    "pruned_vocabulary": (replace(CFG, vocabulary="corpus", vocab_size=60), (None, None, None)),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_logs_the_same_numbers_under_the_fast_step(variant):
+    """The fused head and compilation support each variant: no silent change of what is
+    computed (the adaptive softmax falls back instead: test_vocabulary.py)."""
+    cfg, (bias, frozen, weights) = VARIANTS[variant]
+    rows = {}
+    for name, options in (("baseline", BASELINE), ("fast", replace(FAST, precision="fp32"))):
+        model = build_model(cfg, seed=0, output_bias=bias)
+        groups = {**GROUPS, "never_used": []} if cfg.vocabulary == "corpus" else GROUPS
+        step = TrainStep(model, groups, SETTINGS, "cpu", options, frozen, weights)
+        generator = torch.Generator().manual_seed(0)
+        tokens = torch.randint(0, 60, (5000,), generator=generator)
+        rows[name] = torch.stack(
+            [step(*random_windows(tokens, 4, CFG.context, generator)) for _ in range(21)]
+        )
+    torch.testing.assert_close(
+        rows["fast"], rows["baseline"], rtol=0, atol=TOLERANCE, equal_nan=True
+    )
 
 
 def test_the_fast_overlay_trains_with_the_fast_step(default_config):

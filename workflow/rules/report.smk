@@ -51,6 +51,7 @@ rule report:
             "groups",
             "render",
             "schemas",
+            "verdicts",
         ),
     output:
         **{name: figure(name) for name in FIGURES},

@@ -19,6 +19,7 @@ rule probe_untrained:
             "settings",
             "step",
             "tokens",
+            "vocabulary",
         ),
     output:
         groups=f"{RUN}/probe/untrained_groups.parquet",
@@ -55,6 +56,7 @@ rule train:
             "settings",
             "step",
             "tokens",
+            "vocabulary",
             "train",
         ),
     output:
@@ -84,6 +86,7 @@ rule probe_vocab:
         lib=lib(
             "batches",
             "frequency",
+            "groups",
             "hardware",
             "head",
             "model",
@@ -93,6 +96,7 @@ rule probe_vocab:
             "settings",
             "step",
             "tokens",
+            "vocabulary",
         ),
     output:
         logprobs=f"{RUN}/probe/vocab_logprobs.parquet",

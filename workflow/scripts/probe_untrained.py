@@ -2,7 +2,6 @@
 
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
-from unused_tokens.groups import read_groups
 from unused_tokens.probe import probe_untrained
 from unused_tokens.runs import run_context
 from unused_tokens.settings import ProbeSettings
@@ -13,11 +12,12 @@ with stage(snakemake) as log:
     group_table, token_table = probe_untrained(
         context.untrained_model(),
         context.tokens,
-        read_groups(snakemake.input.groups),
+        context.groups(snakemake.input.groups),
         ProbeSettings(**snakemake.params.probe),
         context.precision,
         context.device,
     )
+    token_table["token_id"] = context.vocabulary.ids[token_table["token_id"]].astype("int32")
     metadata = context.metadata()
     write_parquet(group_table, snakemake.output.groups, schemas.PROBE_GROUPS, metadata)
     write_parquet(token_table, snakemake.output.tokens, schemas.PROBE_TOKENS, metadata)

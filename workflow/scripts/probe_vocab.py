@@ -14,10 +14,9 @@ with stage(snakemake) as log:
     context = run_context(snakemake, log, probe=True)
     probe = ProbeSettings(**snakemake.params.probe)
     models = {"untrained": context.untrained_model(), "trained": load_model(snakemake.input.model)}
-    table = pd.DataFrame({"token_id": range(len(context.counts))})
+    table = pd.DataFrame({"token_id": range(context.vocabulary.size)})
     for name, model in models.items():
-        table[f"{name}_mean"] = vocab_means(
-            model, context.tokens, probe, context.precision, context.device
-        )
+        means = vocab_means(model, context.tokens, probe, context.precision, context.device)
+        table[f"{name}_mean"] = context.vocabulary.decode(means)  # NaN: an id without an index
     write_parquet(table, snakemake.output.logprobs, schemas.VOCAB_LOGPROBS, context.metadata())
     log.info("vocabulary probe: %s", table[["untrained_mean", "trained_mean"]].describe().T)

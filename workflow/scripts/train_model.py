@@ -4,7 +4,6 @@ from pathlib import Path
 
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
-from unused_tokens.groups import read_groups
 from unused_tokens.model import save_model
 from unused_tokens.runs import run_context
 from unused_tokens.stage import stage
@@ -25,7 +24,7 @@ with stage(snakemake) as log:
     table = train(
         model,
         context.tokens,
-        read_groups(snakemake.input.groups),
+        context.groups(snakemake.input.groups),
         run.train,
         run.window_seed,
         context.device,

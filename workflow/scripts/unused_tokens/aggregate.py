@@ -4,8 +4,9 @@
 `describe` gives, for any grouping of such rows, the number of seeds, the mean, the standard
 deviation (n - 1) and the 95% Student-t interval of the mean: mean ± t(0.975, n - 1) · sd / √n.
 With one seed there is no interval: its bounds are NaN. `summary` describes each variant's final
-values; `paired_differences` each variant's final values minus the baseline's at the same seed,
-so that what the seeds share (the initialisation, the windows) cancels.
+values; `changes` how far training moved them from step 0; `paired_differences` each variant's
+final values minus the baseline's at the same seed, so that what the seeds share (the
+initialisation, the windows) cancels.
 """
 
 import numpy as np
@@ -46,6 +47,15 @@ def final_values(long):
 def summary(long):
     """For each variant and quantity: its final value described over seeds."""
     return describe(final_values(long), ["variant", "quantity"])
+
+
+def changes(long):
+    """For each variant and quantity: the final value minus the run's value at step 0 (before
+    any update), described over seeds: how far training moved it."""
+    first = long[long["step"] == 0].set_index(["variant", "seed", "quantity"])["value"]
+    final = final_values(long).set_index(["variant", "seed", "quantity"])["value"]
+    moved = (final - first.reindex(final.index)).rename("value").reset_index()
+    return describe(moved, ["variant", "quantity"])
 
 
 def paired_differences(long, baseline=BASELINE_VARIANT):

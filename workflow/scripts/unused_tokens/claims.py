@@ -4,10 +4,10 @@ A claim is one or more measures of a run (`run_measures`), each with a test on a
 bound. Over the seeds of a variant a measure has a 95% Student-t interval (aggregate.describe),
 and a test passes only when the whole interval lies on its side of the bound. With one seed no
 interval exists: the test is applied to the single value, and the table says so. A claim the
-data do not support FAILs, and is shown like one that PASSes.
+data do not support FAILs, and is shown like one that PASSes. A claim about tokens a variant's
+model does not have (never-used ids after vocabulary pruning: NaN measures) is N/A.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +24,10 @@ def run_measures(probe_groups, training_log, vocab_logprobs, counts):
     """The measures the claims test, for one run: {name: value}.
 
     probe_groups: the untrained probe's group table; training_log: the run's log; vocab_logprobs:
-    every token's untrained and trained mean; counts: every token's count in the corpus, by id.
+    every token's untrained and trained mean (NaN for an id the model does not cover); counts:
+    every token's count in the corpus, by id. "-ln V" is the model's own vocabulary size.
     """
-    uniform = -math.log(len(counts))
+    uniform = probe_groups["uniform_log_prob"].iloc[0]
     first, last = training_log.iloc[0], training_log.iloc[-1]
     change = {g: last[f"{g}_masked"] - first[f"{g}_masked"] for g in GROUP_NAMES}
     delta = (vocab_logprobs["trained_mean"] - vocab_logprobs["untrained_mean"]).to_numpy()
@@ -38,7 +39,7 @@ def run_measures(probe_groups, training_log, vocab_logprobs, counts):
         "fall_excess": change["never_used"] - change["least_common"],
         "most_minus_least": most - least,
         "least_minus_never": least - never,
-        "moved_fraction": float(np.mean(np.abs(delta) > MOVED_NATS)),
+        "moved_fraction": float(np.mean(np.abs(delta[~np.isnan(delta)]) > MOVED_NATS)),
         "largest_unseen_change": float(delta[np.asarray(counts) == 0].max()),
     }
 
@@ -101,7 +102,8 @@ def claims(measures):
                 measured.append(_measured(test.measure, d))
             how = "the value" if single else f"the 95% interval over {int(d['n_seeds'])} seeds"
             test_text = " and ".join(map(str, tests)) + f", for {how}"
-            result = "PASS" if all(verdicts) else "FAIL"
+            missing = any(np.isnan(described.loc[(variant, t.measure), "mean"]) for t in tests)
+            result = "N/A" if missing else "PASS" if all(verdicts) else "FAIL"
             rows.append((variant, text, "; ".join(measured), test_text, result))
     return pd.DataFrame(rows, columns=["variant", "claim", "measured", "test", "result"])
 
@@ -117,6 +119,7 @@ def styled_claims(table):
     colour = {
         "PASS": "color: #006400; font-weight: bold",
         "FAIL": "color: #b00000; font-weight: bold",
+        "N/A": "color: #666666",
     }
     return (
         table.style.hide(axis="index")

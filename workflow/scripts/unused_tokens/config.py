@@ -6,6 +6,9 @@ import yaml
 from .errors import PipelineError
 
 VARIANT_HINT = "a variant may set only model and train keys of the experiment"
+ADAPTIVE_HINT = (
+    "adaptive has output layers of its own, without a bias: set tied: false and output_bias: false"
+)
 
 
 def _first_problem(config, schema):
@@ -27,6 +30,8 @@ def _first_problem(config, schema):
     for key, model in models.items():
         if model["n_embd"] % model["n_head"]:
             return f"{key}.n_head", f"{model['n_head']} does not divide n_embd={model['n_embd']}"
+        if model["head"] == "adaptive" and (model["tied"] or model["output_bias"]):
+            return f"{key}.head", ADAPTIVE_HINT
     runtime = config["runtime"]
     if runtime["pad_vocab"] > 1 and not runtime["fused_head"]:
         return (

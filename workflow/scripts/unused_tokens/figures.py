@@ -11,14 +11,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .schemas import GROUP_LABELS, GROUP_NAMES
+from .schemas import BASELINE_VARIANT, GROUP_LABELS, GROUP_NAMES
 
 FIGURES = {  # name: section
     "rank_frequency": "Data",
     "untrained_probe": "Untrained model",
     "untrained_token_spread": "Untrained model",
     "training": "Training",
-    "variants": "Variants",
+    "variants": "Why, and what helps",
+    "variant_trajectories": "Why, and what helps",
     "vocabulary_final": "Final model",
 }
 GROUP_COLOURS = dict(zip(GROUP_NAMES, ("#0072B2", "#E69F00", "#D55E00"), strict=True))
@@ -191,6 +192,33 @@ def plot_variants(summary):
     ax.set_ylabel("final mean log-softmax, masked (nats)")
     ax.set_title("Final group means per variant, 95% intervals over seeds")
     ax.legend()
+    return fig
+
+
+def plot_variant_trajectories(bands):
+    """Each variant's loss and masked group means per step against the baseline's, mean over
+    seeds with 95% bands: one row per variant, the baseline in grey in every panel.
+
+    bands: aggregate.describe rows by variant, quantity and step.
+    """
+    variants = [v for v in dict.fromkeys(bands["variant"]) if v != BASELINE_VARIANT]
+    variants = variants or [BASELINE_VARIANT]  # nothing to compare: the baseline alone
+    quantities = {"loss": ("black", "loss")} | {
+        f"{g}_masked": (GROUP_COLOURS[g], GROUP_LABELS[g]) for g in GROUP_NAMES
+    }
+    curves = {key: part for key, part in bands.groupby(["variant", "quantity"], sort=False)}
+    fig, axes = plt.subplots(
+        len(variants), len(quantities), figsize=(12, 2.1 * len(variants)), squeeze=False
+    )
+    for row, variant in zip(axes, variants, strict=True):
+        for ax, (quantity, (colour, label)) in zip(row, quantities.items(), strict=True):
+            _band(ax, curves[(BASELINE_VARIANT, quantity)], "grey", BASELINE_VARIANT)
+            _band(ax, curves[(variant, quantity)], colour, variant)
+            ax.set_title(f"{variant}: {label}", fontsize="small")
+            ax.set_xlabel("optimizer step", fontsize="small")
+            ax.set_ylabel("nats", fontsize="small")
+            ax.legend(fontsize="x-small")
+    fig.tight_layout()
     return fig
 
 

@@ -5,7 +5,10 @@ layer that is the input embedding itself (one shared Parameter), with logits sca
 With tied=False the output layer is a matrix of its own, initialised like the embedding and
 created after every other parameter, so that a seed gives both models the same other weights;
 with output_bias=True it adds a bias, which build_model starts where it is told (the unigram
-solution).
+solution). With head="adaptive" the output is PyTorch's adaptive softmax over frequency-ordered
+indices (vocabulary.py): a head over the ADAPTIVE_CUTOFFS[0] most frequent and one entry per tail
+cluster, each cluster a smaller projection of its own; it has no tied matrix and no bias.
+`vocabulary` records which ids the output covers (vocabulary.py); vocab_size is their number.
 A trained model is saved with its config and read back by save_model and load_model.
 """
 
@@ -18,6 +21,10 @@ from torch import nn
 
 from .files import atomic_output
 
+HEADS = ("softmax", "adaptive")
+ADAPTIVE_CUTOFFS = (2_000, 10_000)  # frequency ranks where the adaptive softmax's clusters start
+ADAPTIVE_DIV = 4.0  # each tail cluster's projection is this many times narrower than the last
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -28,10 +35,25 @@ class GPTConfig:
     n_layer: int = 12
     tied: bool = True  # the output layer is the input embedding (one Parameter)
     output_bias: bool = False  # the output layer has a bias (see build_model)
+    vocabulary: str = "full"  # full or corpus: the ids the output covers (vocabulary.py)
+    head: str = "softmax"  # softmax (one matrix) or adaptive (AdaptiveLogSoftmaxWithLoss)
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
             raise ValueError(f"model.n_head={self.n_head} must divide model.n_embd={self.n_embd}")
+        if self.head not in HEADS:
+            raise ValueError(f"model.head={self.head!r} is not one of {HEADS}")
+        if self.head == "adaptive" and (self.tied or self.output_bias):
+            raise ValueError(
+                "model.head: adaptive has output layers of its own, without a bias: "
+                "set model.tied: false and model.output_bias: false"
+            )
+
+    @property
+    def cutoffs(self):
+        """The adaptive softmax's cluster boundaries: ADAPTIVE_CUTOFFS below the vocabulary
+        size, or one boundary at half of a smaller vocabulary."""
+        return [c for c in ADAPTIVE_CUTOFFS if c < self.vocab_size - 1] or [self.vocab_size // 2]
 
 
 class CausalSelfAttention(nn.Module):
@@ -74,9 +96,13 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(cfg.context, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
-        self.head = self.bias = None
+        self.head = self.bias = self.adaptive = None
         self.apply(self._init_weights)
-        if not cfg.tied:  # made after the others' initialisation, which it leaves as it was
+        if cfg.head == "adaptive":  # PyTorch's own initialisation of its layers
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
+                cfg.n_embd, cfg.vocab_size, cfg.cutoffs, div_value=ADAPTIVE_DIV
+            )
+        elif not cfg.tied:  # made after the others' initialisation, which it leaves as it was
             self.head = nn.Embedding(cfg.vocab_size, cfg.n_embd)
             self._init_weights(self.head)
         if cfg.output_bias:
@@ -103,8 +129,11 @@ class GPT(nn.Module):
         return self.ln_f(x) / math.sqrt(self.cfg.n_embd)
 
     def forward(self, idx):
-        """Log-softmax over the vocabulary for every position: shape (batch, time, vocab)."""
-        logits = F.linear(self.hidden(idx), self.output_weight, self.bias)
+        """Log-probabilities over the vocabulary for every position: (batch, time, vocab)."""
+        hidden = self.hidden(idx)
+        if self.adaptive is not None:
+            return self.adaptive.log_prob(hidden.flatten(0, 1)).float().view(*idx.shape, -1)
+        logits = F.linear(hidden, self.output_weight, self.bias)
         return F.log_softmax(logits.float(), dim=-1)
 
 

@@ -7,7 +7,8 @@ trained model do, in the precision they are given). "Unmasked" averages a group'
 log-probabilities over every sample, position and token. "Masked" leaves out, for each sample,
 the group tokens that occur anywhere in that sample's input: a model can copy a token it has
 just seen, which would give common tokens a head start that has nothing to do with how the
-model treats them as targets.
+model treats them as targets. A group the model's vocabulary does not cover (never-used ids
+after vocabulary pruning) has no tokens, and its means are NaN.
 """
 
 import math
@@ -70,6 +71,14 @@ def _batches(model, tokens, settings, device):
         yield (t.to(device) for t in windows)
 
 
+def _columns(model, x, y, ids, plan):
+    """The log-probabilities of the tokens `ids` at every position: (batch, time, len(ids)).
+    The adaptive softmax has no single output matrix: its columns come from its full output."""
+    if model.adaptive is not None:
+        return model(x)[..., ids]
+    return fused_head(model.hidden(x), model.output_weight, y, ids, plan, bias=model.bias).probes
+
+
 @torch.no_grad()
 def probe_untrained(model, tokens, groups, settings, precision, device="cpu"):
     """Group and per-token mean log-probabilities of `model` over the probe's random batches.
@@ -83,9 +92,7 @@ def probe_untrained(model, tokens, groups, settings, precision, device="cpu"):
     totals = None
     for x, y in _batches(model, tokens, settings, device):
         with precision.autocast(device):
-            columns = fused_head(
-                model.hidden(x), model.output_weight, y, probe.ids, plan, bias=model.bias
-            ).probes
+            columns = _columns(model, x, y, probe.ids, plan)
         sums = probe.token_sums(columns, x)
         totals = sums if totals is None else [a + b for a, b in zip(totals, sums, strict=True)]
     masked_sum, masked_count, sum_, count = (t.double() for t in totals)
@@ -123,6 +130,9 @@ def vocab_means(model, tokens, settings, precision, device="cpu"):
     total = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
     for x, _ in _batches(model, tokens, settings, device):
         with precision.autocast(device):
-            total += log_prob_sums(model.hidden(x), model.output_weight, plan, model.bias)
+            if model.adaptive is not None:
+                total += model(x).sum(dim=(0, 1))
+            else:
+                total += log_prob_sums(model.hidden(x), model.output_weight, plan, model.bias)
     positions = settings.batches * settings.batch_size * model.cfg.context
     return (total / positions).cpu().numpy()

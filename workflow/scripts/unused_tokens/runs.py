@@ -1,22 +1,24 @@
 """What the stages of one run (untrained probe, training, vocabulary probe) start from.
 
 Each reads its Run from the rule's params, the Runtime from the config, sets its threads,
-resolves its device and the precision there, and loads the corpus; run_context does this once for
-all three, and metadata() is what each writes beside its results.
+resolves its device and the precision there, and loads the corpus and its counts in the model's
+vocabulary (vocabulary.py); run_context does this once for all three, and metadata() is what
+each writes beside its results.
 """
 
 import json
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import pandas as pd
 import torch
 
 from .frequency import unigram_log_probs
+from .groups import read_groups
 from .hardware import Precision, describe_device, resolve_device, resolve_precision
 from .model import build_model
 from .settings import Run, Runtime
 from .tokens import read_tokens
+from .vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,18 @@ class RunContext:
     runtime: Runtime
     device: str  # "cpu" or "cuda"
     precision: Precision
-    tokens: torch.Tensor  # the corpus's token ids
-    counts: np.ndarray  # every vocabulary id's count in the corpus
+    vocabulary: Vocabulary  # the ids the model's output covers, in its order
+    tokens: torch.Tensor  # the corpus as model indices (vocabulary.encode)
+
+    @property
+    def counts(self):
+        """The corpus count of every model index."""
+        return self.vocabulary.counts
+
+    def groups(self, path):
+        """The groups file's {name: tokenizer ids} as model indices; an id the model does not
+        cover (a never-used id in a pruned vocabulary) is left out of its group."""
+        return self.vocabulary.encode_groups(read_groups(path))
 
     def untrained_model(self):
         """The run's freshly initialised model (its seed's initialisation stream); an output
@@ -56,6 +68,14 @@ def run_context(snakemake, log, probe=False):
     device = resolve_device("auto" if probe and runtime.device == "cuda" else runtime.device)
     precision = resolve_precision(runtime.precision, device)
     log.info("run: variant %s, seed %d; precision: %s", run.variant, run.seed, precision)
-    tokens = torch.from_numpy(read_tokens(snakemake.input.tokens))
     counts = pd.read_parquet(snakemake.input.frequency)["count"].to_numpy()
-    return RunContext(run, runtime, device, precision, tokens, counts)
+    model = run.model_config(len(counts))
+    vocabulary = Vocabulary.of(counts, model.vocabulary, by_frequency=model.head == "adaptive")
+    log.info(
+        "vocabulary: %d of %d ids (model.vocabulary: %s)",
+        len(vocabulary.ids),
+        len(counts),
+        model.vocabulary,
+    )
+    tokens = vocabulary.encode(torch.from_numpy(read_tokens(snakemake.input.tokens)))
+    return RunContext(run, runtime, device, precision, vocabulary, tokens)

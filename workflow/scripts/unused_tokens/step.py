@@ -8,6 +8,7 @@ skipped by torch.compile for CPU tensors.
 """
 
 import contextlib
+import logging
 from dataclasses import dataclass, replace
 
 import torch
@@ -16,6 +17,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from .hardware import PRECISIONS, resolve_precision
 from .head import HeadOutput, HeadPlan, block_statistics, fused_head
 from .probe import GroupProbe
+
+log = logging.getLogger(__name__)
 
 ADAMW_KERNELS = {
     "default": {},  # PyTorch's choice for the device
@@ -105,6 +108,11 @@ class TrainStep:
         frozen_rows=None,
         token_weights=None,
     ):
+        if model.adaptive is not None and options.fused_head:
+            log.info("runtime.fused_head: off, the adaptive softmax has no single output matrix")
+            options = replace(options, fused_head=False, pad_vocab=1)
+        if model.adaptive is not None and frozen_rows is not None:
+            raise ValueError("train.freeze_unseen needs model.head: softmax")
         self.model = model.train().to(device)
         self.options, self.device = options, device
         self.precision = resolve_precision(options.precision, device)

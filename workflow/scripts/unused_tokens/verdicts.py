@@ -1,0 +1,66 @@
+"""One computed sentence per variant: what its numbers show against the baseline, either way.
+
+A difference is "higher" or "lower" only when its whole 95% interval over seeds lies on that
+side of zero; an interval that holds zero reads "no clear difference". With one seed there is no
+interval, and the sentence gives the single value and says so. A group the variant's model does
+not have (never-used tokens after vocabulary pruning: NaN) is named as such.
+"""
+
+import math
+
+from .schemas import GROUP_NAMES
+
+
+def _value(row):
+    if math.isnan(row["ci_low"]):
+        return f"{row['mean']:+.3g} (one seed: no interval)"
+    return f"{row['mean']:+.3g} [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]"
+
+
+def _side(row):
+    """'higher', 'lower' or None (the interval holds zero, or one seed's value is zero)."""
+    single = math.isnan(row["ci_low"])
+    low, high = (row["mean"], row["mean"]) if single else (row["ci_low"], row["ci_high"])
+    return "higher" if low > 0 else "lower" if high < 0 else None
+
+
+def _difference(name, row):
+    if math.isnan(row["mean"]):
+        return f"it has no {name} tokens"
+    side = _side(row)
+    if side is None:
+        return f"the {name} group shows no clear difference ({_value(row)} nats)"
+    return f"the {name} group ends {_value(row)} nats {side}"
+
+
+def _loss(row):
+    side = _side(row)
+    if side is None:
+        return f"the loss shows no clear difference ({_value(row)} nats)"
+    cost = "what this variant costs" if side == "higher" else "a gain"
+    return f"the loss is {_value(row)} nats {side}: {cost}"
+
+
+def _never_used_fall(row):
+    if math.isnan(row["mean"]):
+        return ""
+    side = _side(row)
+    if side == "lower":
+        return f" During training its never-used group still sinks: {_value(row)} nats."
+    if side == "higher":
+        return f" During training its never-used group rises: {_value(row)} nats."
+    return f" During training its never-used group does not move clearly: {_value(row)} nats."
+
+
+def variant_sentence(variant, differences, changes):
+    """The sentence for `variant`: its final group means and loss minus the baseline's at the
+    same seed (`differences`, aggregate.paired_differences), and how far its never-used group
+    moved during training (`changes`, aggregate.changes)."""
+    diff = differences[differences["variant"] == variant].set_index("quantity")
+    moved = changes[changes["variant"] == variant].set_index("quantity")
+    groups = [_difference(g.replace("_", "-"), diff.loc[f"{g}_masked"]) for g in GROUP_NAMES]
+    return (
+        f"**{variant}** against the baseline, seed by seed (masked means, 95% intervals): "
+        f"{'; '.join(reversed(groups))}; {_loss(diff.loc['loss'])}."
+        f"{_never_used_fall(moved.loc['never_used_masked'])}"
+    )
