@@ -27,6 +27,13 @@ def test_groups_follow_the_documented_tie_rule():
     assert groups["never_used"].tolist() == sorted(groups["never_used"])
 
 
+def test_groups_are_disjoint_when_one_tie_spans_both_edges():
+    """Six tokens that each occur once: without the rule both groups would be ids 0, 1, 2."""
+    groups = group_ids(select_groups(frequency([1, 1, 1, 1, 1, 1, 0, 0, 0]), size=3, seed=0))
+    assert groups["most_common"].tolist() == [0, 1, 2]
+    assert groups["least_common"].tolist() == [3, 4, 5]
+
+
 def test_table_columns_and_positions():
     table = select_groups(frequency(COUNTS), size=2, seed=0)
     assert table.columns.tolist() == [

@@ -1,7 +1,9 @@
 """Choose the three token groups the experiment follows.
 
 - most_common: the N tokens with the highest counts;
-- least_common: the N tokens with the lowest counts among those that occur at least once;
+- least_common: the N tokens with the lowest counts among those that occur at least once and
+  are not in most_common (so the two never share an id, even where one run of equal counts spans
+  both edges of the ranking, as in a small corpus);
 - never_used: N tokens drawn at random (numpy PCG64 with the configured seed) from those that
   never occur.
 
@@ -39,7 +41,7 @@ def select_groups(freq, size, seed):
     by_count_asc = used.sort_values(["count", "token_id"], ascending=[True, True])
     never = np.sort(np.random.default_rng(seed).choice(unused_ids, size=size, replace=False))
     most = by_count_desc["token_id"].to_numpy()[:size]
-    least = by_count_asc["token_id"].to_numpy()[:size]
+    least = by_count_asc.loc[~by_count_asc["token_id"].isin(most), "token_id"].to_numpy()[:size]
     chosen = dict(zip(GROUP_NAMES, (most, least, never), strict=True))
     by_id = freq.set_index("token_id")
     parts = []
