@@ -109,6 +109,8 @@ def claims(measures):
 
 
 def _measured(measure, d):
+    if np.isnan(d["mean"]):
+        return f"{measure}: n/a (the model has no such tokens)"
     if d["n_seeds"] < 2:
         return f"{measure} = {d['mean']:+.4g} (one seed: no interval)"
     return f"{measure} = {d['mean']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}]"
