@@ -43,6 +43,7 @@ PARQUET_OUTPUTS = {  # every Parquet file of a one-run study (under results/<stu
     f"{RUN}/probe/untrained_tokens.parquet": schemas.PROBE_TOKENS,
     f"{RUN}/train/training_log.parquet": schemas.TRAINING_LOG,
     f"{RUN}/probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
+    f"{RUN}/probe/masking_control.parquet": schemas.MASKING_CONTROL,
     "aggregate/steps.parquet": schemas.STEPS,
     "aggregate/summary.parquet": schemas.SUMMARY,
     "aggregate/differences.parquet": schemas.DIFFERENCES,

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unused_tokens.claims import CLAIMS, claims, masking_effect, run_measures, unigram_plateau
+from unused_tokens import schemas
+from unused_tokens.claims import (
+    CLAIMS,
+    claims,
+    copying_effect,
+    masking_effect,
+    run_measures,
+    unigram_plateau,
+)
 
 V = 1000
 U = -math.log(V)
@@ -47,6 +55,15 @@ def vocab(trained=None):
     )
 
 
+def control(trained_gap=0.6, unigram_gap=0.1):
+    """A masking control whose most common group's copying effect is the gaps' difference."""
+    rows = []
+    for group in ("most_common", "least_common", "never_used"):
+        for predictor, gap in (("trained", trained_gap), ("unigram", unigram_gap)):
+            rows.append((group, predictor, -6.0 - gap, -6.0, 0.5))
+    return pd.DataFrame(rows, columns=schemas.MASKING_CONTROL.names)
+
+
 GOOD = {
     "most_common_masked": -6.0,
     "most_common_unmasked": -5.5,
@@ -58,11 +75,11 @@ GOOD = {
 
 
 def test_run_measures_of_a_hand_made_run():
-    measures = run_measures(probe(), log(GOOD), vocab(), COUNTS)
+    measures = run_measures(probe(), log(GOOD), vocab(), COUNTS, control())
     assert measures == pytest.approx(
         {
             "untrained_gap": 0.01,
-            "copy_gap": 0.5,
+            "copying": 0.5,
             "change_most_common": -6.0 - U,
             "change_least_common": -12.0 - U,
             "change_never_used": -13.5 - U,
@@ -80,7 +97,7 @@ def seeds(*runs, variant="baseline"):
     return pd.DataFrame([{"variant": variant, "seed": i, **m} for i, m in enumerate(runs)])
 
 
-GOOD_MEASURES = run_measures(probe(), log(GOOD), vocab(), COUNTS)
+GOOD_MEASURES = run_measures(probe(), log(GOOD), vocab(), COUNTS, control())
 
 
 def jittered(**shifts):
@@ -98,35 +115,38 @@ def test_a_result_the_seeds_agree_on_passes_every_claim():
     assert table.columns.tolist() == ["variant", "claim", "measured", "test", "result"]
     assert table["claim"].tolist() == [text for text, _ in CLAIMS]
     assert table["result"].tolist() == ["PASS"] * 7
-    assert table.loc[1, "measured"] == "copy_gap = +0.5 [+0.4975, +0.5025]"
-    assert table.loc[1, "test"] == "copy_gap > 0, for the 95% interval over 3 seeds"
+    assert table.loc[1, "measured"] == "copying = +0.5 [+0.4975, +0.5025]"
+    assert table.loc[1, "test"] == "copying > 0, for the 95% interval over 3 seeds"
 
 
 def test_a_mean_on_the_right_side_fails_when_its_interval_crosses_the_bound():
-    table = claims(jittered(copy_gap=0.6))  # seeds at -0.1, 0.5, 1.1: mean 0.5 > 0
+    table = claims(jittered(copying=0.6))  # seeds at -0.1, 0.5, 1.1: mean 0.5 > 0
     assert table.index[table["result"] == "FAIL"].tolist() == [1]
-    assert table.loc[1, "measured"] == "copy_gap = +0.5 [-0.9905, +1.99]"  # t(2) = 4.303
+    assert table.loc[1, "measured"] == "copying = +0.5 [-0.9905, +1.99]"  # t(2) = 4.303
 
 
 @pytest.mark.parametrize(
-    "change, failing",
+    "change, gaps, failing",
     [
-        ({"most_common_unmasked": -6.0}, [1]),
-        ({"most_common_masked": -11.0, "most_common_unmasked": -10.9}, [2]),
-        ({"most_common_masked": -12.5, "most_common_unmasked": -12.4}, [2, 5]),
-        ({"least_common_masked": -6.5}, [3]),
-        ({"never_used_masked": -11.5}, [4, 5]),
+        ({}, (0.3, 0.35), [1]),  # masking costs the model less than the unigram predictor
+        ({"most_common_masked": -11.0, "most_common_unmasked": -10.9}, (0.6, 0.1), [2]),
+        ({"most_common_masked": -12.5, "most_common_unmasked": -12.4}, (0.6, 0.1), [2, 5]),
+        ({"least_common_masked": -6.5}, (0.6, 0.1), [3]),
+        ({"never_used_masked": -11.5}, (0.6, 0.1), [4, 5]),
     ],
 )
-def test_each_broken_group_claim_fails_for_one_seed(change, failing):
-    table = claims(seeds(run_measures(probe(), log({**GOOD, **change}), vocab(), COUNTS)))
+def test_each_broken_group_claim_fails_for_one_seed(change, gaps, failing):
+    run = run_measures(probe(), log({**GOOD, **change}), vocab(), COUNTS, control(*gaps))
+    table = claims(seeds(run))
     assert table.index[table["result"] == "FAIL"].tolist() == failing
     assert table["test"].str.endswith(", for the value").all()
     assert table["measured"].str.contains(r"\(one seed: no interval\)").all()
 
 
 def test_untrained_groups_apart_fail_the_first_claim():
-    table = claims(seeds(run_measures(probe(gaps=(0.2, 0, 0)), log(GOOD), vocab(), COUNTS)))
+    table = claims(
+        seeds(run_measures(probe(gaps=(0.2, 0, 0)), log(GOOD), vocab(), COUNTS, control()))
+    )
     assert table["result"].tolist() == ["FAIL"] + ["PASS"] * 6
 
 
@@ -140,12 +160,12 @@ def test_untrained_groups_apart_fail_the_first_claim():
 def test_every_token_moves_claim_fails(edit):
     trained = np.where(COUNTS > 0, U + 1, U - 2)
     edit(trained)
-    table = claims(seeds(run_measures(probe(), log(GOOD), vocab(trained), COUNTS)))
+    table = claims(seeds(run_measures(probe(), log(GOOD), vocab(trained), COUNTS, control())))
     assert table.index[table["result"] == "FAIL"].tolist() == [6]
 
 
 def test_claims_are_tested_per_variant():
-    both = pd.concat([jittered(), jittered(copy_gap=0.6).assign(variant="noisy")])
+    both = pd.concat([jittered(), jittered(copying=0.6).assign(variant="noisy")])
     table = claims(both)
     assert table.groupby("variant", sort=False)["result"].apply(list).to_dict() == {
         "baseline": ["PASS"] * 7,
@@ -183,17 +203,21 @@ def test_claims_about_tokens_a_model_does_not_have_are_not_applicable():
     start = probe().assign(masked_mean=[pruned_u, pruned_u, math.nan], uniform_log_prob=pruned_u)
     trained = np.where(COUNTS > 0, U + 1, np.nan)
     runs = vocab(trained).assign(untrained_mean=np.where(COUNTS > 0, U, np.nan))
-    measures = run_measures(start, log(end), runs, COUNTS)
+    measures = run_measures(start, log(end), runs, COUNTS, control())
     assert measures["untrained_gap"] == 0 and measures["moved_fraction"] == 1.0
     table = claims(seeds(measures, measures, measures)).set_index("claim")["result"]
     assert table.to_dict() == {
         "Untrained, every group sits at the uniform log-probability -ln V": "PASS",
-        "Unmasked means flatter the common tokens: masking removes their in-context head start": (
-            "PASS"
-        ),
+        CLAIMS[1][0]: "PASS",
         "Training raises the most common tokens": "PASS",
         "Training lowers the least common tokens": "PASS",
         "Never-used tokens fall the most": "N/A",
         "After training: most common > least common > never used": "N/A",
         "Every token's probability moves, even tokens never seen": "N/A",
     }
+
+
+def test_copying_is_the_trained_gap_minus_the_unigram_gap_per_group():
+    effect = copying_effect(control(trained_gap=0.7, unigram_gap=0.25))
+    assert effect.index.tolist() == ["most_common", "least_common", "never_used"]
+    assert effect.loc["least_common"].tolist() == pytest.approx([0.7, 0.25, 0.45])

@@ -1,5 +1,7 @@
 """The report's figures: every axis labelled, saved as PNG and SVG under a known name."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,3 +72,9 @@ def test_figures_are_saved_as_png_and_svg_under_their_names(tmp_path):
     assert (tmp_path / "variants.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="'rank' is not one of the report's figures"):
         figures.save_figure(fig, tmp_path, "rank")
+
+
+def test_every_figure_has_its_caption_for_snakemake_report():
+    captions = Path(__file__).resolve().parent.parent / "workflow" / "report"
+    for name in figures.FIGURES:
+        assert (captions / f"{name}.rst").read_text().strip(), name

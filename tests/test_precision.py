@@ -15,7 +15,7 @@ from torch._inductor.cudagraph_trees import get_manager
 from unused_tokens.batches import random_windows, to_device
 from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.probe import probe_untrained, vocab_means
+from unused_tokens.probe import probe_groups, vocab_means
 from unused_tokens.settings import ProbeSettings, TrainSettings
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
 
@@ -62,7 +62,7 @@ def test_bf16_steps_agree_with_the_fp32_baseline(options, device):
 def test_bf16_probes_agree_with_fp32(device):
     model = build_model(CFG, seed=0)
     probes = {
-        name: probe_untrained(model, TOKENS, GROUPS, PROBE, resolve_precision(name, device))
+        name: probe_groups(model, TOKENS, GROUPS, PROBE, resolve_precision(name, device))
         for name in ("fp32", "bf16")
     }
     columns = ["masked_mean", "unmasked_mean"]

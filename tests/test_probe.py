@@ -1,4 +1,4 @@
-"""GroupProbe and probe_untrained against a plain loop over samples, positions and tokens."""
+"""GroupProbe and probe_groups against a plain loop over samples, positions and tokens."""
 
 import math
 
@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 import torch
 
+from unused_tokens import schemas
 from unused_tokens.batches import random_windows
 from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.probe import GroupProbe, probe_untrained, vocab_means
+from unused_tokens.probe import (
+    GroupProbe,
+    masking_control,
+    probe_groups,
+    unigram_groups,
+    vocab_means,
+)
 from unused_tokens.settings import ProbeSettings
 
 GROUPS = {"most_common": [1, 2], "least_common": [4], "never_used": [5, 0]}
@@ -56,7 +63,7 @@ def test_untrained_probe_tables():
     model = build_model(cfg, seed=0)
     tokens = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(0))
     groups = {"most_common": [0, 1, 2], "least_common": [7, 8], "never_used": [30, 40]}
-    group_table, token_table = probe_untrained(model, tokens, groups, ProbeSettings(3, 4, 5), FP32)
+    group_table, token_table = probe_groups(model, tokens, groups, ProbeSettings(3, 4, 5), FP32)
     assert group_table["group"].tolist() == list(groups)
     assert (group_table["uniform_log_prob"] == -math.log(50)).all()
     assert (group_table[["masked_mean", "unmasked_mean"]] + math.log(50)).abs().max().max() < 0.05
@@ -71,7 +78,7 @@ def test_untrained_probe_tables():
     # token means weighted by their unmasked counts give back the group mean
     most = token_table[token_table["group"] == "most_common"]
     assert most["unmasked_mean"].mean() == pytest.approx(group_table.loc[0, "unmasked_mean"])
-    again, _ = probe_untrained(model, tokens, groups, ProbeSettings(3, 4, 5), FP32)
+    again, _ = probe_groups(model, tokens, groups, ProbeSettings(3, 4, 5), FP32)
     assert again.equals(group_table)
     # the same means as from the full log-softmax (model.forward) of the same batches
     probe, generator = GroupProbe(groups), torch.Generator().manual_seed(5)
@@ -100,3 +107,35 @@ def test_vocab_means_are_the_full_log_softmax_averaged():
     got = vocab_means(model, tokens, ProbeSettings(batches=2, batch_size=3, seed=2), FP32)
     assert got.shape == (50,)
     np.testing.assert_allclose(got, expected.double().mean(dim=(0, 1, 2)), rtol=0, atol=1e-6)
+
+
+def test_a_unigram_predictor_is_masked_like_a_model_by_a_plain_loop():
+    """A context-free predictor gives tokens 0 and 1 log-probabilities -1 and -3 everywhere.
+    Unmasked, the group's mean is theirs, -2, whatever the batches; masked, each sample leaves
+    out the group tokens in its input, so the mean leans toward the token it keeps."""
+    log_probs = np.array([-1.0, -3.0, -5.0])
+    tokens = torch.tensor([0, 2, 2, 2, 2, 2, 0, 2, 2, 1, 2])
+    settings = ProbeSettings(batches=2, batch_size=3, seed=0)
+    table = unigram_groups(log_probs, tokens, {"g": [0, 1]}, settings, context=2)
+    generator = torch.Generator().manual_seed(0)
+    inputs = [random_windows(tokens, 3, 2, generator)[0] for _ in range(2)]
+    kept = [log_probs[t] for x in inputs for w in x for t in (0, 1) if t not in w.tolist()]
+    row = table.iloc[0]
+    assert row["unmasked_mean"] == pytest.approx(-2.0)
+    assert row["masked_mean"] == pytest.approx(np.mean(kept))
+    assert row["masked_out_fraction"] == pytest.approx(1 - len(kept) / 12)
+
+
+def test_the_masking_control_holds_the_trained_model_and_the_unigram_predictor():
+    cfg = GPTConfig(vocab_size=50, context=8, n_embd=16, n_head=2, n_layer=1)
+    tokens = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(0))
+    counts = np.bincount(tokens.numpy(), minlength=50)
+    groups = {"most_common": [0, 1, 2], "least_common": [7, 8], "never_used": [30, 40]}
+    settings = ProbeSettings(3, 4, 5)
+    table = masking_control(build_model(cfg, 0), tokens, groups, settings, FP32, counts)
+    assert table.columns.tolist() == schemas.MASKING_CONTROL.names
+    assert table["predictor"].tolist() == ["trained"] * 3 + ["unigram"] * 3
+    unigram = table[table["predictor"] == "unigram"].set_index("group")
+    never = unigram.loc["never_used"]  # count 0: the documented floor, never masked
+    floor = np.log(1e-3 / (counts.sum() + 1e-3 * (counts == 0).sum()))
+    assert never["masked_mean"] == never["unmasked_mean"] == pytest.approx(floor)

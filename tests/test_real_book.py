@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from conftest import ROOT, copy_workflow, snakemake
+from unused_tokens.claims import copying_effect
 from unused_tokens.corpus import strip_gutenberg
 from unused_tokens.frequency import unigram_log_probs
 from unused_tokens.head import HeadPlan, fused_head
@@ -68,12 +69,23 @@ def test_after_training_common_above_least_common_above_never_used(results):
         assert last["never_used_masked"] < -math.log(50257)
 
 
-def test_every_claim_passes_on_its_interval_over_three_seeds(results):
+def test_every_claim_but_copying_passes_on_its_interval_over_three_seeds(results):
+    """The smoke model reads token frequencies, not context: masking lowers its most common
+    group exactly as much as it lowers a unigram predictor's, so the copying claim fails."""
     claims = pd.read_parquet(results / "aggregate/claims.parquet")
-    assert claims["result"].tolist() == ["PASS"] * 7
+    assert claims["result"].tolist() == ["PASS", "FAIL"] + ["PASS"] * 5
+    assert claims["claim"][1].startswith("The trained model copies common tokens from context")
     assert claims["test"].str.endswith("for the 95% interval over 3 seeds").all()
+    for seed in SEEDS:
+        control = pd.read_parquet(
+            results / f"runs/baseline/seed{seed}/probe/masking_control.parquet"
+        )
+        effect = copying_effect(control).loc["most_common"]
+        assert effect["unigram_gap"] > 0.2  # masking alone costs the common group this much
+        assert abs(effect["copying"]) < 0.02
     html = (results / "report/report.html").read_text()
-    assert html.count(">PASS<") == 7 and ">FAIL<" not in html
+    assert html.count(">PASS<") == 6 and html.count(">FAIL<") == 1
+    assert "Masking, measured against a control" in html
 
 
 def test_an_output_bias_at_the_unigram_solution_starts_the_loss_at_the_unigram_entropy(

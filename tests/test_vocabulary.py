@@ -11,7 +11,7 @@ from unused_tokens.batches import random_windows
 from unused_tokens.config import ADAPTIVE_HINT
 from unused_tokens.hardware import resolve_precision
 from unused_tokens.model import GPTConfig, build_model
-from unused_tokens.probe import probe_untrained, vocab_means
+from unused_tokens.probe import probe_groups, vocab_means
 from unused_tokens.settings import ProbeSettings, TrainSettings
 from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
 from unused_tokens.vocabulary import Vocabulary
@@ -133,7 +133,7 @@ def test_probes_of_an_adaptive_and_a_pruned_model():
     tokens = torch.randint(0, 40, (500,), generator=torch.Generator().manual_seed(0))
     groups = {"most_common": [0, 1], "least_common": [39], "never_used": []}
     model = build_model(ADAPTIVE, seed=0)
-    table, tokens_table = probe_untrained(model, tokens, groups, PROBE, FP32)
+    table, tokens_table = probe_groups(model, tokens, groups, PROBE, FP32)
     assert table["masked_mean"].isna().tolist() == [False, False, True]
     assert len(tokens_table) == 3
     means = vocab_means(model, tokens, PROBE, FP32)

@@ -7,6 +7,7 @@ rule aggregate:
         logs=every_run(rules.train.output.log),
         probes=every_run(rules.probe_untrained.output.groups),
         vocab=every_run(rules.probe_vocab.output.logprobs),
+        control=every_run(rules.probe_vocab.output.control),
         lib=lib("aggregate", "claims", "schemas"),
     output:
         steps=f"{OUT}/aggregate/steps.parquet",
@@ -41,6 +42,7 @@ rule report:
         probe_groups=every_run(rules.probe_untrained.output.groups),
         probe_tokens=every_run(rules.probe_untrained.output.tokens),
         vocab=every_run(rules.probe_vocab.output.logprobs),
+        control=every_run(rules.probe_vocab.output.control),
         benchmarks=benchmark_files,
         lib=lib(
             "aggregate",

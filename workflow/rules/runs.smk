@@ -83,6 +83,7 @@ rule probe_vocab:
         tokens=rules.tokenize.output.tokens,
         frequency=rules.count_tokens.output.frequency,
         model=rules.train.output.model,
+        groups=rules.select_groups.output.groups,
         lib=lib(
             "batches",
             "frequency",
@@ -100,6 +101,7 @@ rule probe_vocab:
         ),
     output:
         logprobs=f"{RUN}/probe/vocab_logprobs.parquet",
+        control=f"{RUN}/probe/masking_control.parquet",
     log:
         f"{RUN}/logs/probe_vocab.log",
     benchmark:

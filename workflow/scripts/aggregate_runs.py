@@ -12,10 +12,15 @@ with stage(snakemake) as log:
     runs = [tuple(run) for run in snakemake.params.runs]  # (variant, seed), the inputs' order
     counts = pd.read_parquet(i.frequency)["count"].to_numpy()
     logs, measures = {}, []
-    for run, log_path, probe_path, vocab_path in zip(runs, i.logs, i.probes, i.vocab, strict=True):
+    paths = zip(runs, i.logs, i.probes, i.vocab, i.control, strict=True)
+    for run, log_path, probe_path, vocab_path, control_path in paths:
         logs[run] = pd.read_parquet(log_path)
         values = run_measures(
-            pd.read_parquet(probe_path), logs[run], pd.read_parquet(vocab_path), counts
+            pd.read_parquet(probe_path),
+            logs[run],
+            pd.read_parquet(vocab_path),
+            counts,
+            pd.read_parquet(control_path),
         )
         measures.append({"variant": run[0], "seed": run[1], **values})
     long = aggregate.long_log(logs)

@@ -2,14 +2,14 @@
 
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
-from unused_tokens.probe import probe_untrained
+from unused_tokens.probe import probe_groups
 from unused_tokens.runs import run_context
 from unused_tokens.settings import ProbeSettings
 from unused_tokens.stage import stage
 
 with stage(snakemake) as log:
     context = run_context(snakemake, log, probe=True)
-    group_table, token_table = probe_untrained(
+    group_table, token_table = probe_groups(
         context.untrained_model(),
         context.tokens,
         context.groups(snakemake.input.groups),

@@ -1,11 +1,13 @@
-"""probe_vocab rule: every token's mean log-probability before and after a run's training."""
+"""probe_vocab rule: every token's mean log-probability before and after a run's training, and
+the masking control: the trained model's group means against a context-free unigram
+predictor's, on the same probe batches."""
 
 import pandas as pd
 
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
 from unused_tokens.model import load_model
-from unused_tokens.probe import vocab_means
+from unused_tokens.probe import masking_control, vocab_means
 from unused_tokens.runs import run_context
 from unused_tokens.settings import ProbeSettings
 from unused_tokens.stage import stage
@@ -19,4 +21,15 @@ with stage(snakemake) as log:
         means = vocab_means(model, context.tokens, probe, context.precision, context.device)
         table[f"{name}_mean"] = context.vocabulary.decode(means)  # NaN: an id without an index
     write_parquet(table, snakemake.output.logprobs, schemas.VOCAB_LOGPROBS, context.metadata())
+    control = masking_control(
+        models["trained"],
+        context.tokens,
+        context.groups(snakemake.input.groups),
+        probe,
+        context.precision,
+        context.counts,
+        context.device,
+    )
+    write_parquet(control, snakemake.output.control, schemas.MASKING_CONTROL, context.metadata())
+    log.info("masking control:\n%s", control.to_string(index=False))
     log.info("vocabulary probe: %s", table[["untrained_mean", "trained_mean"]].describe().T)

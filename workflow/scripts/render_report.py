@@ -26,6 +26,7 @@ with stage(snakemake) as log:
         "probe_groups_paths": list(i.probe_groups),
         "probe_tokens_paths": list(i.probe_tokens),
         "vocab_paths": list(i.vocab),
+        "control_paths": list(i.control),
         "benchmarks": list(i.benchmarks),
     }
     execute_notebook(i.template, o.notebook, parameters)

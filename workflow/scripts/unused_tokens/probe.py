@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import schemas
 from .batches import random_windows
+from .frequency import unigram_log_probs
 from .head import HeadPlan, fused_head, log_prob_sums
 
 
@@ -60,14 +62,15 @@ class GroupProbe:
         return torch.stack([masked_sum / masked_count, sum_ / count], dim=1)
 
 
-def _batches(model, tokens, settings, device):
-    """The probe's seeded random batches (inputs, targets) on `device`: the same for any model.
+def _batches(context, tokens, settings, device):
+    """The probe's seeded random batches (inputs, targets) of `context` tokens on `device`: the
+    same for any model.
 
     settings: settings.ProbeSettings (batches, batch_size, seed).
     """
     generator = torch.Generator().manual_seed(settings.seed)
     for _ in range(settings.batches):
-        windows = random_windows(tokens, settings.batch_size, model.cfg.context, generator)
+        windows = random_windows(tokens, settings.batch_size, context, generator)
         yield (t.to(device) for t in windows)
 
 
@@ -79,21 +82,11 @@ def _columns(model, x, y, ids, plan):
     return fused_head(model.hidden(x), model.output_weight, y, ids, plan, bias=model.bias).probes
 
 
-@torch.no_grad()
-def probe_untrained(model, tokens, groups, settings, precision, device="cpu"):
-    """Group and per-token mean log-probabilities of `model` over the probe's random batches.
-
-    settings: settings.ProbeSettings; precision: precision.Precision, that of the matrix products.
-    Returns (group table, token table) as DataFrames with the schemas in schemas.py.
-    """
-    model.eval().to(device)
-    probe = GroupProbe(groups, device)
-    plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
+def _tables(probe, batches, columns_of):
+    """(group table, token table) of the sums of `columns_of(x, y)` over `batches`."""
     totals = None
-    for x, y in _batches(model, tokens, settings, device):
-        with precision.autocast(device):
-            columns = _columns(model, x, y, probe.ids, plan)
-        sums = probe.token_sums(columns, x)
+    for x, y in batches:
+        sums = probe.token_sums(columns_of(x, y), x)
         totals = sums if totals is None else [a + b for a, b in zip(totals, sums, strict=True)]
     masked_sum, masked_count, sum_, count = (t.double() for t in totals)
     total = probe.group_total
@@ -103,7 +96,6 @@ def probe_untrained(model, tokens, groups, settings, precision, device="cpu"):
             "masked_mean": (total(masked_sum) / total(masked_count)).cpu().numpy(),
             "unmasked_mean": (total(sum_) / total(count)).cpu().numpy(),
             "masked_out_fraction": (1 - total(masked_count) / total(count)).cpu().numpy(),
-            "uniform_log_prob": -math.log(model.cfg.vocab_size),
         }
     )
     token_table = pd.DataFrame(
@@ -119,16 +111,57 @@ def probe_untrained(model, tokens, groups, settings, precision, device="cpu"):
 
 
 @torch.no_grad()
+def probe_groups(model, tokens, groups, settings, precision, device="cpu"):
+    """Group and per-token mean log-probabilities of `model` over the probe's random batches.
+
+    settings: settings.ProbeSettings; precision: precision.Precision, that of the matrix products.
+    Returns (group table, token table) as DataFrames with the schemas in schemas.py.
+    """
+    model.eval().to(device)
+    probe = GroupProbe(groups, device)
+    plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
+
+    def columns_of(x, y):
+        with precision.autocast(device):
+            return _columns(model, x, y, probe.ids, plan)
+
+    batches = _batches(model.cfg.context, tokens, settings, device)
+    group_table, token_table = _tables(probe, batches, columns_of)
+    return group_table.assign(uniform_log_prob=-math.log(model.cfg.vocab_size)), token_table
+
+
+def unigram_groups(log_probs, tokens, groups, settings, context):
+    """The group table of a context-free predictor that gives every position the same
+    log-probabilities `log_probs` (one per model index), on the probe's batches of `context`
+    tokens: what masking does to a group's mean when nothing can be copied from the context."""
+    probe = GroupProbe(groups)
+    fixed = torch.as_tensor(log_probs, dtype=torch.float64)[probe.ids]
+    batches = _batches(context, tokens, settings, "cpu")
+    return _tables(probe, batches, lambda x, y: fixed.expand(*x.shape, -1))[0]
+
+
+def masking_control(model, tokens, groups, settings, precision, counts, device="cpu"):
+    """The trained `model`'s group means and those of the corpus's unigram predictor (`counts`
+    per model index, frequency.unigram_log_probs) on the same probe batches, one table
+    (schemas.MASKING_CONTROL): claims.copying_effect reads what copying adds from it."""
+    trained, _ = probe_groups(model, tokens, groups, settings, precision, device)
+    unigram = unigram_groups(unigram_log_probs(counts), tokens, groups, settings, model.cfg.context)
+    tables = [trained.drop(columns="uniform_log_prob").assign(predictor="trained")]
+    tables.append(unigram.assign(predictor="unigram"))
+    return pd.concat(tables, ignore_index=True)[schemas.MASKING_CONTROL.names]
+
+
+@torch.no_grad()
 def vocab_means(model, tokens, settings, precision, device="cpu"):
     """Mean log-probability of every vocabulary id over the probe's random batches (unmasked).
 
-    The same probe settings give the same batches as probe_untrained, so models are compared on
+    The same probe settings give the same batches as probe_groups, so models are compared on
     one sample.
     """
     model.eval().to(device)
     plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
     total = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
-    for x, _ in _batches(model, tokens, settings, device):
+    for x, _ in _batches(model.cfg.context, tokens, settings, device):
         with precision.autocast(device):
             if model.adaptive is not None:
                 total += model(x).sum(dim=(0, 1))

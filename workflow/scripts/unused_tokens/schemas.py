@@ -58,6 +58,16 @@ PROBE_TOKENS = pa.schema(
     ]
 )
 
+MASKING_CONTROL = pa.schema(  # the trained model and a context-free unigram predictor
+    [
+        ("group", pa.string()),
+        ("predictor", pa.string()),  # "trained" or "unigram"
+        ("masked_mean", pa.float64()),
+        ("unmasked_mean", pa.float64()),
+        ("masked_out_fraction", pa.float64()),
+    ]
+)
+
 TRAINING_LOG = pa.schema(
     [("step", pa.int32()), ("loss", pa.float64())]
     + [(f"{g}_{kind}", pa.float64()) for g in GROUP_NAMES for kind in ("masked", "unmasked")]
