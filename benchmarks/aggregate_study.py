@@ -29,6 +29,7 @@ RUN_FILES = (
     "train/training_log.parquet",
     "probe/untrained_groups.parquet",
     "probe/vocab_logprobs.parquet",
+    "probe/masking_control.parquet",
 )
 
 
@@ -49,17 +50,17 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     timings, started = {}, time.perf_counter()
     files = {}
-    for run_id in runs:  # what the aggregate rule reads: three files per run
+    for run_id in runs:  # what the aggregate rule reads: four files per run
         files[run_id] = [pd.read_parquet(run / path) for path in RUN_FILES]
         files[run_id][0].iloc[:, 1:] += rng.normal(0, 0.05)  # seeds and variants differ
-    timings["read every run's three files"] = time.perf_counter() - started
+    timings["read every run's four files"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    logs = {run_id: log for run_id, (log, _, _) in files.items()}
+    logs = {run_id: log for run_id, (log, *_) in files.items()}
     measures = pd.DataFrame(
         [
-            {"variant": v, "seed": s, **run_measures(probe, log, vocab, counts)}
-            for (v, s), (log, probe, vocab) in files.items()
+            {"variant": v, "seed": s, **run_measures(probe, log, vocab, counts, control)}
+            for (v, s), (log, probe, vocab, control) in files.items()
         ]
     )
     long = aggregate.long_log(logs)
