@@ -38,6 +38,14 @@ def describe(values, by):
     return table.assign(ci_low=table["mean"] - half, ci_high=table["mean"] + half)
 
 
+def bounds(row):
+    """(low, high) of a `describe` row: its 95% interval, or its mean twice where there is no
+    interval (one seed)."""
+    if np.isnan(row["ci_low"]):
+        return row["mean"], row["mean"]
+    return row["ci_low"], row["ci_high"]
+
+
 def final_values(long):
     """The rows of each run's last step."""
     last = long.groupby(["variant", "seed"])["step"].transform("max")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .aggregate import describe
+from .aggregate import bounds, describe
 from .schemas import GROUP_NAMES
 
 MOVED_NATS = 0.01  # a token "moved" if its mean log-probability changed by more than this
@@ -119,8 +119,7 @@ def claims(measures):
             for test in tests:
                 d = described.loc[(variant, test.measure)]
                 single = d["n_seeds"] < 2
-                low, high = (d["mean"], d["mean"]) if single else (d["ci_low"], d["ci_high"])
-                verdicts.append(test.passes(low, high))
+                verdicts.append(test.passes(*bounds(d)))
                 measured.append(_measured(test.measure, d))
             how = "the value" if single else f"the 95% interval over {int(d['n_seeds'])} seeds"
             test_text = " and ".join(map(str, tests)) + f", for {how}"

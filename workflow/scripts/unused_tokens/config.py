@@ -4,11 +4,10 @@ import jsonschema
 import yaml
 
 from .errors import PipelineError
+from .model import ADAPTIVE_NEEDS
 
 VARIANT_HINT = "a variant may set only model and train keys of the experiment"
-ADAPTIVE_HINT = (
-    "adaptive has output layers of its own, without a bias: set tied: false and output_bias: false"
-)
+ADAPTIVE_HINT = f"adaptive {ADAPTIVE_NEEDS}"
 
 
 def _first_problem(config, schema):

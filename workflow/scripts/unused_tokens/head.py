@@ -57,6 +57,20 @@ class HeadPlan:
         return cls(dtype, pad, CPU_CHUNK, block)
 
 
+def padded_bias(bias, rows):
+    """The output bias (vocab,) in fp32, padded with zeros to `rows` (the padded vocabulary,
+    whose extra logits are -inf anyway); None stays None."""
+    return None if bias is None else torch.nn.functional.pad(bias.float(), (0, rows - len(bias)))
+
+
+def log_softmax(logits, bias=None):
+    """The fp32 log-softmax of a block of logits (rows, padded vocab), the fp32 bias added
+    first if there is one."""
+    if bias is None:
+        return torch.log_softmax(logits, dim=1, dtype=torch.float32)
+    return torch.log_softmax(logits.float() + bias, dim=1)
+
+
 def block_statistics(logits, targets, columns, want_grad, bias=None):
     """Per-row loss and probe log-probabilities of a block of rows: (losses, probes), fp32.
 
@@ -65,10 +79,7 @@ def block_statistics(logits, targets, columns, want_grad, bias=None):
     taken in fp32. With want_grad, `logits` is overwritten, in its own dtype, by d(summed
     loss)/d(logits) = softmax - one_hot(targets): exp(log-softmax) is written straight into it.
     """
-    if bias is None:
-        log_probs = torch.log_softmax(logits, dim=1, dtype=torch.float32)
-    else:
-        log_probs = torch.log_softmax(logits.float() + bias, dim=1)
+    log_probs = log_softmax(logits, bias)
     rows = torch.arange(len(targets), device=targets.device)
     losses = -log_probs[rows, targets]
     probes = log_probs[:, columns]
@@ -128,7 +139,7 @@ class FusedHead(torch.autograd.Function):
             losses = torch.empty(n, dtype=torch.float32, device=device)
             probes = torch.empty(n, len(columns), dtype=torch.float32, device=device)
             h, w = operands(hidden, weight, plan)
-            b = None if bias is None else torch.nn.functional.pad(bias.float(), (0, len(w) - vocab))
+            b = padded_bias(bias, len(w))
             if want_grad:
                 grad_h = torch.empty_like(h)
                 grad_w = torch.zeros_like(w, dtype=torch.float32)
@@ -214,9 +225,9 @@ def log_prob_sums(hidden, weight, plan, bias=None):
     vocab = len(weight)
     total = torch.zeros(vocab, dtype=torch.float64, device=hidden.device)
     h, w = operands(hidden.flatten(0, -2), weight, plan)
-    b = 0.0 if bias is None else torch.nn.functional.pad(bias.float(), (0, len(w) - vocab))
+    b = padded_bias(bias, len(w))
     for _, logits in padded_logits(h, w, vocab, plan):
         for start in range(0, len(logits), plan.block):
-            log_probs = torch.log_softmax(logits[start : start + plan.block].float() + b, 1)
+            log_probs = log_softmax(logits[start : start + plan.block], b)
             total += log_probs[:, :vocab].sum(dim=0, dtype=torch.float64)
     return total

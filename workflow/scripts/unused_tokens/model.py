@@ -24,6 +24,9 @@ from .files import atomic_output
 HEADS = ("softmax", "adaptive")
 ADAPTIVE_CUTOFFS = (2_000, 10_000)  # frequency ranks where the adaptive softmax's clusters start
 ADAPTIVE_DIV = 4.0  # each tail cluster's projection is this many times narrower than the last
+ADAPTIVE_NEEDS = (  # what model.head: adaptive asks of the other model keys
+    "has output layers of its own, without a bias: set tied: false and output_bias: false"
+)
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,7 @@ class GPTConfig:
         if self.head not in HEADS:
             raise ValueError(f"model.head={self.head!r} is not one of {HEADS}")
         if self.head == "adaptive" and (self.tied or self.output_bias):
-            raise ValueError(
-                "model.head: adaptive has output layers of its own, without a bias: "
-                "set model.tied: false and model.output_bias: false"
-            )
+            raise ValueError(f"model.head: adaptive {ADAPTIVE_NEEDS}")
 
     @property
     def cutoffs(self):

@@ -145,8 +145,9 @@ class TrainStep:
         if not self.options.fused_head:
             log_probs = self.body(x)
             losses = -log_probs.gather(-1, y[..., None])[..., 0]
-            objective = losses.mean() if row_weights is None else (losses * row_weights).mean()
-            return HeadOutput(objective, losses.mean().detach(), log_probs[..., self.probe.ids])
+            loss = losses.mean()
+            objective = loss if row_weights is None else (losses * row_weights).mean()
+            return HeadOutput(objective, loss.detach(), log_probs[..., self.probe.ids])
         return fused_head(
             self.body(x),
             self.model.output_weight,

@@ -8,6 +8,7 @@ not have (never-used tokens after vocabulary pruning: NaN) is named as such.
 
 import math
 
+from .aggregate import bounds
 from .schemas import GROUP_NAMES
 
 
@@ -19,8 +20,7 @@ def _value(row):
 
 def _side(row):
     """'higher', 'lower' or None (the interval holds zero, or one seed's value is zero)."""
-    single = math.isnan(row["ci_low"])
-    low, high = (row["mean"], row["mean"]) if single else (row["ci_low"], row["ci_high"])
+    low, high = bounds(row)
     return "higher" if low > 0 else "lower" if high < 0 else None
 
 
