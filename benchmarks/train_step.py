@@ -3,8 +3,9 @@
 Variants (see workflow/scripts/unused_tokens/step.py): `baseline` (fp32, eager, math attention,
 AdamW one parameter at a time, the full log-softmax), `pipeline` (the step the train rule runs
 with the default config: bf16 where the hardware has it, the fused head on a padded vocabulary,
-fused AdamW) and `fast` (config/fast.yaml: torch.compile with CUDA graphs on top). Each does the
-same work per step, per-step group probes included, on random batches of random tokens.
+fused AdamW), `fast` (config/fast.yaml: torch.compile with CUDA graphs on top) and `fast_blocks`
+(the same, compiled a block at a time: runtime.compile_scope blocks). Each does the same work per
+step, per-step group probes included, on random batches of random tokens.
 
 Prints, per variant: its precision, median step time, tokens/s, model FLOPs utilisation (6N +
 12·L·H·Q·T FLOPs per token against a peak: on a GPU the device's dense bf16 peak; on a CPU the
@@ -49,7 +50,12 @@ PRESETS = {  # model config and batch size
     "smoke": (GPTConfig(context=64, n_embd=64, n_head=4, n_layer=2), 16),
     "tiny": (GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1), 4),
 }
-VARIANTS = {"baseline": BASELINE, "pipeline": PIPELINE, "fast": FAST}
+VARIANTS = {
+    "baseline": BASELINE,
+    "pipeline": PIPELINE,
+    "fast": FAST,
+    "fast_blocks": replace(FAST, compile_scope="blocks"),
+}
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12}  # dense bf16, SXM parts
 PEAK_PRODUCT = (4096, 768, 768)  # the CPU peak's product: a default batch through a 768-wide layer
 SETTINGS = TrainSettings(steps=1, batch_size=1, lr=1e-3, weight_decay=0.01)  # lr and decay used
@@ -233,7 +239,7 @@ def main(argv=None):
         mfu = f"{row['mfu']:.1%}" if peak_flops else "n/a"
         speedup = f"{row['speedup']:.2f}x" if baseline_rate else "n/a"
         print(
-            f"{name:9s} {precision}  median {row['median_step_ms']:9.2f} ms  "
+            f"{name:11s} {precision}  median {row['median_step_ms']:9.2f} ms  "
             f"{row['tokens_per_s']:>9,} tok/s  MFU {mfu:>6}  "
             f"peak mem {row['peak_memory_mb']:>6,} MB  start-up {row['startup_s']:6.2f} s  "
             f"vs baseline {speedup}"

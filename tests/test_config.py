@@ -10,7 +10,7 @@ from unused_tokens.config import validate_config
 from unused_tokens.errors import PipelineError
 from unused_tokens.hardware import PRECISIONS
 from unused_tokens.settings import MODEL_KEYS, Runtime, TrainSettings
-from unused_tokens.step import ADAMW_KERNELS, COMPILE_MODES, DECAY
+from unused_tokens.step import ADAMW_KERNELS, COMPILE_MODES, COMPILE_SCOPES, DECAY
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
 
@@ -118,6 +118,7 @@ def test_the_schema_offers_exactly_the_choices_the_library_knows():
     assert runtime["properties"]["precision"]["enum"] == list(PRECISIONS)
     assert sorted(runtime["properties"]["adamw"]["enum"]) == sorted(ADAMW_KERNELS)
     assert runtime["properties"]["compile_mode"]["enum"] == list(COMPILE_MODES)
+    assert runtime["properties"]["compile_scope"]["enum"] == list(COMPILE_SCOPES)
     assert runtime["required"] == [f.name for f in fields(Runtime)]
     assert list(schema["$defs"]["model"]["properties"]) == list(MODEL_KEYS)
     assert schema["$defs"]["train"]["properties"]["decay"]["enum"] == list(DECAY)

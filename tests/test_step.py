@@ -26,25 +26,53 @@ TOLERANCE = 1e-4  # nats, on every logged quantity after 50 steps
 SETTINGS = TrainSettings(steps=50, batch_size=4, lr=3e-3, weight_decay=0.01)
 
 
-def run(options, steps=50):
-    step = TrainStep(build_model(CFG, seed=0), GROUPS, SETTINGS, "cpu", options)
+def run(options, steps=50, cfg=CFG):
+    step = TrainStep(build_model(cfg, seed=0), GROUPS, SETTINGS, "cpu", options)
     generator = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, 60, (5000,), generator=generator)
     rows = []
-    for _ in range(steps + 1):
-        rows.append(step(*random_windows(tokens, 4, CFG.context, generator)))
+    for i in range(steps + 1):  # as in training: the last step measures, without an update
+        rows.append(step(*random_windows(tokens, 4, cfg.context, generator), update=i < steps))
     return torch.stack(rows)
 
 
 @pytest.mark.parametrize(
     "options",
-    [StepOptions(), PIPELINE, FAST],
-    ids=["full-log-softmax", "pipeline", "fast"],
+    [StepOptions(), PIPELINE, FAST, replace(FAST, compile_scope="blocks")],
+    ids=["full-log-softmax", "pipeline", "fast", "fast-blocks"],
 )
 def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     baseline, other = run(BASELINE), run(replace(options, precision="fp32"))
     assert baseline[-1, 0] < baseline[0, 0] - 1  # it did learn
     torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("scope", ["model", "blocks"])
+def test_the_step_without_update_compiles_nothing(scope):
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    options = replace(FAST, precision="fp32", compile_scope=scope)
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, SETTINGS, "cpu", options)
+    x, y = random_windows(torch.arange(60), 4, CFG.context, torch.Generator().manual_seed(0))
+    step(x, y)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert graphs >= 2  # the body (or block) and the head's statistics
+    step(x, y, update=False)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+
+
+def test_compiled_blocks_share_one_graph():
+    """compile_scope "blocks": three blocks compile as many graphs as one, to the same numbers."""
+    graphs = {}
+    for n_layer in (1, 3):
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
+        cfg = replace(CFG, n_layer=n_layer)
+        options = replace(FAST, precision="fp32", compile_scope="blocks")
+        blocks, whole = run(options, steps=3, cfg=cfg), run(BASELINE, steps=3, cfg=cfg)
+        torch.testing.assert_close(blocks, whole, rtol=0, atol=TOLERANCE)
+        graphs[n_layer] = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert graphs[1] == graphs[3] >= 2  # the block's graph and the head's statistics
 
 
 COUNTS = torch.bincount(torch.arange(60), minlength=512).numpy() * 80  # ids 60.. never occur
@@ -88,6 +116,7 @@ def test_the_fast_overlay_trains_with_the_fast_step(default_config):
         ({"precision": "fp16"}, "precision='fp16' is not one of ('auto', 'fp32', 'bf16')"),
         ({"adamw": "foreach"}, "adamw='foreach' is not one of ['default', 'loop', 'fused']"),
         ({"compile_mode": "fast"}, "compile_mode='fast' is not one of ('default', "),
+        ({"compile_scope": "layers"}, "compile_scope='layers' is not one of ('model', 'blocks')"),
         ({"pad_vocab": 64}, "pad_vocab=64 needs fused_head and must be >= 1"),
         ({"pad_vocab": 0, "fused_head": True}, "pad_vocab=0 needs fused_head and must be >= 1"),
     ],
@@ -113,7 +142,8 @@ def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
     assert [name for name, _ in peaks] == ["fp32", "bf16"] * 2
     assert all(float(value) > 0 for _, value in peaks)
     auto = resolve_precision("auto", "cpu").name
-    assert f"pipeline  {auto}  median" in printed and "baseline  fp32  median" in printed
+    assert re.search(rf"^pipeline +{auto}  median", printed, flags=re.MULTILINE)
+    assert re.search(r"^baseline +fp32  median", printed, flags=re.MULTILINE)
     old, *rows = list(csv.DictReader(out.open()))
     assert old["variant"] == "baseline" and old["precision"] == old["mfu"] == ""
     assert [r["variant"] for r in rows] == ["baseline", "pipeline"] * 2
@@ -123,7 +153,7 @@ def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
     assert rows[0]["speedup"] == "1.0"
     assert rows[1]["options"] == (
         "precision=auto math_attention=False adamw=fused compile=False compile_mode=default "
-        "fused_head=True pad_vocab=64"
+        "compile_scope=model fused_head=True pad_vocab=64"
     )
     # the profile: three entries per variant, printed and kept, shares of one step's time
     shares = re.findall(r"^ +(\d+\.\d)% +\d+\.\d ms  (\S+)", printed, flags=re.MULTILINE)

@@ -102,6 +102,7 @@ class Runtime:
     adamw: str
     compile: bool
     compile_mode: str
+    compile_scope: str
     compile_cache: str
 
     @classmethod
@@ -110,7 +111,7 @@ class Runtime:
 
     def step_options(self, precision):
         """The train step's options, with `precision` resolved ("fp32" or "bf16")."""
-        keys = ("adamw", "compile", "compile_mode", "fused_head", "pad_vocab")
+        keys = ("adamw", "compile", "compile_mode", "compile_scope", "fused_head", "pad_vocab")
         return StepOptions(precision=precision, **{k: getattr(self, k) for k in keys})
 
 

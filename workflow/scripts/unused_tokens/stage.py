@@ -1,4 +1,4 @@
-"""What every stage script shares: logging to its Snakemake log file and one-line errors."""
+"""What every stage script shares: logging to its Snakemake log file and errors it can read."""
 
 import contextlib
 import logging
@@ -9,15 +9,23 @@ from .errors import PipelineError
 
 @contextlib.contextmanager
 def stage(snakemake):
-    """Log to the rule's `log:` file and to the console; turn a PipelineError into one line."""
+    """Log to the rule's `log:` file and to the console. A PipelineError (bad input, with its fix)
+    becomes one line; any other exception is a bug, logged with its traceback, so that the log
+    never stays silent about why the job failed."""
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         handlers=[logging.FileHandler(snakemake.log[0], mode="w"), logging.StreamHandler()],
         force=True,
     )
+    log = logging.getLogger(snakemake.rule)
     try:
-        yield logging.getLogger(snakemake.rule)
+        yield log
     except PipelineError as err:
-        logging.getLogger(snakemake.rule).error("%s", err)
+        log.error("%s", err)
+        sys.exit(1)
+    except Exception:
+        log.exception(
+            "unexpected error in rule %s (a bug: please report it with this log)", snakemake.rule
+        )
         sys.exit(1)

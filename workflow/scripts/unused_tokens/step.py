@@ -28,6 +28,7 @@ ADAMW_KERNELS = {
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+COMPILE_SCOPES = ("model", "blocks")  # one graph of the whole body, or one per block
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class StepOptions:
     compile: bool = False  # torch.compile the model; with fused_head, its body and the head's
     # elementwise work, while the head's matrix products stay eager
     compile_mode: str = "default"  # torch.compile's mode; "reduce-overhead" adds CUDA graphs
+    compile_scope: str = "model"  # "blocks": compile each transformer block on its own; the
+    # blocks share one compiled graph, so compiling from an empty cache takes one block's time
     fused_head: bool = False  # loss and probes from head.fused_head, no full log-softmax
     pad_vocab: int = 1  # the fused head pads the output matrix to a multiple of this many rows
 
@@ -48,6 +51,8 @@ class StepOptions:
             raise ValueError(f"adamw={self.adamw!r} is not one of {list(ADAMW_KERNELS)}")
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode={self.compile_mode!r} is not one of {COMPILE_MODES}")
+        if self.compile_scope not in COMPILE_SCOPES:
+            raise ValueError(f"compile_scope={self.compile_scope!r} is not one of {COMPILE_SCOPES}")
         if self.pad_vocab < 1 or (self.pad_vocab > 1 and not self.fused_head):
             raise ValueError(f"pad_vocab={self.pad_vocab} needs fused_head and must be >= 1")
 
@@ -89,6 +94,20 @@ def parameter_groups(model, weight_decay, decay):
     ]
 
 
+def _compiled_body(model, options):
+    """What the step calls for hidden states (fused head) or log-probs, compiled as asked; with
+    scope "blocks" the model's blocks are compiled in place, keeping their parameter names."""
+    body = model.hidden if options.fused_head else model
+    if not options.compile:
+        return body
+    mode = None if options.compile_mode == "default" else options.compile_mode
+    if options.compile_scope == "model":
+        return torch.compile(body, mode=mode)
+    for block in model.blocks:
+        block.compile(mode=mode)
+    return body
+
+
 class TrainStep:
     """Forward, loss, group probes and (optionally) one AdamW update, all left on the device.
 
@@ -118,9 +137,7 @@ class TrainStep:
         self.precision = resolve_precision(options.precision, device)
         vocab = model.cfg.vocab_size
         self.plan = HeadPlan.for_device(device, self.precision.dtype, options.pad_vocab, vocab)
-        body = model.hidden if options.fused_head else model
-        mode = None if options.compile_mode == "default" else options.compile_mode
-        self.body = torch.compile(body, mode=mode) if options.compile else body
+        self.body = _compiled_body(model, options)
         self.statistics = torch.compile(block_statistics) if options.compile else block_statistics
         self.probe = GroupProbe(groups, device)
         self.optimizer = torch.optim.AdamW(
@@ -132,11 +149,18 @@ class TrainStep:
         self.token_weights = None if token_weights is None else token_weights.float().to(device)
         self.vocab_rows = [model.wte.weight] + ([] if model.head is None else [model.head.weight])
 
-    def _context(self):
+    def _context(self, update):
         stack = contextlib.ExitStack()
         stack.enter_context(self.precision.autocast(self.device))
+        stack.enter_context(torch.set_grad_enabled(update))
         if self.options.math_attention:
             stack.enter_context(sdpa_kernel([SDPBackend.MATH]))
+        if not update:
+            # A step without update (the last, after the final update) runs eagerly: compiling
+            # and recording a no-grad graph for one call costs more than it saves; and without
+            # autograd, CUDA graphs take each call of a block's shared graph for a new step and
+            # overwrite the output the next block is reading.
+            stack.enter_context(torch.compiler.set_stance("force_eager"))
         return stack
 
     def head(self, x, y):
@@ -162,7 +186,7 @@ class TrainStep:
     def __call__(self, x, y, update=True):
         """The step's log row on the device: loss, then each group's masked and unmasked mean
         (schemas.LOG_ROW when the groups are schemas.GROUP_NAMES)."""
-        with self._context(), torch.set_grad_enabled(update):
+        with self._context(update):
             objective, loss, columns = self.head(x, y)
             means = self.probe.group_means(columns.detach(), x)
             if update:
