@@ -5,6 +5,8 @@ leave no partial output behind; an interrupted training resumes exactly; repeate
 runs behave; the same config gives the same bytes.
 """
 
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,7 +205,7 @@ def reference(tmp_path_factory):
     return work
 
 
-def start_snakemake(workdir, cores=2):
+def start_snakemake(workdir, cores=2, session=False):
     cmd = [
         sys.executable,
         "-m",
@@ -214,7 +216,12 @@ def start_snakemake(workdir, cores=2):
         "config/test.yaml",
     ]
     return subprocess.Popen(
-        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=session,  # its own process group, as a terminal's foreground job
     )
 
 
@@ -257,6 +264,34 @@ def test_killed_training_resumes_bit_identically(reference, tmp_path):
     a = torch.load(run_results(work) / "train/model.pt")["model"]
     b = torch.load(run_results(reference) / "train/model.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_ctrl_c_saves_the_step_under_way_and_the_rerun_goes_on_from_it(reference, tmp_path):
+    """Ctrl-C (SIGINT to the whole foreground process group) with no periodic saves at all."""
+    no_saves = {"checkpoint_every": 0, "log_every": 50}
+    work = prepare_run(tmp_path, book_text(), {**LONG, "runtime": no_saves})
+    train_log = run_results(work) / "logs/train.log"
+    run = start_snakemake(work, session=True)
+    wait_for(lambda: train_log.exists() and "step 100/400" in train_log.read_text())
+    os.killpg(run.pid, signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode != 0, output
+    stopped = re.search(
+        r"interrupted by SIGINT at step (\d+): the training state is saved to "
+        r"(\S+); run the same command again to go on from step (\d+)",
+        train_log.read_text(),
+    )
+    assert stopped, train_log.read_text()
+    step = int(stopped[1])
+    assert 100 <= step < 400 and int(stopped[3]) == step + 1
+    assert stopped[2] == f"results/e2e/{RUN}/train/resume.pt"
+    assert torch.load(work / stopped[2])["next_step"] == step + 1
+
+    snakemake(work)
+    log = train_log.read_text()
+    assert f"resuming at step {step + 1} from results/e2e/{RUN}/train/resume.pt" in log
+    got = pd.read_parquet(run_results(work) / "train/training_log.parquet")
+    assert got.equals(pd.read_parquet(run_results(reference) / "train/training_log.parquet"))
 
 
 def test_same_config_twice_gives_identical_parquet_bytes(reference, tmp_path):

@@ -1,11 +1,13 @@
 """GroupProbe and probe_groups against a plain loop over samples, positions and tokens."""
 
+import logging
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from unused_tokens import probe as probe_module
 from unused_tokens import schemas
 from unused_tokens.batches import random_windows
 from unused_tokens.hardware import resolve_precision
@@ -139,3 +141,14 @@ def test_the_masking_control_holds_the_trained_model_and_the_unigram_predictor()
     never = unigram.loc["never_used"]  # count 0: the documented floor, never masked
     floor = np.log(1e-3 / (counts.sum() + 1e-3 * (counts == 0).sum()))
     assert never["masked_mean"] == never["unmasked_mean"] == pytest.approx(floor)
+
+
+def test_a_long_probe_says_how_far_it_is(monkeypatch, caplog):
+    """A line per batch once INTERVAL_S has passed (here at once: the interval is 0 s)."""
+    monkeypatch.setattr(probe_module, "INTERVAL_S", 0)
+    caplog.set_level(logging.INFO)
+    cfg = GPTConfig(vocab_size=50, context=8, n_embd=16, n_head=2, n_layer=1)
+    tokens = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(0))
+    probe_groups(build_model(cfg, seed=0), tokens, GROUPS, ProbeSettings(3, 4, 5), FP32)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("probe: ")]
+    assert lines == [f"probe: {i} of 3 batches in 0:00:00" for i in (1, 2, 3)]

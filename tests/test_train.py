@@ -1,6 +1,9 @@
 """train: the log's shape and meaning, determinism, and the result on a small corpus."""
 
+import logging
 import math
+import re
+import signal
 from dataclasses import replace
 
 import numpy as np
@@ -8,12 +11,15 @@ import pandas as pd
 import pytest
 import torch
 
+from unused_tokens import progress as progress_module
 from unused_tokens import schemas
+from unused_tokens import train as train_module
 from unused_tokens.errors import PipelineError
 from unused_tokens.frequency import count_tokens
 from unused_tokens.groups import group_ids, select_groups
 from unused_tokens.hardware import resolve_device
 from unused_tokens.model import GPTConfig, build_model, load_model, save_model
+from unused_tokens.progress import Progress, hms
 from unused_tokens.settings import TrainSettings
 from unused_tokens.step import FAST, PIPELINE
 from unused_tokens.train import ResumePoint, train
@@ -126,3 +132,78 @@ def test_fast_step_options_reach_the_step_and_keep_the_numbers(zipf_corpus):
     pd.testing.assert_frame_equal(
         fast, log, check_exact=False, rtol=0, atol=1e-4
     )  # ...same numbers
+
+
+def test_sigint_stops_after_the_step_and_saves_it_for_the_rerun(zipf_corpus, tmp_path, caplog):
+    """Ctrl-C at step 6 of 12, with no periodic saves: the rerun goes on from step 7 and ends
+    bit-identical to a run that was never interrupted."""
+    caplog.set_level(logging.INFO)
+    _, uninterrupted = run(zipf_corpus, steps=12)
+    resume = ResumePoint(tmp_path / "resume.pt", every=0, fingerprint="abc")
+    windows = train_module.random_windows
+    calls = []
+
+    def ctrl_c_at_step_6(*args):
+        calls.append(1)
+        if len(calls) == 7:
+            signal.raise_signal(signal.SIGINT)
+        return windows(*args)
+
+    train_module.random_windows = ctrl_c_at_step_6
+    try:
+        with pytest.raises(PipelineError) as err:
+            run(zipf_corpus, steps=12, resume=resume)
+    finally:
+        train_module.random_windows = windows
+    assert str(err.value) == (
+        f"interrupted by SIGINT at step 6: the training state is saved to {resume.path}; "
+        "run the same command again to go on from step 7"
+    )
+    assert f"step 6: training state saved to {resume.path}" in caplog.text
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    _, resumed = run(zipf_corpus, steps=12, resume=resume)
+    assert f"resuming at step 7 from {resume.path}" in caplog.text
+    assert resumed.equals(uninterrupted)
+
+
+def test_a_cpu_run_over_the_limit_stops_after_its_estimate(zipf_corpus, caplog):
+    caplog.set_level(logging.INFO)
+    tokens, groups = zipf_corpus
+    settings = TrainSettings(10_000, batch_size=8, lr=3e-3, weight_decay=0.01)
+    model = build_model(CFG, seed=0)
+    limit = 1 / 3600 / 1000  # a millisecond: any real estimate is over it
+    with pytest.raises(PipelineError) as err:
+        train(model, tokens, groups, settings, 0, "cpu", PIPELINE, cpu_limit_hours=limit, runs=3)
+    estimate = re.search(
+        r"estimate: this run takes about (\d+:\d\d:\d\d) on cpu \(\d+\.\d\d s per step, "
+        r"10000 steps\); the study's 3 runs about (\d+:\d\d:\d\d) one after another",
+        caplog.text,
+    )
+    assert estimate, caplog.text
+    assert str(err.value) == (
+        f"training would take about {estimate[2]} on this CPU (3 runs of about {estimate[1]}), "
+        "over "
+        f"runtime.cpu_limit_hours={limit:g}: add config/smoke.yaml to your --configfile list for "
+        "the quick version (minutes), use a GPU, or rerun with "
+        "--config 'runtime={cpu_limit_hours: 0}' to train anyway"
+    )
+    assert "step 3/10000" in caplog.text and "step 4/10000" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.4, "0:00:00"), (75, "0:01:15"), (39_600, "11:00:00")]
+)
+def test_time_left_reads_as_hours_minutes_seconds(seconds, text):
+    assert hms(seconds) == text
+
+
+def test_a_progress_line_comes_at_least_every_interval(monkeypatch):
+    clock = iter([0.0, 1.0, 5.0, 32.0, 32.0, 40.0])
+    monkeypatch.setattr(progress_module.time, "perf_counter", lambda: next(clock))
+    progress = Progress(start=0, steps=1000, tokens_per_step=16, log_every=500, interval_s=30)
+    assert progress.due(0)  # the first step always
+    progress.report(0, [1.0] * len(schemas.LOG_ROW))  # at t=1
+    assert not progress.due(7)  # t=5
+    assert progress.due(8)  # t=32: 31 s since the last line
+    progress.report(8, [1.0] * len(schemas.LOG_ROW))  # at t=32
+    assert not progress.due(9)  # t=40

@@ -6,6 +6,7 @@ from unused_tokens import schemas
 from unused_tokens.files import write_parquet
 from unused_tokens.model import save_model
 from unused_tokens.runs import run_context
+from unused_tokens.settings import Study
 from unused_tokens.stage import stage
 from unused_tokens.train import ResumePoint, fingerprint, train, use_compile_cache
 
@@ -32,6 +33,8 @@ with stage(snakemake) as log:
         runtime.log_every,
         resume,
         counts=context.counts,
+        cpu_limit_hours=runtime.cpu_limit_hours,
+        runs=len(Study.from_config(snakemake.config).runs()),
     )
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, context.metadata())
     save_model(model, snakemake.output.model, run.train.steps)

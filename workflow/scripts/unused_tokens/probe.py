@@ -11,7 +11,9 @@ model treats them as targets. A group the model's vocabulary does not cover (nev
 after vocabulary pruning) has no tokens, and its means are NaN.
 """
 
+import logging
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,9 @@ from . import schemas
 from .batches import random_windows
 from .frequency import unigram_log_probs
 from .head import HeadPlan, fused_head, log_prob_sums
+from .progress import INTERVAL_S, hms
+
+log = logging.getLogger(__name__)
 
 
 class GroupProbe:
@@ -64,14 +69,20 @@ class GroupProbe:
 
 def _batches(context, tokens, settings, device):
     """The probe's seeded random batches (inputs, targets) of `context` tokens on `device`: the
-    same for any model.
+    same for any model. A line says how far the probe is, at most INTERVAL_S seconds apart.
 
     settings: settings.ProbeSettings (batches, batch_size, seed).
     """
     generator = torch.Generator().manual_seed(settings.seed)
-    for _ in range(settings.batches):
+    started = last = time.perf_counter()
+    for done in range(settings.batches):
         windows = random_windows(tokens, settings.batch_size, context, generator)
         yield (t.to(device) for t in windows)
+        if time.perf_counter() - last >= INTERVAL_S:
+            last = time.perf_counter()
+            log.info(
+                "probe: %d of %d batches in %s", done + 1, settings.batches, hms(last - started)
+            )
 
 
 def _columns(model, x, y, ids, plan):

@@ -96,6 +96,7 @@ class Runtime:
     train_threads: int
     probe_threads: int
     log_every: int
+    cpu_limit_hours: float
     checkpoint_every: int
     fused_head: bool
     pad_vocab: int

@@ -2,7 +2,7 @@
 
 Step 0 is measured before the first update, so `steps` updates give `steps + 1` log rows. The
 loss and the group means of every step stay on the device and are copied to the host once at the
-end; progress lines (every `log_every` steps) and saves of the training state are the only
+end; progress lines (progress.py) and saves of the training state are the only
 synchronisation.
 """
 
@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from .batches import random_windows, to_device
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
 from .frequency import inverse_frequency_weights
+from .progress import Progress, interruptible
 from .step import PIPELINE, TrainStep, compile_report
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def train(
     log_every=10,
     resume=None,
     counts=None,
+    cpu_limit_hours=0,
+    runs=1,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
@@ -99,7 +101,10 @@ def train(
     random training windows; groups: {name: ids} for schemas.GROUP_NAMES, in that order.
     With a ResumePoint, the state is saved every `resume.every` updates and a saved state left by
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
-    was never interrupted. A non-finite loss stops training with PipelineError naming the step.
+    was never interrupted; SIGINT or SIGTERM stops training after the current step, with its
+    state saved there. A non-finite loss stops training with PipelineError naming the step. On
+    the CPU, training stops after its first steps when `runs` runs like this one would take
+    over `cpu_limit_hours` one after another (progress.py; 0: no limit).
     `options` (step.StepOptions) choose kernels and compilation, not what is computed.
     """
     if list(groups) != list(schemas.GROUP_NAMES):
@@ -121,27 +126,38 @@ def train(
         generator.set_state(state["generator"])
         rows, start = list(state["rows"].to(device)), state["next_step"]
         log.info("resuming at step %d from %s", start, resume.path)
-    checked, started = start, time.perf_counter()
-    for step in range(start, steps + 1):
-        x, y = (
-            to_device(t, device)
-            for t in random_windows(tokens, settings.batch_size, model.cfg.context, generator)
-        )
-        rows.append(step_once(x, y, update=step < steps))
-        saving = resume is not None and resume.due(step + 1, steps)
-        if saving or step % log_every == 0 or step == steps:
-            checked = _check_finite(rows, checked)
-            _report(step, start, steps, rows[-1].tolist(), y.numel(), started)
-        if saving:
-            resume.save(
-                {
-                    "next_step": step + 1,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "generator": generator.get_state(),
-                    "rows": torch.stack(rows).cpu(),
-                }
+    progress = Progress(start, steps, settings.batch_size * model.cfg.context, log_every)
+    checked, device_type = start, torch.device(device).type
+    with interruptible() as received:
+        for step in range(start, steps + 1):
+            x, y = (
+                to_device(t, device)
+                for t in random_windows(tokens, settings.batch_size, model.cfg.context, generator)
             )
+            rows.append(step_once(x, y, update=step < steps))
+            stopping = bool(received) and step < steps
+            saving = resume is not None and (resume.due(step + 1, steps) or stopping)
+            if saving or progress.due(step):
+                checked = _check_finite(rows, checked)
+                progress.report(step, rows[-1].tolist())
+            progress.check_estimate(step, device_type, cpu_limit_hours, runs)
+            if saving:
+                resume.save(
+                    {
+                        "next_step": step + 1,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "generator": generator.get_state(),
+                        "rows": torch.stack(rows).cpu(),
+                    }
+                )
+                log.info("step %d: training state saved to %s", step, resume.path)
+            if stopping:
+                saved = f"saved to {resume.path}" if resume else "not saved"
+                raise PipelineError(
+                    f"interrupted by {received[0]} at step {step}: the training state is {saved}; "
+                    f"run the same command again to go on from step {step + 1}"
+                )
     if options.compile:
         log.info("%s (cache: %s)", compile_report(), os.environ.get("TORCHINDUCTOR_CACHE_DIR"))
     table = pd.DataFrame(torch.stack(rows).cpu().numpy(), columns=schemas.LOG_ROW)
@@ -160,22 +176,3 @@ def _check_finite(rows, first):
             "lower train.lr (no training log was written)"
         )
     return len(rows)
-
-
-def _report(step, start, steps, values, tokens_per_step, started):
-    elapsed = time.perf_counter() - started
-    rate = tokens_per_step * (step + 1 - start) / elapsed
-    left = elapsed / (step + 1 - start) * (steps - step)
-    row = dict(zip(schemas.LOG_ROW, values, strict=True))
-    groups = " ".join(
-        f"{g}={row[f'{g}_masked']:.3f}/{row[f'{g}_unmasked']:.3f}" for g in schemas.GROUP_NAMES
-    )
-    log.info(
-        "step %d/%d loss %.4f | masked/unmasked %s | %.0f tok/s | %.0fs left",
-        step,
-        steps,
-        row["loss"],
-        groups,
-        rate,
-        left,
-    )
