@@ -8,21 +8,40 @@ import os
 import re
 import sys
 
+import yaml
+
 from snakemake.io import strip_wildcard_constraints
-from snakemake.utils import min_version
+from snakemake.utils import min_version, update_config
 
 min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
-from unused_tokens.config import validate_config
+from unused_tokens.claims import finished
+from unused_tokens.config import (
+    check_study_named,
+    experiment,
+    typed_command_line,
+    validate_config,
+)
 from unused_tokens.figures import FIGURES
+from unused_tokens.modules import helper_modules
 from unused_tokens.settings import Study
 
 
 configfile: "config/config.yaml"
 
 
+command_line = typed_command_line(workflow.config_settings.config)
+update_config(config, command_line)
 validate_config(config, f"{workflow.basedir}/config/config.schema.yaml")
+check_study_named(
+    yaml.safe_load(open("config/config.yaml")),
+    [
+        (os.path.relpath(f), yaml.safe_load(open(f)))
+        for f in workflow.overwrite_configfiles
+    ]
+    + [("--config", command_line)],
+)
 
 
 report: "workflow/report/workflow.rst"
@@ -45,3 +64,9 @@ rule all:
     default_target: True
     input:
         rules.report.output,
+
+
+onsuccess:
+    ending = finished(rules.report.output.html, rules.aggregate.output.claims)
+    if ending:
+        print(ending)

@@ -10,9 +10,12 @@ from unused_tokens import schemas
 from unused_tokens.claims import (
     CLAIMS,
     claims,
+    claims_page,
     copying_effect,
+    finished,
     masking_effect,
     run_measures,
+    tally,
     unigram_plateau,
 )
 
@@ -221,3 +224,39 @@ def test_copying_is_the_trained_gap_minus_the_unigram_gap_per_group():
     effect = copying_effect(control(trained_gap=0.7, unigram_gap=0.25))
     assert effect.index.tolist() == ["most_common", "least_common", "never_used"]
     assert effect.loc["least_common"].tolist() == pytest.approx([0.7, 0.25, 0.45])
+
+
+def test_the_end_of_a_run_names_the_report_and_counts_the_claims(tmp_path):
+    table = pd.DataFrame(
+        {
+            "variant": ["baseline"] * 3 + ["pruned"] * 2,
+            "claim": ["a", "b", "c", "a", "b"],
+            "measured": [""] * 5,
+            "test": [""] * 5,
+            "result": ["PASS", "FAIL", "PASS", "N/A", "PASS"],
+        }
+    )
+    assert tally(table) == "baseline 2 PASS, 1 FAIL; pruned 1 PASS, 1 N/A"
+    report, claims_path = tmp_path / "report.html", tmp_path / "claims.parquet"
+    assert finished(report, claims_path) is None  # nothing to show before the report exists
+    report.write_text("<html></html>")
+    table.to_parquet(claims_path)
+    assert finished(report, claims_path) == (
+        f"report: {report}\nclaims: baseline 2 PASS, 1 FAIL; pruned 1 PASS, 1 N/A"
+    )
+
+
+def test_the_claims_page_is_titled_by_the_study_and_tallies_the_claims():
+    table = pd.DataFrame(
+        {
+            "variant": ["baseline", "baseline"],
+            "claim": ["Training raises <the> most common tokens", "b"],
+            "measured": ["x", "y"],
+            "test": ["t", "u"],
+            "result": ["PASS", "FAIL"],
+        }
+    )
+    page = claims_page(table, "lr<3")
+    assert "<title>lr&lt;3: claims</title>" in page
+    assert "<p>baseline 1 PASS, 1 FAIL</p>" in page
+    assert "Training raises &lt;the&gt; most common tokens" in page

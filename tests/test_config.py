@@ -6,7 +6,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, merged
-from unused_tokens.config import validate_config
+from unused_tokens.config import (
+    check_study_named,
+    experiment,
+    typed_command_line,
+    validate_config,
+)
 from unused_tokens.errors import PipelineError
 from unused_tokens.hardware import PRECISIONS
 from unused_tokens.settings import MODEL_KEYS, Runtime, TrainSettings
@@ -123,3 +128,60 @@ def test_the_schema_offers_exactly_the_choices_the_library_knows():
     assert list(schema["$defs"]["model"]["properties"]) == list(MODEL_KEYS)
     assert schema["$defs"]["train"]["properties"]["decay"]["enum"] == list(DECAY)
     assert list(schema["$defs"]["train"]["properties"]) == [f.name for f in fields(TrainSettings)]
+
+
+def test_command_line_values_inside_mappings_and_lists_get_their_types(default_config):
+    parsed_by_snakemake = {  # what `--config seeds=[0,1] 'train={...}' study=try2` gives
+        "seeds": ["0", "1"],
+        "train": {"steps": "20", "lr": "3e-3", "freeze_unseen": "True", "decay": "matrices"},
+        "study": "try2",
+    }
+    typed = typed_command_line(parsed_by_snakemake)
+    assert typed == {
+        "seeds": [0, 1],
+        "train": {"steps": 20, "lr": 0.003, "freeze_unseen": True, "decay": "matrices"},
+        "study": "try2",
+    }
+    assert type(typed["train"]["steps"]) is int and type(typed["train"]["lr"]) is float
+    validate_config(merged(default_config, typed), SCHEMA)
+    with pytest.raises(PipelineError, match="config key seeds.0: '0' is not of type 'integer'"):
+        validate_config(merged(default_config, parsed_by_snakemake), SCHEMA)
+
+
+def test_the_experiment_does_not_depend_on_the_order_of_keys(default_config):
+    """Snakemake orders the merged config's keys by the overlays' order; the experiment does not."""
+
+    def reversed_keys(value):
+        if isinstance(value, dict):
+            return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+        return value
+
+    config = merged(default_config, yaml.safe_load((ROOT / "config" / "offline.yaml").read_text()))
+    a, b = experiment(config), experiment(reversed_keys(config))
+    assert repr(config) != repr(reversed_keys(config)) and repr(a) == repr(b)
+    assert "runtime" not in a and list(a) == sorted(a) and list(a["model"]) == sorted(a["model"])
+    assert a["corpus"]["sources"] == config["corpus"]["sources"]  # lists keep their order
+
+
+def test_an_overlay_that_changes_the_experiment_must_name_its_study(default_config):
+    offline = yaml.safe_load((ROOT / "config" / "offline.yaml").read_text())
+    smoke = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    fast = yaml.safe_load((ROOT / "config" / "fast.yaml").read_text())
+    lr = {"train": {"lr": 0.01}}
+    named = [("config/offline.yaml", offline), ("config/smoke.yaml", smoke)]
+    check_study_named(default_config, named)  # sources and runtime keys change nothing computed
+    check_study_named(default_config, [*named, ("config/fast.yaml", fast)])
+    check_study_named(default_config, [*named, ("lr.yaml", lr), ("--config", {"study": "lr"})])
+    check_study_named(default_config, [("lr.yaml", lr), *named])  # smoke.yaml names it after
+    check_study_named(default_config, [*named, ("same.yaml", {"train": {"lr": 3e-3}})])  # no change
+    with pytest.raises(PipelineError) as err:
+        check_study_named(default_config, [*named, ("lr.yaml", lr)])
+    assert str(err.value) == (
+        "lr.yaml changes train.lr but names no study, so its results would replace those in "
+        "results/smoke/: add study: <new name> to lr.yaml (naming the study smoke there replaces "
+        "them on purpose)"
+    )
+    with pytest.raises(PipelineError, match=r"^--config changes seeds but names no study, .* "):
+        check_study_named(default_config, [*named, ("--config", {"seeds": [0]})])
+    with pytest.raises(PipelineError, match="^v.yaml changes variants.lr_high but names no study"):
+        check_study_named(default_config, [("v.yaml", {"variants": {"lr_high": lr}})])

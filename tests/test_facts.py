@@ -1,8 +1,9 @@
 """Study facts: what identifies a study, and what each rule cost over all its jobs."""
 
 import json
+import subprocess
 
-from unused_tokens.facts import config_hash, durations, study_facts
+from unused_tokens.facts import config_hash, durations, study_facts, workflow_commit
 
 
 def test_durations_sum_each_rule_over_its_jobs(tmp_path):
@@ -27,8 +28,27 @@ def test_study_facts_name_the_variants_and_where_it_ran(default_config):
     experiment = {k: v for k, v in default_config.items() if k != "runtime"}
     experiment["variants"] = {"baseline": {}, "slow": {"train": {"lr": 0.0001}}}
     metadata = {"device": "cpu, 2 threads", "precision": "bf16 (auto: ...)", "runtime": "{}"}
-    facts = study_facts("s", experiment, metadata)[""]
+    metadata["host_cpu"] = "Some CPU @ 2.1GHz"
+    facts = study_facts("s", experiment, metadata, 3725.4, "abc1234", "2026-11-26 16:30 UTC")[""]
+    assert facts["host CPU"] == "Some CPU @ 2.1GHz" and facts["workflow commit"] == "abc1234"
+    assert facts["report rendered"] == "2026-11-26 16:30 UTC"
+    assert facts["time of all jobs"] == "1:02:05 (summed: jobs side by side count each)"
     assert facts["variants"] == 'baseline (the experiment), slow ({"train": {"lr": 0.0001}})'
     assert facts["seeds"] == "0, 1, 2" and facts["device"] == "cpu, 2 threads"
     assert facts["config hash"] == config_hash(experiment) and facts["torch"] == "unknown"
     assert json.loads(facts["runtime"]) == {}
+
+
+def test_the_workflow_commit_is_git_describe_or_says_why_not(tmp_path):
+    assert workflow_commit(tmp_path) == "unknown (not a git checkout)"
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.txt").write_text("a")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    head = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert workflow_commit(tmp_path) == head
+    (tmp_path / "a.txt").write_text("b")
+    assert workflow_commit(tmp_path) == f"{head}-dirty"

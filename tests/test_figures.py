@@ -10,6 +10,8 @@ from test_claims import COUNTS, V, probe, vocab
 
 from unused_tokens import aggregate, figures
 
+figures.apply_style()  # as the report does before its first figure
+
 
 def freq():
     return pd.DataFrame({"token_id": np.arange(V), "count": COUNTS, "rank": np.arange(1, V + 1)})
@@ -54,7 +56,8 @@ def test_every_figure_of_the_report_has_labelled_axes():
 def test_the_training_figure_shades_a_band_only_where_there_are_seeds():
     fig = every_figure()["training"]
     bands = [c for c in fig.axes[1].collections if c.get_label().startswith("_")]
-    assert len(bands) == 6  # masked and unmasked of three groups, four seeds each
+    # four seeds each; in LOGS each group's masked and unmasked means coincide: one line each
+    assert len(bands) == len(fig.axes[1].get_lines()) == 3
 
 
 def test_the_trajectories_compare_each_variant_with_the_baseline_in_every_panel():
@@ -74,7 +77,53 @@ def test_figures_are_saved_as_png_and_svg_under_their_names(tmp_path):
         figures.save_figure(fig, tmp_path, "rank")
 
 
-def test_every_figure_has_its_caption_for_snakemake_report():
+def test_every_figure_has_its_caption_for_snakemake_report_and_alt_text():
     captions = Path(__file__).resolve().parent.parent / "workflow" / "report"
     for name in figures.FIGURES:
-        assert (captions / f"{name}.rst").read_text().strip(), name
+        text = (captions / f"{name}.rst").read_text()
+        assert text.strip() and figures.caption(name) == " ".join(text.split()), name
+
+
+def test_no_legend_covers_data_and_no_axis_has_an_offset():
+    for name, fig in every_figure().items():
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            assert ax.xaxis.get_offset_text().get_text() == "", name
+            assert ax.yaxis.get_offset_text().get_text() == "", name
+            legend = ax.get_legend()
+            if legend is not None:
+                box = legend.get_window_extent(renderer)
+                assert not box.overlaps(ax.get_window_extent(renderer)), name
+
+
+def test_values_close_together_are_labelled_in_full_without_an_offset():
+    near = -np.log(50257) + np.array([0.0001, 0.0003, -0.0002])
+    untrained = pd.DataFrame(
+        {"group": ["most_common", "least_common", "never_used"], "masked_mean": near}
+    ).assign(unmasked_mean=near + 0.0001)
+    fig = figures.plot_probe(untrained, 50257)
+    fig.canvas.draw()
+    assert fig.axes[0].yaxis.get_offset_text().get_text() == ""
+    assert all(t.get_text().startswith("\u221210.82") for t in fig.axes[0].get_yticklabels())
+
+
+def test_identical_masked_and_unmasked_curves_are_one_line_with_one_label():
+    long = aggregate.long_log(LOGS)
+    bands = aggregate.describe(long[long["variant"] == "baseline"], ["quantity", "step"])
+    bands.loc[bands["quantity"] == "most_common_unmasked", "mean"] += 0.5  # these two differ
+    bands.loc[bands["quantity"] == "least_common_unmasked", "mean"] += 0.005  # one line's width
+    legend = figures.plot_training(bands).axes[1].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == [
+        "most common (masked)",
+        "most common (unmasked)",
+        "least common (masked ≈ unmasked)",
+        "never used (masked = unmasked)",
+    ]
+
+
+def test_a_figure_in_html_carries_its_caption_as_alternative_text():
+    text = figures.html_image(every_figure()["training"], 'loss "and" <groups>')
+    assert text.startswith('<img src="data:image/png;base64,iVBOR')
+    assert text.endswith('alt="loss &quot;and&quot; &lt;groups&gt;">')

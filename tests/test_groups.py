@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from unused_tokens.frequency import count_tokens
-from unused_tokens.groups import GroupSizeError, group_ids, select_groups
+from unused_tokens.groups import GroupSizeError, group_ids, readable, select_groups, token_table
 
 
 def frequency(counts):
@@ -101,3 +101,32 @@ def test_real_book_groups(book, encoding):
     assert by_group.max()["least_common"] == 1  # the book has far more than 100 hapaxes
     assert by_group.min()["most_common"] > by_group.max()["least_common"]
     assert table.loc[table["group"] == "most_common", "rank"].tolist() == list(range(1, 101))
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (" the", "\u2423the"),
+        ("\n\n", "\u21b5\u21b5"),
+        ("\\xe2\\x80", "[bytes e2 80]"),  # as tokenizer.token_texts writes a partial character
+        (" \\xe2\\x80\\x9c", "\u2423[bytes e2 80 9c]"),
+        ("caf\u00e9", "caf\u00e9"),
+    ],
+)
+def test_token_texts_read_plainly(text, shown):
+    assert readable(text) == shown
+
+
+def test_a_group_reads_as_a_table_of_id_text_and_count():
+    groups = pd.DataFrame(
+        {
+            "group": ["most_common", "most_common", "never_used"],
+            "token_id": [11, 198, 171],
+            "count": [9920, 9335, 0],
+            "token_text": [",", "\n", "\\xef"],
+        }
+    )
+    table = token_table(groups, "most_common")
+    assert table.columns.tolist() == ["id", "token", "count in the book"]
+    assert table.values.tolist() == [[11, ",", 9920], [198, "\u21b5", 9335]]
+    assert token_table(groups, "never_used")["token"].tolist() == ["[bytes ef]"]

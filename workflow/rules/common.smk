@@ -1,12 +1,14 @@
 STUDY = Study.from_config(config)
 OUT = f"results/{STUDY.name}"
 RUN = f"{OUT}/runs/{{variant}}/seed{{seed}}"  # one training run: a variant and a seed
-LIB = f"{workflow.basedir}/workflow/scripts/unused_tokens"
 
 
-def lib(*modules):
-    """The helper modules a stage script imports: inputs, so that editing one reruns the stage."""
-    return [f"{LIB}/{m}.py" for m in ("__init__", "errors", "files", "stage", *modules)]
+def lib(*sources):
+    """The helper modules a stage's script (and notebook), under workflow/, import: inputs, so
+    that editing one reruns the stage (unused_tokens/modules.py)."""
+    return helper_modules(
+        *(f"{workflow.basedir}/workflow/{source}" for source in sources)
+    )
 
 
 def run_params(wildcards):

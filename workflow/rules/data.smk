@@ -5,7 +5,7 @@ localrules:
 
 rule download_corpus:
     input:
-        lib=lib("fetch"),
+        lib=lib("scripts/download_corpus.py"),
     output:
         text=f"{OUT}/data/corpus.txt",
         provenance=f"{OUT}/data/corpus.provenance.json",
@@ -26,7 +26,7 @@ rule download_corpus:
 
 rule download_tokenizer:
     input:
-        lib=lib("fetch"),
+        lib=lib("scripts/download_tokenizer.py"),
     output:
         vocab_bpe=f"{OUT}/data/tokenizer/vocab.bpe",
         encoder_json=f"{OUT}/data/tokenizer/encoder.json",
@@ -52,7 +52,7 @@ rule tokenize:
         text=rules.download_corpus.output.text,
         vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
         encoder_json=rules.download_tokenizer.output.encoder_json,
-        lib=lib("corpus", "schemas", "tokenizer", "tokens"),
+        lib=lib("scripts/tokenize_corpus.py"),
     output:
         tokens=f"{OUT}/data/tokens.parquet",
     log:
@@ -74,7 +74,7 @@ rule count_tokens:
         tokens=rules.tokenize.output.tokens,
         vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
         encoder_json=rules.download_tokenizer.output.encoder_json,
-        lib=lib("frequency", "schemas", "tokenizer", "tokens"),
+        lib=lib("scripts/count_tokens.py"),
     output:
         frequency=f"{OUT}/data/frequency.parquet",
         summary=f"{OUT}/data/frequency_summary.parquet",
@@ -94,7 +94,7 @@ rule count_tokens:
 rule select_groups:
     input:
         frequency=rules.count_tokens.output.frequency,
-        lib=lib("groups", "schemas"),
+        lib=lib("scripts/select_groups.py"),
     output:
         groups=f"{OUT}/data/groups.parquet",
     log:

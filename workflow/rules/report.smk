@@ -8,12 +8,17 @@ rule aggregate:
         probes=every_run(rules.probe_untrained.output.groups),
         vocab=every_run(rules.probe_vocab.output.logprobs),
         control=every_run(rules.probe_vocab.output.control),
-        lib=lib("aggregate", "claims", "schemas"),
+        lib=lib("scripts/aggregate_runs.py"),
     output:
         steps=f"{OUT}/aggregate/steps.parquet",
         summary=f"{OUT}/aggregate/summary.parquet",
         differences=f"{OUT}/aggregate/differences.parquet",
         claims=f"{OUT}/aggregate/claims.parquet",
+        claims_page=report(
+            f"{OUT}/aggregate/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
         headline=f"{OUT}/aggregate/headline.json",
     log:
         f"{OUT}/logs/aggregate.log",
@@ -44,21 +49,15 @@ rule report:
         vocab=every_run(rules.probe_vocab.output.logprobs),
         control=every_run(rules.probe_vocab.output.control),
         benchmarks=benchmark_files,
-        lib=lib(
-            "aggregate",
-            "claims",
-            "facts",
-            "figures",
-            "frequency",
-            "groups",
-            "render",
-            "schemas",
-            "verdicts",
-        ),
+        lib=lib("scripts/render_report.py", "notebooks/report.ipynb"),
     output:
         **{name: figure(name) for name in FIGURES},
         notebook=f"{OUT}/report/report.ipynb",
-        html=f"{OUT}/report/report.html",
+        html=report(
+            f"{OUT}/report/report.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
         svg=expand(f"{OUT}/report/figures/{{name}}.svg", name=FIGURES),
     log:
         f"{OUT}/logs/report.log",
@@ -68,7 +67,7 @@ rule report:
         "../../envs/report.yaml"
     params:
         study=STUDY.name,
-        experiment={k: v for k, v in config.items() if k != "runtime"},
+        experiment=experiment(config),
         runs=STUDY.runs(),
         figures=lambda wildcards, output: os.path.dirname(output.training),
     script:

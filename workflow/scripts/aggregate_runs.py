@@ -3,8 +3,8 @@
 import pandas as pd
 
 from unused_tokens import aggregate, schemas
-from unused_tokens.claims import claims, run_measures
-from unused_tokens.files import write_json, write_parquet
+from unused_tokens.claims import claims, claims_page, run_measures
+from unused_tokens.files import atomic_output, write_json, write_parquet
 from unused_tokens.stage import stage
 
 with stage(snakemake) as log:
@@ -31,6 +31,8 @@ with stage(snakemake) as log:
     write_parquet(summary, o.summary, schemas.SUMMARY)
     write_parquet(differences, o.differences, schemas.DIFFERENCES)
     write_parquet(table, o.claims, schemas.CLAIMS)
+    with atomic_output(o.claims_page) as tmp:
+        tmp.write_text(claims_page(table, snakemake.params.study), encoding="utf-8")
     headline = aggregate.headline(snakemake.params.study, runs, summary, differences, table)
     write_json(headline, o.headline)
     log.info("claims:\n%s", table[["variant", "claim", "result"]].to_string(index=False))

@@ -30,5 +30,5 @@ with stage(snakemake) as log:
         "benchmarks": list(i.benchmarks),
     }
     execute_notebook(i.template, o.notebook, parameters)
-    to_html(o.notebook, o.html)
+    to_html(o.notebook, o.html, f"{p.study}: what training does to rare and never-used tokens")
     log.info("report: %s", o.html)

@@ -8,7 +8,9 @@ data do not support FAILs, and is shown like one that PASSes. A claim about toke
 model does not have (never-used ids after vocabulary pruning: NaN measures) is N/A.
 """
 
+import html
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,9 +126,30 @@ def claims(measures):
             how = "the value" if single else f"the 95% interval over {int(d['n_seeds'])} seeds"
             test_text = " and ".join(map(str, tests)) + f", for {how}"
             missing = any(np.isnan(described.loc[(variant, t.measure), "mean"]) for t in tests)
-            result = "N/A" if missing else "PASS" if all(verdicts) else "FAIL"
+            result = RESULTS[2] if missing else RESULTS[0] if all(verdicts) else RESULTS[1]
             rows.append((variant, text, "; ".join(measured), test_text, result))
     return pd.DataFrame(rows, columns=["variant", "claim", "measured", "test", "result"])
+
+
+RESULTS = ("PASS", "FAIL", "N/A")
+
+
+def tally(table):
+    """The claims table's results counted per variant, in one line: "baseline 6 PASS, 1 FAIL"."""
+    counts = table.groupby("variant", sort=False)["result"].value_counts()
+    return "; ".join(
+        f"{variant} "
+        + ", ".join(f"{counts[variant][r]} {r}" for r in RESULTS if r in counts[variant])
+        for variant in dict.fromkeys(table["variant"])
+    )
+
+
+def finished(report, claims_path):
+    """What a run that reached the report prints at its end: the report's path and the claims'
+    tally; None where the report or the claims table does not exist."""
+    if not (Path(report).exists() and Path(claims_path).exists()):
+        return None
+    return f"report: {report}\nclaims: {tally(pd.read_parquet(claims_path))}"
 
 
 def _measured(measure, d):
@@ -146,8 +169,20 @@ def styled_claims(table):
     }
     return (
         table.style.hide(axis="index")
+        .format(escape="html")
         .map(colour.get, subset=["result"])
         .set_properties(subset=["claim", "measured", "test"], **{"text-align": "left"})
+    )
+
+
+def claims_page(table, study):
+    """The claims table as a page of its own, titled by the study (`snakemake --report` shows
+    it beside the figures)."""
+    name = html.escape(study)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{name}: claims</title></head>\n<body><h1>Claims of study {name}</h1>\n"
+        f"<p>{html.escape(tally(table))}</p>\n{styled_claims(table).to_html()}\n</body></html>\n"
     )
 
 

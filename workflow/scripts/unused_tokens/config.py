@@ -1,4 +1,7 @@
-"""Validate the workflow config against config/config.schema.yaml with one-line errors."""
+"""Read the workflow config: typed --config values, overlays that must name their study, and
+validation against config/config.schema.yaml with one-line errors."""
+
+import copy
 
 import jsonschema
 import yaml
@@ -8,6 +11,100 @@ from .model import ADAPTIVE_NEEDS
 
 VARIANT_HINT = "a variant may set only model and train keys of the experiment"
 ADAPTIVE_HINT = f"adaptive {ADAPTIVE_NEEDS}"
+
+
+def typed_command_line(value):
+    """--config's values with the types a config file would give them.
+
+    Snakemake types a top-level value (`study=try2`, `steps=5`) but leaves every value inside a
+    mapping or list a string (`seeds=[0,1]` gives ['0', '1'], `'train={steps: 20}'` gives
+    {'steps': '20'}); here such strings become integers, floats or booleans where they read as
+    one (true and false in either case), so that nested keys can be set from the command line.
+    """
+    if isinstance(value, dict):
+        return {key: typed_command_line(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed_command_line(item) for item in value]
+    if not isinstance(value, str):
+        return value
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for number in (int, float):
+        try:
+            return number(value)
+        except ValueError:
+            pass
+    return value
+
+
+NOT_COMPUTED = {
+    ("runtime",),
+    ("study",),
+    ("download",),
+    ("corpus", "sources"),
+    ("tokenizer", "sources"),
+}
+
+
+def changed_keys(before, overlay, path=()):
+    """The dotted keys of `overlay` that change what `before` computes: not how it runs, its
+    name, or where its inputs come from (their sha256 values fix what they are)."""
+    changed = []
+    for key, value in overlay.items():
+        here = (*path, key)
+        if here in NOT_COMPUTED or here[:1] in NOT_COMPUTED:
+            continue
+        old = before.get(key) if isinstance(before, dict) else None
+        if isinstance(value, dict) and isinstance(old, dict):
+            changed += changed_keys(old, value, here)
+        elif value != old:
+            changed.append(".".join(here))
+    return changed
+
+
+def check_study_named(base, overlays):
+    """Refuse overlays that would silently replace a study's results: the last overlay that
+    changes what is computed must name the study, or a later one must.
+
+    base: config/config.yaml; overlays: (label, mapping) in the order they are applied (the
+    --configfile files, then --config).
+    """
+    config, unnamed = copy.deepcopy(base), None
+    for label, overlay in overlays:
+        changed = changed_keys(config, overlay)
+        if "study" in overlay:
+            unnamed = None
+        elif changed:
+            unnamed = label, changed[0]
+        for key, value in overlay.items():  # key by key, as Snakemake merges
+            config[key] = _merged(config.get(key), value)
+    if unnamed:
+        label, key = unnamed
+        study = config["study"]
+        fix = "study=<new name>" if label == "--config" else "study: <new name>"
+        raise PipelineError(
+            f"{label} changes {key} but names no study, so its results would replace those in "
+            f"results/{study}/: add {fix} to {label} (naming the study {study} there replaces "
+            "them on purpose)"
+        )
+
+
+def _merged(old, new):
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **{key: _merged(old.get(key), value) for key, value in new.items()}}
+    return new
+
+
+def experiment(config):
+    """What the config computes: every key but runtime, with the keys of every mapping sorted,
+    so that the order in which overlays were given changes nothing (lists keep their order)."""
+
+    def sorted_keys(value):
+        if isinstance(value, dict):
+            return {key: sorted_keys(value[key]) for key in sorted(value)}
+        return value
+
+    return sorted_keys({key: value for key, value in config.items() if key != "runtime"})
 
 
 def _first_problem(config, schema):

@@ -1,11 +1,15 @@
-"""What identifies a study and what it cost: config hash, settings, device, durations, packages."""
+"""What identifies a study and what it cost: config hash, settings, device, durations, packages,
+the workflow's commit."""
 
 import hashlib
 import importlib.metadata
 import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
+
+from .progress import hms
 
 PACKAGES = (
     "torch",
@@ -25,11 +29,28 @@ def config_hash(config):
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def study_facts(study, experiment, run_metadata):
-    """The study's identity: config hash, seeds, variants, model, training, where it ran.
+def workflow_commit(directory):
+    """The git commit of the workflow in `directory` (`git describe --always --dirty`: with
+    "-dirty" when files differ from it), or why it is unknown."""
+    try:
+        described = subprocess.run(
+            ["git", "-C", str(directory), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (git is not available)"
+    return described.stdout.strip() or "unknown (not a git checkout)"
+
+
+def study_facts(study, experiment, run_metadata, job_seconds, commit, rendered):
+    """The study's identity: config hash, seeds, variants, model, training, where it ran, the
+    workflow's commit, when the report was rendered and the time all its jobs took.
 
     experiment: the config without its runtime section; run_metadata: the Parquet metadata of
-    one run's training log (device, precision, runtime, torch version).
+    one run's training log (device, host CPU, precision, runtime, torch version); job_seconds:
+    the sum of every job's wall time (durations); rendered: the date and time as text.
     """
     model, train = experiment["model"], experiment["train"]
     variants = ", ".join(
@@ -48,9 +69,13 @@ def study_facts(study, experiment, run_metadata):
             "groups and probe seeds": f"{experiment['groups']['seed']}, "
             f"{experiment['probe']['seed']}",
             "device": run_metadata.get("device", "unknown"),
+            "host CPU": run_metadata.get("host_cpu", "unknown"),
             "precision": run_metadata.get("precision", "unknown"),
             "runtime": run_metadata.get("runtime", "unknown"),
             "torch": run_metadata.get("torch_version", "unknown"),
+            "workflow commit": commit,
+            "report rendered": rendered,
+            "time of all jobs": f"{hms(job_seconds)} (summed: jobs side by side count each)",
         },
         name="",
     ).to_frame()

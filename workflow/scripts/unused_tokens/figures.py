@@ -5,6 +5,9 @@ FIGURES names every figure and its section of the report; the report rule and `s
 --report` take the list from here.
 """
 
+import base64
+import html
+import io
 import math
 from pathlib import Path
 
@@ -35,7 +38,33 @@ STYLE = {
     "grid.alpha": 0.3,
     "legend.frameon": False,
     "legend.fontsize": "small",
+    "axes.formatter.useoffset": False,  # -10.826, not "-1.08e1 + 0.001" beside the axis
 }
+SAME_LINE_NATS = 0.01  # masked and unmasked curves closer than this everywhere are drawn once
+CAPTIONS = Path(__file__).resolve().parents[2] / "report"  # one caption per figure: <name>.rst
+
+
+def caption(name):
+    """The figure's caption (workflow/report/<name>.rst): `snakemake --report` shows it under
+    the figure, and the HTML report gives it as the figure's alternative text."""
+    return " ".join((CAPTIONS / f"{name}.rst").read_text().split())
+
+
+def html_image(fig, alt):
+    """`fig` as an HTML <img> with its PNG embedded and `alt` as its alternative text (the
+    notebook's own image output would lose it: nbconvert's lab template drops alt text)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">'
+
+
+def legend_outside(ax, below=False, **kwargs):
+    """The legend to the right of the axes (or below them), where it cannot cover data."""
+    if below:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, **kwargs)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, **kwargs)
 
 
 def apply_style():
@@ -76,7 +105,7 @@ def plot_rank_frequency(freq, groups):
     ax.set_title(
         f"Rank-frequency; {n_never:,} never-used ids have count 0 and are not on this axis"
     )
-    ax.legend()
+    legend_outside(ax)
     return fig
 
 
@@ -96,7 +125,7 @@ def plot_probe(probe_groups, vocab_size):
     ax.set_xlabel("token group")
     ax.set_ylabel("mean log-softmax (nats)")
     ax.set_title("Untrained model: group means")
-    ax.legend(loc="lower right")
+    legend_outside(ax)
     return fig
 
 
@@ -118,7 +147,7 @@ def plot_token_spread(probe_tokens, vocab_size):
     ax.set_xlabel("token group")
     ax.set_ylabel("token's mean log-softmax (nats)")
     ax.set_title("Untrained model: one point per group token (masked)")
-    ax.legend(loc="lower right")
+    legend_outside(ax)
     return fig
 
 
@@ -153,15 +182,22 @@ def plot_training(bands, entropy=None, plateau=None):
     ax_loss.set_xlabel("optimizer step")
     ax_loss.set_ylabel("training loss (nats/token)")
     ax_loss.set_title("Loss")
-    ax_loss.legend()
+    legend_outside(ax_loss, below=True)
     for g in GROUP_NAMES:
         colour, label = GROUP_COLOURS[g], GROUP_LABELS[g]
-        _band(ax_groups, curves[f"{g}_masked"], colour, f"{label} (masked)")
-        _band(ax_groups, curves[f"{g}_unmasked"], colour, f"{label} (unmasked)", "--")
+        masked, unmasked = curves[f"{g}_masked"], curves[f"{g}_unmasked"]
+        gap = np.abs(masked["mean"].to_numpy() - unmasked["mean"].to_numpy()).max()
+        if gap < SAME_LINE_NATS:  # one line hides the other: draw and label it once
+            _band(
+                ax_groups, masked, colour, f"{label} (masked {'=' if gap == 0 else '≈'} unmasked)"
+            )
+            continue
+        _band(ax_groups, masked, colour, f"{label} (masked)")
+        _band(ax_groups, unmasked, colour, f"{label} (unmasked)", "--")
     ax_groups.set_xlabel("optimizer step")
     ax_groups.set_ylabel("mean log-softmax (nats)")
     ax_groups.set_title("Token groups")
-    ax_groups.legend()
+    legend_outside(ax_groups)
     fig.tight_layout()
     return fig
 
@@ -191,7 +227,7 @@ def plot_variants(summary):
     ax.set_xlabel("variant")
     ax.set_ylabel("final mean log-softmax, masked (nats)")
     ax.set_title("Final group means per variant, 95% intervals over seeds")
-    ax.legend()
+    legend_outside(ax)
     return fig
 
 
@@ -217,7 +253,7 @@ def plot_variant_trajectories(bands):
             ax.set_title(f"{variant}: {label}", fontsize="small")
             ax.set_xlabel("optimizer step", fontsize="small")
             ax.set_ylabel("nats", fontsize="small")
-            ax.legend(fontsize="x-small")
+    fig.suptitle(f"In every panel: the variant in colour, {BASELINE_VARIANT} in grey")
     fig.tight_layout()
     return fig
 
@@ -241,5 +277,5 @@ def plot_vocab(vocab_logprobs, freq, groups):
     ax.set_xlabel("count in the book (log scale; never-used ids at 0)")
     ax.set_ylabel("final mean log-softmax (nats)")
     ax.set_title("Trained model: every token of the vocabulary")
-    ax.legend(loc="lower right", markerscale=2)
+    legend_outside(ax, markerscale=2)
     return fig

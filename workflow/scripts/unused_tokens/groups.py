@@ -12,11 +12,13 @@ a tie at its edge and least_common takes the lower ids too. never_used is drawn 
 count-0 ids in ascending order and listed in ascending id order, so one seed gives one group.
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from .errors import PipelineError
-from .schemas import GROUP_LABELS, GROUP_NAMES
+from .schemas import GROUP_NAMES
 
 
 class GroupSizeError(PipelineError):
@@ -68,19 +70,25 @@ def read_groups(path):
     return group_ids(pd.read_parquet(path))
 
 
-def group_tokens(groups):
-    """Each group's tokens as one line of `text (count)` entries, in group order."""
+BYTES = re.compile(r"(?:\\x[0-9a-f]{2})+")  # the escapes tokenizer.token_texts writes
+VISIBLE = {" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "\r": "\u240d"}  # ␣ ↵ ⇥ ␍
+
+
+def readable(text):
+    """A token's text for reading: spaces, newlines and tabs as visible signs, and the bytes of
+    a token that is not whole UTF-8 (tokenizer.token_texts writes them as \\xNN escapes) as one
+    bracket of hex digits: "\\xe2\\x80" becomes "[bytes e2 80]"."""
+    text = "".join(VISIBLE.get(c, c) for c in text)
+    return BYTES.sub(lambda m: f"[bytes {m[0].replace(chr(92) + 'x', ' ').strip()}]", text)
+
+
+def token_table(groups, group):
+    """One group's tokens as a table to read: id, token (readable), count."""
+    part = groups[groups["group"] == group]
     return pd.DataFrame(
         {
-            "group": [GROUP_LABELS[g] for g in GROUP_NAMES],
-            "tokens": [
-                "  ".join(
-                    f"{t!r} ({c})"
-                    for t, c in groups.loc[
-                        groups["group"] == g, ["token_text", "count"]
-                    ].itertuples(index=False)
-                )
-                for g in GROUP_NAMES
-            ],
+            "id": part["token_id"].to_numpy(),
+            "token": [readable(t) for t in part["token_text"]],
+            "count in the book": part["count"].to_numpy(),
         }
     )

@@ -1,7 +1,7 @@
 """Where a stage runs and in what precision: the device, and bf16 where it multiplies bf16 natively.
 
 `runtime.device` picks CUDA when usable (auto), insists on it (cuda) or takes the
-CPU (cpu); the probes always run on the CPU.
+CPU (cpu); the probes follow it but never insist on CUDA (runs.run_context).
 
 `auto` chooses bf16 on a CUDA device that supports it, and on a CPU with native bf16 matrix
 instructions (AMX-BF16 or AVX512-BF16, as PyTorch's own CPU detection reports them); fp32
@@ -12,7 +12,9 @@ logged stay in fp32.
 """
 
 import logging
+import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -78,6 +80,16 @@ def resolve_device(requested):
         log.warning("no usable CUDA device: running on the CPU (runtime.device: auto)")
     log.info("device: %s", describe_device(device))
     return device
+
+
+def host_cpu():
+    """The host's CPU model, as the kernel names it (platform's answer elsewhere)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def describe_device(device):

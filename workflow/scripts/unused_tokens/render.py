@@ -22,11 +22,24 @@ def execute_notebook(template, output, parameters):
         )
 
 
-def to_html(notebook, html):
-    """Render an executed notebook as standalone HTML, figures embedded, inputs hidden."""
+PRINT_CSS = """<style>
+@media print {
+  h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+  img, tr, summary { break-inside: avoid; page-break-inside: avoid; }
+}
+</style>
+"""  # in print, a heading stays with what follows it, and no figure is cut in two
+
+
+def to_html(notebook, html, title):
+    """Render an executed notebook as standalone HTML titled `title`, figures embedded, inputs
+    hidden, printable without a heading alone at the foot of a page."""
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    node = nbformat.read(str(notebook), as_version=4)
+    node.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(node)
+    body = body.replace("</head>", PRINT_CSS + "</head>", 1)
     with atomic_output(html) as tmp:
         tmp.write_text(body, encoding="utf-8")

@@ -14,7 +14,7 @@ import torch
 
 from .frequency import unigram_log_probs
 from .groups import read_groups
-from .hardware import Precision, describe_device, resolve_device, resolve_precision
+from .hardware import Precision, describe_device, host_cpu, resolve_device, resolve_precision
 from .model import build_model
 from .settings import Run, Runtime
 from .tokens import read_tokens
@@ -48,10 +48,12 @@ class RunContext:
         return build_model(cfg, self.run.init_seed, bias)
 
     def metadata(self):
-        """Parquet metadata of the run's outputs: run, device, precision, runtime, torch."""
+        """Parquet metadata of the run's outputs: run, device, host CPU, precision, runtime,
+        torch."""
         return {
             "run": json.dumps(self.run.as_params(), sort_keys=True),
             "device": describe_device(self.device),
+            "host_cpu": host_cpu(),
             "precision": str(self.precision),
             "runtime": json.dumps(asdict(self.runtime), sort_keys=True),
             "torch_version": torch.__version__,
