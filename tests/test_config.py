@@ -144,7 +144,7 @@ def test_command_line_values_inside_mappings_and_lists_get_their_types(default_c
     }
     assert type(typed["train"]["steps"]) is int and type(typed["train"]["lr"]) is float
     validate_config(merged(default_config, typed), SCHEMA)
-    with pytest.raises(PipelineError, match="config key seeds.0: '0' is not of type 'integer'"):
+    with pytest.raises(PipelineError, match="train.freeze_unseen: 'True' is not of type 'boolean'"):
         validate_config(merged(default_config, parsed_by_snakemake), SCHEMA)
 
 
@@ -185,3 +185,27 @@ def test_an_overlay_that_changes_the_experiment_must_name_its_study(default_conf
         check_study_named(default_config, [*named, ("--config", {"seeds": [0]})])
     with pytest.raises(PipelineError, match="^v.yaml changes variants.lr_high but names no study"):
         check_study_named(default_config, [("v.yaml", {"variants": {"lr_high": lr}})])
+
+
+def test_numbers_in_exponent_notation_and_integral_floats_are_read_as_meant(default_config):
+    overlay = yaml.safe_load(
+        "train: {lr: 3e-4, steps: 500.0, weight_decay: 1E-2}\nseeds: [0.0, 1]\n"
+    )
+    assert (
+        overlay["train"]["lr"] == "3e-4"
+    )  # YAML 1.1 reads exponent notation without a dot as text
+    config = merged(default_config, overlay)
+    validate_config(config, SCHEMA)
+    assert config["train"] == {
+        **default_config["train"],
+        "lr": 3e-4,
+        "steps": 500,
+        "weight_decay": 0.01,
+    }
+    assert type(config["train"]["steps"]) is int and config["seeds"] == [0, 1]
+    with pytest.raises(
+        PipelineError, match=r"config key train.steps: 500.5 is not of type 'integer'"
+    ):
+        validate_config(merged(default_config, {"train": {"steps": 500.5}}), SCHEMA)
+    with pytest.raises(PipelineError, match=r"config key train.lr: 'fast' is not of type 'number'"):
+        validate_config(merged(default_config, {"train": {"lr": "fast"}}), SCHEMA)

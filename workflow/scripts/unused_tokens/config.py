@@ -2,6 +2,7 @@
 validation against config/config.schema.yaml with one-line errors."""
 
 import copy
+import math
 
 import jsonschema
 import yaml
@@ -9,6 +10,13 @@ import yaml
 from .errors import PipelineError
 from .model import ADAPTIVE_NEEDS
 
+# JSON Schema counts 500.0 as an integer; Python's range() does not: integers are ints here.
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
 VARIANT_HINT = "a variant may set only model and train keys of the experiment"
 ADAPTIVE_HINT = f"adaptive {ADAPTIVE_NEEDS}"
 
@@ -107,10 +115,47 @@ def experiment(config):
     return sorted_keys({key: value for key, value in config.items() if key != "runtime"})
 
 
+def _as_number(value, expected):
+    """`value` as the number a schema type `expected` (a JSON type or a list of them) asks for,
+    where a config file reasonably holds it otherwise: an integral float for an integer (500.0),
+    or exponent notation, which YAML 1.1 reads as text (3e-4); None where it is no such number."""
+    types = {expected} if isinstance(expected, str) else set(expected)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, float) or not math.isfinite(value):
+        return None
+    if "integer" in types and value.is_integer():
+        return int(value)
+    return value if "number" in types else None
+
+
+def coerce_numbers(config, schema):
+    """Give every value the schema wants as a number, written as text or as an integral float,
+    that number's type, in place (`_as_number`)."""
+    validator = Validator(schema)
+    while True:
+        fixes = [
+            (list(error.absolute_path), number)
+            for error in validator.iter_errors(config)
+            if error.validator == "type"
+            and (number := _as_number(error.instance, error.validator_value)) is not None
+        ]
+        if not fixes:
+            return
+        for path, number in fixes:
+            parent = config
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = number
+
+
 def _first_problem(config, schema):
     """(key path, message) of the first problem found, or None."""
     errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(config),
+        Validator(schema).iter_errors(config),
         key=lambda e: list(map(str, e.absolute_path)),
     )
     if errors:
@@ -138,9 +183,12 @@ def _first_problem(config, schema):
 
 
 def validate_config(config, schema_path):
-    """Raise PipelineError naming the first bad key (by path) if `config` is not valid."""
+    """Read numbers as the numbers they mean (coerce_numbers, in place), then raise
+    PipelineError naming the first bad key (by path) if `config` is not valid."""
     with open(schema_path) as f:
-        problem = _first_problem(config, yaml.safe_load(f))
+        schema = yaml.safe_load(f)
+    coerce_numbers(config, schema)
+    problem = _first_problem(config, schema)
     if problem:
         key, message = problem
         raise PipelineError(
