@@ -294,6 +294,25 @@ def test_ctrl_c_saves_the_step_under_way_and_the_rerun_goes_on_from_it(reference
     assert got.equals(pd.read_parquet(run_results(reference) / "train/training_log.parquet"))
 
 
+def test_after_snakemake_itself_is_killed_unlock_and_a_plain_rerun_recover(tmp_path):
+    """SIGKILL to the whole process group mid-training (a power cut): Snakemake cannot clean
+    up, its lock and the incomplete marks stay; `--unlock`, then a plain run remakes what was
+    under way, with no temporaries left."""
+    work = prepare_run(tmp_path, book_text(), LONG)
+    train_log = run_results(work) / "logs/train.log"
+    run = start_snakemake(work, session=True)
+    wait_for(lambda: train_log.exists() and "step 50/400" in train_log.read_text())
+    os.killpg(run.pid, signal.SIGKILL)
+    run.communicate(timeout=60)
+    incomplete = work / ".snakemake" / "incomplete"
+    assert any(incomplete.iterdir())  # what the kill left marked
+    snakemake(work, "--unlock")
+    _, output = snakemake(work)
+    assert "IncompleteFilesException" not in output
+    assert (run_results(work) / "train/training_log.parquet").exists()
+    assert temp_files(work) == []
+
+
 def test_same_config_twice_gives_identical_parquet_bytes(reference, tmp_path):
     work = prepare_run(tmp_path, book_text(), LONG)
     snakemake(work)

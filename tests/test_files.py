@@ -30,3 +30,14 @@ def test_failure_leaves_neither_target_nor_temp_file(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_a_killed_writers_temporaries_are_removed_by_the_next_write(tmp_path):
+    stale = [tmp_path / ".resume.abc123.tmp.pt", tmp_path / ".resume.x.tmp.pt"]
+    others = [tmp_path / ".model.abc123.tmp.pt", tmp_path / "resume.tmp.pt"]  # not its own
+    for path in stale + others:
+        path.write_bytes(b"half written")
+    with atomic_output(tmp_path / "resume.pt") as tmp:
+        tmp.write_bytes(b"state")
+    assert (tmp_path / "resume.pt").read_bytes() == b"state"
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in others)

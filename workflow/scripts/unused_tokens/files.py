@@ -1,6 +1,7 @@
 """Atomic file writes and hashing, so that no stage leaves a half-written output behind."""
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -13,12 +14,17 @@ import pyarrow.parquet as pq
 
 @contextlib.contextmanager
 def atomic_output(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    Temporaries that a killed writer of `path` left behind (a training state can be gigabytes)
+    are removed first: only one job ever writes a given output.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}"
-    )
+    prefix, suffix = f".{path.stem}.", f".tmp{path.suffix}"
+    for stale in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
     try:
