@@ -25,7 +25,8 @@ def test_bad_input_is_one_line_in_the_log(tmp_path):
 def test_an_unexpected_exception_is_logged_with_its_traceback(tmp_path):
     lines = fail_in_stage(tmp_path, RuntimeError("CUDA graph output overwritten"))
     assert lines[0].endswith(
-        " ERROR unexpected error in rule train (a bug: please report it with this log)"
+        " ERROR unexpected error in rule train: RuntimeError: CUDA graph output overwritten "
+        "(the traceback follows; please report it with this log)"
     )
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[-1] == "RuntimeError: CUDA graph output overwritten"

@@ -24,8 +24,12 @@ def stage(snakemake):
     except PipelineError as err:
         log.error("%s", err)
         sys.exit(1)
-    except Exception:
+    except Exception as err:
         log.exception(
-            "unexpected error in rule %s (a bug: please report it with this log)", snakemake.rule
+            "unexpected error in rule %s: %s: %s (the traceback follows; please report it with "
+            "this log)",
+            snakemake.rule,
+            type(err).__name__,
+            err,
         )
         sys.exit(1)
