@@ -41,6 +41,16 @@ def test_about_a_fifth_of_the_vocabulary_occurs(results):
     assert summary["coverage"] == pytest.approx(0.195, abs=0.001)
 
 
+def test_stripping_the_gutenberg_lines_changes_what_the_readme_says(book, encoding):
+    """README, Departures: 96 characters, 33 tokens and 11 ids that occur nowhere else."""
+    raw = book.read_text(encoding="utf-8")
+    kept, whole = strip_gutenberg(raw), raw
+    kept_ids, whole_ids = encoding.encode_ordinary(kept), encoding.encode_ordinary(whole)
+    assert len(whole) - len(kept) == 96
+    assert (len(kept_ids), len(whole_ids)) == (143_695, 143_728)
+    assert len(set(whole_ids) - set(kept_ids)) == 11 and set(kept_ids) <= set(whole_ids)
+
+
 def test_never_used_group_is_really_unused(results):
     freq = pd.read_parquet(results / "data/frequency.parquet").set_index("token_id")
     groups = pd.read_parquet(results / "data/groups.parquet")
