@@ -42,6 +42,20 @@ def test_missing_markers_name_the_file_and_the_fix(tmp_path, text, missing):
     assert read_corpus(path, strip=False) == text
 
 
+def test_a_byte_order_mark_and_windows_line_endings_read_as_the_plain_text(tmp_path, encoding):
+    windows = "*** START OF X ***\r\nFirst line.\r\nLast line.\r\n*** END OF X ***\r\n"
+    path = tmp_path / "book.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + windows.encode())  # a byte order mark, then CR LF lines
+    assert read_corpus(path, strip=True) == "First line.\nLast line.\n"  # the marker is found
+    path.write_bytes(b"*** START OF X ***\rOld Mac.\r*** END OF X ***\r")
+    assert read_corpus(path, strip=True) == "Old Mac.\n"
+    crlf, lf = (
+        encode("First line.\r\nLast line.\r\n", encoding),
+        encode("First line.\nLast line.\n", encoding),
+    )
+    assert len(crlf) == len(lf) + 2  # what normalising saves: one token per line
+
+
 def test_invalid_utf8_names_the_byte_offset(tmp_path):
     path = tmp_path / "book.txt"
     path.write_bytes("Lilliput é ".encode() + b"\xff\xfe rest")
