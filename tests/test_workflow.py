@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import struct
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import PARQUET_OUTPUTS, STEPS, book_text, prepare_run, snakemake
+from conftest import PARQUET_OUTPUTS, STEPS, book_text, copy_workflow, prepare_run, snakemake
 from unused_tokens import schemas
 from unused_tokens.corpus import strip_gutenberg
 from unused_tokens.figures import FIGURES
@@ -407,3 +408,35 @@ def test_the_aggregation_benchmark_times_a_larger_study_from_this_one(workdir, c
     printed = capsys.readouterr().out
     assert f"6 runs (3 variants x 2 seeds), {6 * (STEPS + 1) * 7:,} rows" in printed
     assert re.search(r"^ +\d+\.\d\d s  in all; 21 claim rows$", printed, re.MULTILINE)
+
+
+def readme_commands():
+    """Every `.venv/bin/snakemake` command of the README's bash blocks but the everyday ones
+    ($QUICK, tested above), continuation lines joined, comments dropped."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    return [
+        shlex.split(line, comments=True)[1:]
+        for line in lines
+        if line.startswith(".venv/bin/snakemake ") and "$QUICK" not in line
+    ]
+
+
+def test_every_other_snakemake_command_of_the_readme_plans(tmp_path):
+    """Each as a dry run in a fresh copy of the workflow, with the README's own config/lr.yaml."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    lr = re.search(r"```yaml\n(# config/lr.yaml.*?)```", readme, flags=re.S)[1]
+    work = copy_workflow(tmp_path / "work")
+    (work / "config" / "lr.yaml").write_text(lr)
+    commands = readme_commands()
+    assert len(commands) >= 6 and ["--configfile", "config/fast.yaml"] in commands
+    env = {"UNUSED_TOKENS_ACCOUNT": "a", "UNUSED_TOKENS_PARTITION": "p"}
+    env["UNUSED_TOKENS_GPU_PARTITION"] = "g"
+    for args in commands:
+        cmd = [sys.executable, "-m", "snakemake", "-n", *args]
+        result = subprocess.run(
+            cmd, cwd=work, capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+        )
+        assert result.returncode == 0, (args, result.stdout + result.stderr)
+        assert "Job stats:" in result.stdout + result.stderr, args
