@@ -1,7 +1,9 @@
 """The GPT-2 encoding built from local files is tiktoken's own `gpt2`; hashes are checked."""
 
 import hashlib
+import os
 import shutil
+import tempfile
 
 import pytest
 import tiktoken
@@ -69,3 +71,19 @@ def test_token_texts_cover_the_vocabulary(encoding):
     assert len(texts) == 50257
     assert texts[15496] == "Hello" and texts[995] == " world" and texts[50256] == "<|endoftext|>"
     assert texts[255] == "\\xad"  # a lone byte that is not valid UTF-8 on its own is shown escaped
+
+
+@pytest.mark.parametrize("cache_dir", [None, "/somewhere/else"])
+def test_loading_leaves_nothing_in_the_temporary_folder(
+    default_config, package_tokenizer_files, monkeypatch, tmp_path, cache_dir
+):
+    """tiktoken would copy each file into <tmp>/data-gym-cache, once per path it was read from."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    if cache_dir is None:
+        monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    else:
+        monkeypatch.setenv("TIKTOKEN_CACHE_DIR", cache_dir)
+    tok = default_config["tokenizer"]
+    load_gpt2(*package_tokenizer_files, tok["vocab_bpe_sha256"], tok["encoder_json_sha256"])
+    assert list(tmp_path.iterdir()) == []
+    assert os.environ.get("TIKTOKEN_CACHE_DIR") == cache_dir  # the user's setting is kept
