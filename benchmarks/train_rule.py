@@ -16,9 +16,9 @@ import argparse
 import csv
 import datetime
 import re
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -59,8 +59,10 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train_rule.csv")
     args = parser.parse_args(argv)
 
-    scratch = Path(tempfile.mkdtemp(prefix="train-rule-"))
-    cache, overlay = scratch / "torch-compile", scratch / "overlay.yaml"
+    bench = Path("results") / args.study / "bench"  # its overlay and its own compile cache
+    shutil.rmtree(args.workdir / bench, ignore_errors=True)  # the first run compiles from cold
+    (args.workdir / bench).mkdir(parents=True)
+    cache, overlay = bench / "torch-compile", args.workdir / bench / "overlay.yaml"
     overlay.write_text(f"study: {args.study}\nseeds: [0]\nruntime:\n  compile_cache: {cache}\n")
     configfiles = [*args.configfile, str(overlay)]
     run_dir = args.workdir / "results" / args.study / "runs" / "baseline" / "seed0"

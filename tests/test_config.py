@@ -209,3 +209,14 @@ def test_numbers_in_exponent_notation_and_integral_floats_are_read_as_meant(defa
         validate_config(merged(default_config, {"train": {"steps": 500.5}}), SCHEMA)
     with pytest.raises(PipelineError, match=r"config key train.lr: 'fast' is not of type 'number'"):
         validate_config(merged(default_config, {"train": {"lr": "fast"}}), SCHEMA)
+
+
+@pytest.mark.parametrize("cache", ["", "/tmp/cache", "results/../workflow", "workflow", ".cache"])
+def test_the_compile_cache_stays_under_results(default_config, cache):
+    validate_config(merged(default_config, {"runtime": {"compile_cache": "results/x/y"}}), SCHEMA)
+    with pytest.raises(PipelineError) as err:
+        validate_config(merged(default_config, {"runtime": {"compile_cache": cache}}), SCHEMA)
+    assert str(err.value).startswith(
+        f"config key runtime.compile_cache: {cache!r} is not a folder under results/, where the "
+        "pipeline writes everything (the default: results/.torch-compile)"
+    )

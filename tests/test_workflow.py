@@ -251,7 +251,7 @@ def test_an_experiment_edit_reruns_exactly_what_depends_on_it(workdir, overlay, 
     [
         {"log_every": 1},
         {"compile": True, "compile_mode": "reduce-overhead"},
-        {"compile_cache": "elsewhere"},
+        {"compile_cache": "results/elsewhere"},
         {"train_threads": 2, "probe_threads": 2},
         {"precision": "fp32", "adamw": "loop", "checkpoint_every": 2},
     ],

@@ -3,6 +3,7 @@ validation against config/config.schema.yaml with one-line errors."""
 
 import copy
 import math
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -174,6 +175,13 @@ def _first_problem(config, schema):
         if model["head"] == "adaptive" and (model["tied"] or model["output_bias"]):
             return f"{key}.head", ADAPTIVE_HINT
     runtime = config["runtime"]
+    cache = Path(runtime["compile_cache"])
+    if cache.is_absolute() or ".." in cache.parts or cache.parts[:1] != ("results",):
+        return (
+            "runtime.compile_cache",
+            f"{runtime['compile_cache']!r} is not a folder under results/, where the pipeline "
+            "writes everything (the default: results/.torch-compile)",
+        )
     if runtime["pad_vocab"] > 1 and not runtime["fused_head"]:
         return (
             "runtime.pad_vocab",

@@ -29,13 +29,12 @@ log = logging.getLogger(__name__)
 
 
 def use_compile_cache(folder):
-    """Keep torch.compile's artefacts in `folder` (if not empty) so later runs skip compiling.
+    """Keep torch.compile's artefacts in `folder` so later runs skip compiling.
 
     Safe to share between runs: PyTorch keys every cached artefact by the graph, the input
     shapes, the device and its own version, and recompiles on any mismatch.
     """
-    if folder:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(folder).resolve())
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(folder).resolve())
 
 
 @dataclass
