@@ -7,6 +7,7 @@ untrained probe -> train -> vocabulary probe; then aggregate over seeds -> repor
 import os
 import re
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -35,9 +36,9 @@ command_line = typed_command_line(workflow.config_settings.config)
 update_config(config, command_line)
 validate_config(config, f"{workflow.basedir}/config/config.schema.yaml")
 check_study_named(
-    yaml.safe_load(open("config/config.yaml")),
+    yaml.safe_load(Path("config/config.yaml").read_text()),
     [
-        (os.path.relpath(f), yaml.safe_load(open(f)))
+        (os.path.relpath(f), yaml.safe_load(Path(f).read_text()))
         for f in workflow.overwrite_configfiles
     ]
     + [("--config", command_line)],

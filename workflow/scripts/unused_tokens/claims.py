@@ -20,6 +20,7 @@ from .schemas import GROUP_NAMES
 
 MOVED_NATS = 0.01  # a token "moved" if its mean log-probability changed by more than this
 UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
+RESULTS = ("PASS", "FAIL", "N/A")  # a claim's result: supported, not supported, not applicable
 
 
 def copying_effect(control):
@@ -129,9 +130,6 @@ def claims(measures):
             result = RESULTS[2] if missing else RESULTS[0] if all(verdicts) else RESULTS[1]
             rows.append((variant, text, "; ".join(measured), test_text, result))
     return pd.DataFrame(rows, columns=["variant", "claim", "measured", "test", "result"])
-
-
-RESULTS = ("PASS", "FAIL", "N/A")
 
 
 def tally(table):
