@@ -5,7 +5,7 @@ import os
 
 
 def append_rows(path, rows):
-    """Append `rows` (dicts with the same keys) to the CSV file at `path`; say so.
+    """Append `rows` (dicts) to the CSV file at `path`; say so.
 
     When the rows bring columns the file does not have yet, the file is rewritten (atomically)
     with the union of both headers, the older rows left empty in the new columns.
@@ -15,7 +15,7 @@ def append_rows(path, rows):
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             old_rows, columns = list(reader), list(reader.fieldnames or [])
-    columns += [c for c in rows[0] if c not in columns]
+    columns += [c for c in dict.fromkeys(c for row in rows for c in row) if c not in columns]
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)

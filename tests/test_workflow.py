@@ -410,6 +410,32 @@ def test_the_aggregation_benchmark_times_a_larger_study_from_this_one(workdir, c
     assert re.search(r"^ +\d+\.\d\d s  in all; 21 claim rows$", printed, re.MULTILINE)
 
 
+def test_the_startup_benchmark_trains_as_the_train_rule_does(workdir, tmp_path, capsys):
+    """benchmarks/startup.py repeats the baseline's seed-0 train job in one process, timing each
+    phase: the same training log, and a CSV row of phases that add up to its total."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import startup
+
+    table = tmp_path / "startup.csv"
+    args = ["--workdir", str(workdir[0]), "--configfile", "config/test.yaml", "--study", "e2e"]
+    startup.main([*args, "--profile-steps", "1", "--out", str(table)])
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out(workdir, "bench/startup/training_log.parquet")),
+        pd.read_parquet(out(workdir, run_path("baseline", 0, "train/training_log.parquet"))),
+    )
+    (row,) = pd.read_csv(table).to_dict("records")
+    phases = {k: v for k, v in row.items() if k.endswith("(s)") and k != "total (s)"}
+    assert list(phases)[:3] == [
+        "import snakemake (s)",
+        "import torch (s)",
+        "import unused_tokens (s)",
+    ]
+    assert {"TrainStep (to device) (s)", "step 0 (s)", "save model (s)"} <= set(phases)
+    assert sum(phases.values()) == pytest.approx(row["total (s)"], abs=0.01 * len(phases))
+    assert row["configs"] == "config/test.yaml" and row["device"].startswith("cpu")
+    assert "1 steps profiled: wall" in capsys.readouterr().out
+
+
 def readme_commands():
     """Every `.venv/bin/snakemake` command of the README's bash blocks but the everyday ones
     ($QUICK, tested above), continuation lines joined, comments dropped."""
