@@ -21,6 +21,21 @@ def truncated(handler):
     handler.close_connection = True
 
 
+def endless(handler):
+    """Stream zeros without end and without a Content-Length."""
+    handler.send_response(200)
+    handler.end_headers()
+    while True:
+        handler.wfile.write(bytes(1 << 16))
+
+
+def announces_a_gigabyte(handler):
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(1 << 30))
+    handler.end_headers()
+    handler.close_connection = True
+
+
 @pytest.fixture
 def server(http_server):
     url, routes = http_server
@@ -30,6 +45,8 @@ def server(http_server):
             "/other.txt": b"not the book",
             "/login": HTML,
             "/truncated.txt": truncated,
+            "/endless.txt": endless,
+            "/huge.txt": announces_a_gigabyte,
         }
     )
     return url
@@ -117,3 +134,18 @@ def test_an_html_page_is_named_as_such(server, tmp_path):
         FetchError, match=rf"{server}/login \(an HTML page \({len(HTML)} bytes\), not"
     ):
         fetch_verified([f"{server}/login"], SHA, tmp_path / "book.txt", retries=0)
+
+
+def test_a_source_sending_too_much_is_cut_off_and_the_next_tried(server, tmp_path):
+    mirror = tmp_path / "mirror.txt"
+    mirror.write_bytes(BODY)
+    dest = tmp_path / "out" / "book.txt"
+    sources = [f"{server}/endless.txt", f"{server}/huge.txt", mirror.as_uri()]
+    record = fetch_verified(sources, SHA, dest, timeout_s=5, retries=2, max_bytes=1 << 20)
+    assert dest.read_bytes() == BODY and record["source"] == mirror.as_uri()
+    limit = "over the download limit of 1,048,576 bytes (download.max_mb)"
+    assert [f["reason"] for f in record["failed_sources"]] == [
+        f"cut off after {(1 << 20) + (1 << 16):,} bytes, {limit}",
+        f"announces {1 << 30:,} bytes, {limit}",
+    ]
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["book.txt"]

@@ -18,8 +18,6 @@ rule download_corpus:
     params:
         sources=config["corpus"]["sources"],
         sha256=config["corpus"]["sha256"],
-        timeout_s=config["download"]["timeout_s"],
-        retries=config["download"]["retries"],
     script:
         "../scripts/download_corpus.py"
 
@@ -41,8 +39,6 @@ rule download_tokenizer:
         sources=config["tokenizer"]["sources"],
         vocab_bpe_sha256=config["tokenizer"]["vocab_bpe_sha256"],
         encoder_json_sha256=config["tokenizer"]["encoder_json_sha256"],
-        timeout_s=config["download"]["timeout_s"],
-        retries=config["download"]["retries"],
     script:
         "../scripts/download_tokenizer.py"
 

@@ -28,6 +28,10 @@ class TruncatedTransfer(OSError):
     """The connection ended before the announced Content-Length arrived."""
 
 
+class OversizedTransfer(OSError):
+    """The source sends more than the download limit: cut off before it fills the disk."""
+
+
 def _open(source, timeout_s):
     """Open `source` for binary reading."""
     scheme = urllib.parse.urlsplit(source).scheme
@@ -46,21 +50,27 @@ def _describe(err):
     """A short reason for a failed read: the underlying error of a URLError, else the error."""
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         err = err.reason if isinstance(err.reason, Exception) else err
-    if isinstance(err, TruncatedTransfer):
+    if isinstance(err, TruncatedTransfer | OversizedTransfer):
         return str(err)
     return f"{type(err).__name__}: {err}"
 
 
-def _copy_hashing(source, dest, timeout_s):
-    """Stream `source` into `dest`; return (sha256 hex, bytes written, first bytes)."""
+def _copy_hashing(source, dest, timeout_s, max_bytes):
+    """Stream `source` into `dest`; return (sha256 hex, bytes written, first bytes). More than
+    `max_bytes`, announced or sent, raises OversizedTransfer."""
     digest, size, head = hashlib.sha256(), 0, b""
+    limit = f"the download limit of {max_bytes:,} bytes (download.max_mb)"
     with _open(source, timeout_s) as src, open(dest, "wb") as out:
         announced = getattr(src, "headers", {}).get("Content-Length")
+        if announced is not None and int(announced) > max_bytes:
+            raise OversizedTransfer(f"announces {int(announced):,} bytes, over {limit}")
         while chunk := src.read(CHUNK):
             head = head or chunk[:512]
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
+            if size > max_bytes:
+                raise OversizedTransfer(f"cut off after {size:,} bytes, over {limit}")
     if announced is not None and size < int(announced):
         raise TruncatedTransfer(f"truncated transfer: {size} of {announced} bytes arrived")
     return digest.hexdigest(), size, head
@@ -75,13 +85,21 @@ def _mismatch(got, expected, size, head):
 
 
 def fetch_verified(
-    sources, sha256, dest, timeout_s=30.0, retries=2, retry_wait_s=1.0, key="sources"
+    sources,
+    sha256,
+    dest,
+    timeout_s=30.0,
+    retries=2,
+    retry_wait_s=1.0,
+    key="sources",
+    max_bytes=64 << 20,
 ):
     """Copy the first source whose content has `sha256` to `dest`; return its provenance record.
 
-    Network sources are tried `1 + retries` times; a hash mismatch moves on to the next source at
-    once. If every source fails, FetchError lists each source with the reason it failed and names
-    the config `key` the sources came from; `dest` is left untouched.
+    Network sources are tried `1 + retries` times; a hash mismatch, or more than `max_bytes`
+    (announced or sent, the copy then cut off), moves on to the next source at once. If every
+    source fails, FetchError lists each source with the reason it failed and names the config
+    `key` the sources came from; `dest` is left untouched.
     """
     if not sources:
         raise FetchError(f"no sources configured for {dest}: list at least one URL in {key}")
@@ -91,9 +109,11 @@ def fetch_verified(
             network = urllib.parse.urlsplit(source).scheme in ("http", "https")
             for attempt in range(1 + (retries if network else 0)):
                 try:
-                    got, size, head = _copy_hashing(source, tmp, timeout_s)
+                    got, size, head = _copy_hashing(source, tmp, timeout_s, max_bytes)
                 except (OSError, ValueError, ModuleNotFoundError, http.client.HTTPException) as err:
                     reason = _describe(err)
+                    if isinstance(err, OversizedTransfer):
+                        break
                     if attempt < retries and network:
                         time.sleep(retry_wait_s * (attempt + 1))
                     continue
