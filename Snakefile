@@ -25,6 +25,7 @@ from unused_tokens.config import (
     validate_config,
 )
 from unused_tokens.figures import FIGURES
+from unused_tokens.files import check_writable
 from unused_tokens.modules import helper_modules
 from unused_tokens.settings import Study
 
@@ -65,6 +66,10 @@ rule all:
     default_target: True
     input:
         rules.report.output,
+
+
+onstart:
+    check_writable(OUT)
 
 
 onsuccess:

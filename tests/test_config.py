@@ -52,6 +52,11 @@ def test_shipped_configs_are_valid(default_config, overlays):
             r"config key train: Additional properties are not allowed \('stpes' was unexpected\)",
         ),
         ({"train": {"steps": -3}}, r"config key train.steps: -3 is less than the minimum of 1"),
+        (
+            {"probe": {"seed": 2**64}},
+            r"config key probe.seed: 18446744073709551616 is greater than the maximum of "
+            r"9223372036854775807",
+        ),
         ({"train": {"steps": "many"}}, r"config key train.steps: 'many' is not of type 'integer'"),
         (
             {"runtime": {"device": "gpu"}},

@@ -29,7 +29,9 @@ def test_study_facts_name_the_variants_and_where_it_ran(default_config):
     experiment["variants"] = {"baseline": {}, "slow": {"train": {"lr": 0.0001}}}
     metadata = {"device": "cpu, 2 threads", "precision": "bf16 (auto: ...)", "runtime": "{}"}
     metadata["host_cpu"] = "Some CPU @ 2.1GHz"
-    facts = study_facts("s", experiment, metadata, 3725.4, "abc1234", "2026-11-26 16:30 UTC")[""]
+    facts = study_facts(
+        "s", experiment, "gpt2", metadata, 3725.4, "abc1234", "2026-11-26 16:30 UTC"
+    )[""]
     assert facts["host CPU"] == "Some CPU @ 2.1GHz" and facts["workflow commit"] == "abc1234"
     assert facts["report rendered"] == "2026-11-26 16:30 UTC"
     assert facts["time of all jobs"] == "1:02:05 (summed: jobs side by side count each)"
@@ -37,6 +39,10 @@ def test_study_facts_name_the_variants_and_where_it_ran(default_config):
     assert facts["seeds"] == "0, 1, 2" and facts["device"] == "cpu, 2 threads"
     assert facts["config hash"] == config_hash(experiment) and facts["torch"] == "unknown"
     assert json.loads(facts["runtime"]) == {}
+    assert facts["tokenizer vocabulary"] == "gpt2 (tiktoken's own files)"
+    other = "non-standard (vocab.bpe 0123456789ab, encoder.json ba9876543210)"
+    facts = study_facts("s", experiment, other, metadata, 1.0, "abc1234", "now")[""]
+    assert facts["tokenizer vocabulary"] == f"{other}: not tiktoken's gpt2 files"
 
 
 def test_the_workflow_commit_is_git_describe_or_says_why_not(tmp_path):

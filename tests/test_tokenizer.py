@@ -10,7 +10,7 @@ import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
 from unused_tokens.errors import PipelineError
-from unused_tokens.tokenizer import load_gpt2, token_texts
+from unused_tokens.tokenizer import GPT2_SHA256, load_gpt2, token_texts
 
 
 def tiktoken_gpt2_arguments(monkeypatch):
@@ -28,6 +28,7 @@ def test_configured_hashes_are_tiktokens_own(default_config, monkeypatch):
     tok = default_config["tokenizer"]
     assert tok["vocab_bpe_sha256"] == args["vocab_bpe_hash"]
     assert tok["encoder_json_sha256"] == args["encoder_json_hash"]
+    assert GPT2_SHA256 == (args["vocab_bpe_hash"], args["encoder_json_hash"])
     official = tok["sources"][0]
     assert official + "vocab.bpe" == args["vocab_bpe_file"]
     assert official + "encoder.json" == args["encoder_json_file"]
@@ -64,6 +65,47 @@ def test_altered_file_is_rejected_before_use(default_config, package_tokenizer_f
         PipelineError, match=rf"^{altered}: sha256 [0-9a-f]{{64}} is not the expected "
     ):
         load_gpt2(altered, encoder, tok["vocab_bpe_sha256"], tok["encoder_json_sha256"])
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_other_files_are_labelled_non_standard_and_logged(
+    package_tokenizer_files, tmp_path, caplog
+):
+    """A valid BPE vocabulary with other hashes (here a changed version line) is not gpt2."""
+    vocab, encoder = package_tokenizer_files
+    other = tmp_path / "vocab.bpe"
+    other.write_bytes(vocab.read_bytes().replace(b"#version: 0.2", b"#version: 0.3", 1))
+    encoding = load_gpt2(other, encoder, sha256(other), sha256(encoder))
+    label = f"non-standard (vocab.bpe {sha256(other)[:12]}, encoder.json {sha256(encoder)[:12]})"
+    assert encoding.name == label and encoding.n_vocab == 50257
+    assert caplog.messages == [
+        f"the tokenizer files are not tiktoken's gpt2 files: the vocabulary is {label}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "broken, content, reason",
+    [
+        (0, b"not a merge list", "AssertionError)"),
+        (1, b"<html>", "JSONDecodeError: Expecting value: line 1 column 1 (char 0))"),
+    ],
+)
+def test_files_with_matching_hashes_that_are_not_bpe_are_named(
+    package_tokenizer_files, tmp_path, broken, content, reason
+):
+    files = list(package_tokenizer_files)
+    files[broken] = tmp_path / files[broken].name
+    files[broken].write_bytes(content)
+    with pytest.raises(PipelineError) as err:
+        load_gpt2(*files, *map(sha256, files))
+    assert str(err.value) == (
+        f"{files[0]} and {files[1]} have the configured sha256 values but are not a GPT-2 BPE "
+        f"vocabulary of 50257 ids ({reason}; point tokenizer.sources at GPT-2's files and "
+        "tokenizer.*_sha256 at their hashes"
+    )
 
 
 def test_token_texts_cover_the_vocabulary(encoding):

@@ -21,6 +21,18 @@ def untrained_params(wildcards):
     return STUDY.run(wildcards.variant, wildcards.seed).as_params(untrained=True)
 
 
+def makers(wildcards, input):
+    """For each Parquet input of a job, the name of the rule that writes it (for the message
+    when one is unreadable)."""
+    return {
+        path: each.name
+        for path in input
+        if path.endswith(".parquet")
+        for each in workflow.rules
+        if each.is_producer(path)
+    }
+
+
 def every_run(pattern):
     """`pattern` (a path with {variant} and {seed}) for every run of the study, in order."""
     return [

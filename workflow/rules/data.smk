@@ -83,6 +83,7 @@ rule count_tokens:
     params:
         vocab_bpe_sha256=config["tokenizer"]["vocab_bpe_sha256"],
         encoder_json_sha256=config["tokenizer"]["encoder_json_sha256"],
+        makers=makers,
     script:
         "../scripts/count_tokens.py"
 
@@ -102,5 +103,6 @@ rule select_groups:
     params:
         size=config["groups"]["size"],
         seed=config["groups"]["seed"],
+        makers=makers,
     script:
         "../scripts/select_groups.py"

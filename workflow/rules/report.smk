@@ -29,6 +29,7 @@ rule aggregate:
     params:
         study=STUDY.name,
         runs=STUDY.runs(),
+        makers=makers,
     script:
         "../scripts/aggregate_runs.py"
 
@@ -70,5 +71,6 @@ rule report:
         experiment=experiment(config),
         runs=STUDY.runs(),
         figures=lambda wildcards, output: os.path.dirname(output.training),
+        makers=makers,
     script:
         "../scripts/render_report.py"

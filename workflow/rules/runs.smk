@@ -20,6 +20,7 @@ rule probe_untrained:
     params:
         run=untrained_params,
         probe=config["probe"],
+        makers=makers,
     script:
         "../scripts/probe_untrained.py"
 
@@ -45,6 +46,7 @@ rule train:
     params:
         run=run_params,
         resume=f"{RUN}/train/resume.pt",
+        makers=makers,
     script:
         "../scripts/train_model.py"
 
@@ -69,5 +71,6 @@ rule probe_vocab:
     params:
         run=untrained_params,
         probe=config["probe"],
+        makers=makers,
     script:
         "../scripts/probe_vocab.py"

@@ -12,6 +12,7 @@ with stage(snakemake) as log:
     encoding = load_gpt2(i.vocab_bpe, i.encoder_json, p.vocab_bpe_sha256, p.encoder_json_sha256)
     freq = count_tokens(read_tokens(i.tokens), token_texts(encoding))
     summary = summarize(freq)
-    write_parquet(freq, snakemake.output.frequency, schemas.FREQUENCY)
+    vocabulary = {"encoding": encoding.name}
+    write_parquet(freq, snakemake.output.frequency, schemas.FREQUENCY, vocabulary)
     write_parquet(summary, snakemake.output.summary, schemas.FREQUENCY_SUMMARY)
     log.info("summary: %s", summary.iloc[0].to_dict())

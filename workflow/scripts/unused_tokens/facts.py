@@ -44,11 +44,13 @@ def workflow_commit(directory):
     return described.stdout.strip() or "unknown (not a git checkout)"
 
 
-def study_facts(study, experiment, run_metadata, job_seconds, commit, rendered):
-    """The study's identity: config hash, seeds, variants, model, training, where it ran, the
-    workflow's commit, when the report was rendered and the time all its jobs took.
+def study_facts(study, experiment, vocabulary, run_metadata, job_seconds, commit, rendered):
+    """The study's identity: config hash, tokenizer vocabulary, seeds, variants, model, training,
+    where it ran, the workflow's commit, when the report was rendered and the time all its jobs
+    took.
 
-    experiment: the config without its runtime section; run_metadata: the Parquet metadata of
+    experiment: the config without its runtime section; vocabulary: the encoding's name in the
+    counts' metadata ("gpt2" only for tiktoken's own files); run_metadata: the Parquet metadata of
     one run's training log (device, host CPU, precision, runtime, torch version); job_seconds:
     the sum of every job's wall time (durations); rendered: the date and time as text.
     """
@@ -61,6 +63,9 @@ def study_facts(study, experiment, run_metadata, job_seconds, commit, rendered):
         {
             "study": study,
             "config hash": config_hash(experiment),
+            "tokenizer vocabulary": "gpt2 (tiktoken's own files)"
+            if vocabulary == "gpt2"
+            else f"{vocabulary}: not tiktoken's gpt2 files",
             "seeds": ", ".join(map(str, experiment["seeds"])),
             "variants": variants,
             "model": ", ".join(f"{k}={v}" for k, v in model.items()),

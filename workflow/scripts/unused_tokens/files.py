@@ -1,15 +1,66 @@
 """Atomic file writes and hashing, so that no stage leaves a half-written output behind."""
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .errors import PipelineError
+
+FULL_BELOW = 1 << 20  # bytes: a disk with less than this free after a failed write is full
+
+
+class DiskFull(PipelineError):
+    """A write failed because the disk holding the output has no space left."""
+
+    def __init__(self, path, free):
+        super().__init__(
+            f"cannot write {path}: the disk holding it is full ({free:,} bytes free); free some "
+            "space there, or move results/ to a larger disk, then run snakemake again"
+        )
+
+
+def disk_full(err, folder):
+    """Whether `err` (or an error it came from) is a full disk: errno ENOSPC anywhere in its
+    chain, or, for writers that hide the errno (torch.save), almost nothing free in `folder`."""
+    while err is not None:
+        if getattr(err, "errno", None) == errno.ENOSPC:
+            return True
+        err = err.__cause__ or err.__context__
+    return free_bytes(folder) < FULL_BELOW
+
+
+def free_bytes(folder):
+    """Bytes free for this user on the disk holding `folder`."""
+    return shutil.disk_usage(_nearest_existing(folder)).free
+
+
+def check_writable(folder):
+    """Refuse, in one line, a `folder` that cannot be created or written (checked on its nearest
+    existing parent): a read-only file system, or no permission."""
+    existing = _nearest_existing(folder)
+    if not os.access(existing, os.W_OK):
+        read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
+        reason = "is on a read-only file system" if read_only else "is not writable for this user"
+        raise PipelineError(
+            f"cannot write results to {folder}: {existing} {reason}; make it writable, or run "
+            "the workflow from a copy in a writable folder (results/ is under its directory)"
+        )
+
+
+def _nearest_existing(folder):
+    folder = Path(folder).absolute()
+    while not folder.exists():
+        folder = folder.parent
+    return folder
 
 
 @contextlib.contextmanager
@@ -17,7 +68,8 @@ def atomic_output(path):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
 
     Temporaries that a killed writer of `path` left behind (a training state can be gigabytes)
-    are removed first: only one job ever writes a given output.
+    are removed first: only one job ever writes a given output. A write that fails on a full
+    disk raises DiskFull, naming `path`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +82,10 @@ def atomic_output(path):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except Exception as err:
+        if not isinstance(err, PipelineError) and disk_full(err, path.parent):
+            raise DiskFull(path, free_bytes(path.parent)) from err
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -58,6 +114,18 @@ def write_parquet(df, path, schema, metadata=None):
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
     with atomic_output(path) as tmp:
         pq.write_table(table, tmp)
+
+
+def unreadable_parquet(paths):
+    """(path, reason) of the first of `paths` ending in .parquet that does not read whole, or
+    None."""
+    for path in paths:
+        if str(path).endswith(".parquet"):
+            try:
+                pq.read_table(path)
+            except (pa.ArrowException, OSError) as err:
+                return path, f"{type(err).__name__}: {err}"
+    return None
 
 
 def read_parquet_metadata(path):

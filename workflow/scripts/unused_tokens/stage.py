@@ -3,15 +3,17 @@
 import contextlib
 import logging
 import sys
+from pathlib import Path
 
 from .errors import PipelineError
+from .files import DiskFull, disk_full, free_bytes, unreadable_parquet
 
 
 @contextlib.contextmanager
 def stage(snakemake):
     """Log to the rule's `log:` file and to the console. A PipelineError (bad input, with its fix)
-    becomes one line; any other exception is a bug, logged with its traceback, so that the log
-    never stays silent about why the job failed."""
+    becomes one line; any other exception gets a line saying what it is (explain) with its
+    traceback below, so that the log never stays silent about why the job failed."""
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -25,11 +27,25 @@ def stage(snakemake):
         log.error("%s", err)
         sys.exit(1)
     except Exception as err:
-        log.exception(
-            "unexpected error in rule %s: %s: %s (the traceback follows; please report it with "
-            "this log)",
-            snakemake.rule,
-            type(err).__name__,
-            err,
-        )
+        log.exception("%s", explain(err, snakemake))
         sys.exit(1)
+
+
+def explain(err, snakemake):
+    """The one line above the traceback of an exception the stage did not expect: an input
+    that is not readable Parquet (naming the rule that writes it), a full disk, or else a bug."""
+    unreadable = unreadable_parquet(snakemake.input)
+    if unreadable:
+        path, reason = unreadable
+        maker = snakemake.params.get("makers", {}).get(path, "that writes it")
+        return (
+            f"{path} is not a readable Parquet file ({reason}): it is damaged or truncated; "
+            f"delete it and run snakemake again, which remakes it with rule {maker}"
+        )
+    folder = Path(getattr(err, "filename", None) or snakemake.output[0]).parent
+    if disk_full(err, folder):
+        return str(DiskFull(getattr(err, "filename", None) or folder, free_bytes(folder)))
+    return (
+        f"unexpected error in rule {snakemake.rule}: {type(err).__name__}: {err} (the traceback "
+        "follows; please report it with this log)"
+    )

@@ -7,6 +7,7 @@ folder for every path it was read from.
 """
 
 import contextlib
+import logging
 import os
 
 import tiktoken
@@ -17,30 +18,60 @@ from .errors import PipelineError
 from .files import sha256_of
 
 GPT2_N_VOCAB = 50257
+# tiktoken's own sha256 values of the `gpt2` files (a test checks them against tiktoken's code):
+# files with other values give a non-standard vocabulary, which is never labelled gpt2.
+GPT2_SHA256 = (
+    "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",  # vocab.bpe
+    "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",  # encoder.json
+)
+
+log = logging.getLogger(__name__)
+
+
+def vocabulary_name(vocab_bpe_sha256, encoder_json_sha256):
+    """ "gpt2" for tiktoken's own files, else a name that says the vocabulary is non-standard."""
+    if (vocab_bpe_sha256, encoder_json_sha256) == GPT2_SHA256:
+        return "gpt2"
+    return (
+        f"non-standard (vocab.bpe {vocab_bpe_sha256[:12]}, encoder.json {encoder_json_sha256[:12]})"
+    )
 
 
 def load_gpt2(vocab_bpe, encoder_json, vocab_bpe_sha256, encoder_json_sha256):
-    """tiktoken's `gpt2` Encoding from local files, each checked against its sha256 first."""
+    """A GPT-2 Encoding from local files, each checked against its sha256 first; named "gpt2"
+    only when the hashes are tiktoken's own (vocabulary_name), else logged as non-standard."""
     for path, expected in ((vocab_bpe, vocab_bpe_sha256), (encoder_json, encoder_json_sha256)):
         if (got := sha256_of(path)) != expected:
             raise PipelineError(
                 f"{path}: sha256 {got} is not the expected {expected}; "
                 "delete it and rerun the download_tokenizer rule"
             )
-    with _no_tiktoken_cache():
-        ranks = data_gym_to_mergeable_bpe_ranks(
-            vocab_bpe_file=str(vocab_bpe),
-            encoder_json_file=str(encoder_json),
-            vocab_bpe_hash=vocab_bpe_sha256,
-            encoder_json_hash=encoder_json_sha256,
+    name = vocabulary_name(vocab_bpe_sha256, encoder_json_sha256)
+    try:
+        with _no_tiktoken_cache():
+            ranks = data_gym_to_mergeable_bpe_ranks(
+                vocab_bpe_file=str(vocab_bpe),
+                encoder_json_file=str(encoder_json),
+                vocab_bpe_hash=vocab_bpe_sha256,
+                encoder_json_hash=encoder_json_sha256,
+            )
+        encoding = tiktoken.Encoding(
+            name=name,
+            pat_str=r50k_pat_str,
+            mergeable_ranks=ranks,
+            special_tokens={ENDOFTEXT: GPT2_N_VOCAB - 1},
+            explicit_n_vocab=GPT2_N_VOCAB,
         )
-    return tiktoken.Encoding(
-        name="gpt2",
-        pat_str=r50k_pat_str,
-        mergeable_ranks=ranks,
-        special_tokens={ENDOFTEXT: GPT2_N_VOCAB - 1},
-        explicit_n_vocab=GPT2_N_VOCAB,
-    )
+    except Exception as err:
+        reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        raise PipelineError(
+            f"{vocab_bpe} and {encoder_json} have the configured sha256 values but are not a "
+            f"GPT-2 BPE vocabulary of {GPT2_N_VOCAB} ids ({reason}); point tokenizer.sources at "
+            "GPT-2's files and tokenizer.*_sha256 at their hashes"
+        ) from err
+    if name != "gpt2":
+        log.warning("the tokenizer files are not tiktoken's gpt2 files: the vocabulary is %s", name)
+    return encoding
 
 
 @contextlib.contextmanager
