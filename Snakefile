@@ -30,14 +30,17 @@ from unused_tokens.modules import helper_modules
 from unused_tokens.settings import Study
 
 
-configfile: "config/config.yaml"
+# The defaults sit beside this file, so the workflow runs from any directory: its outputs go
+# to results/ in the working directory (-d/--directory, else where snakemake was started);
+# --configfile paths are read by Snakemake before it moves to --directory.
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 command_line = typed_command_line(workflow.config_settings.config)
 update_config(config, command_line)
 validate_config(config, f"{workflow.basedir}/config/config.schema.yaml")
 check_study_named(
-    yaml.safe_load(Path("config/config.yaml").read_text()),
+    yaml.safe_load(Path(workflow.basedir, "config/config.yaml").read_text()),
     [
         (os.path.relpath(f), yaml.safe_load(Path(f).read_text()))
         for f in workflow.overwrite_configfiles

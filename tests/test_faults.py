@@ -228,6 +228,32 @@ def test_a_read_only_results_folder_is_refused_before_any_job(tmp_path):
     assert "rule download_corpus:" not in output
 
 
+# --- where it is started from ------------------------------------------------------------
+
+
+def test_the_workflow_runs_from_another_directory(tmp_path):
+    """With -d, outputs go to that directory; without, to where snakemake was started. Either
+    way the defaults come from beside the Snakefile; --configfile is read from where it starts."""
+    work = prepare_run(tmp_path / "work", book_text())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    base = [sys.executable, "-m", "snakemake", "-s", str(work / "Snakefile"), "--cores", "2"]
+    config = ["--configfile", str(work / "config/test.yaml")]
+
+    def run(*args):
+        result = subprocess.run([*base, *args], cwd=elsewhere, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    run("-d", str(work), *config, "--until", "select_groups")
+    assert (results(work) / "data/groups.parquet").exists()
+    assert list(elsewhere.iterdir()) == []
+    plan = run(*config, "-n")
+    assert "output: results/e2e/data/corpus.txt" in plan  # under elsewhere/, not yet made
+    relative = ["--configfile", os.path.relpath(work / "config/test.yaml", elsewhere)]
+    assert "rule select_groups:" not in run("-d", str(work), *relative, "-n")
+
+
 # --- config and device -------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ rule aggregate:
 
 rule report:
     input:
-        template="workflow/notebooks/report.ipynb",
+        template=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
         frequency=rules.count_tokens.output.frequency,
         summary=rules.count_tokens.output.summary,
         groups=rules.select_groups.output.groups,
