@@ -56,10 +56,20 @@ def run_jobs(runs, rules):
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A study of two variants and two seeds, run once."""
-    work = prepare_run(tmp_path_factory.mktemp("workflow"), book_text(), MATRIX)
-    _, output = snakemake(work)
+    """A study of two variants and two seeds, run once, with a temporary folder and a home of
+    its own (outside(work) finds them)."""
+    work = prepare_run(tmp_path_factory.mktemp("workflow") / "work", book_text(), MATRIX)
+    for folder in outside(work):
+        folder.mkdir()
+    (work.parent / "started").touch()
+    tmp, home = outside(work)
+    _, output = snakemake(work, env={"TMPDIR": str(tmp), "HOME": str(home)})
     return work, output
+
+
+def outside(work):
+    """The temporary folder and the home the study in `work` ran with."""
+    return work.parent / "tmp", work.parent / "home"
 
 
 def out(workdir, path):
@@ -68,6 +78,29 @@ def out(workdir, path):
 
 def run_path(variant, seed, path):
     return f"runs/{variant}/seed{seed}/{path}"
+
+
+def test_a_run_writes_nothing_outside_results_but_known_caches(workdir):
+    """Nothing left in the temporary folder, so nothing piles up from run to run; in the home,
+    only the libraries' own caches, made once; in the workflow's folder, only results/ and
+    Snakemake's .snakemake/."""
+    work = workdir[0]
+    tmp, home = outside(work)
+    assert list(tmp.iterdir()) == []
+    assert sorted(str(p.relative_to(home)) for p in home.glob("*/*")) == [
+        ".cache/matplotlib",  # the font list
+        ".cache/snakemake",  # its source cache
+        ".config/matplotlib",  # empty
+        ".ipython/profile_default",  # made by the report's kernel
+    ]
+    started = (work.parent / "started").stat().st_mtime
+    written = [
+        str(p.relative_to(work))
+        for p in work.rglob("*")
+        if p.stat().st_mtime > started
+        and p.parts[len(work.parts)] not in ("results", ".snakemake")
+    ]
+    assert written == []
 
 
 @pytest.mark.parametrize("path", PARQUET_OUTPUTS)
