@@ -12,18 +12,13 @@ from pathlib import Path
 import yaml
 
 from snakemake.io import strip_wildcard_constraints
-from snakemake.utils import min_version, update_config
+from snakemake.utils import min_version
 
 min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
 from unused_tokens.claims import finished
-from unused_tokens.config import (
-    check_study_named,
-    experiment,
-    typed_command_line,
-    validate_config,
-)
+from unused_tokens.config import check_study_named, experiment, validate_config
 from unused_tokens.figures import FIGURES
 from unused_tokens.files import check_writable
 from unused_tokens.modules import helper_modules
@@ -36,16 +31,16 @@ from unused_tokens.settings import Study
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
-command_line = typed_command_line(workflow.config_settings.config)
-update_config(config, command_line)
-validate_config(config, f"{workflow.basedir}/config/config.schema.yaml")
+schema = f"{workflow.basedir}/config/config.schema.yaml"
+validate_config(config, schema)  # also types what --config leaves as text (seeds=[0,1])
 check_study_named(
     yaml.safe_load(Path(workflow.basedir, "config/config.yaml").read_text()),
     [
         (os.path.relpath(f), yaml.safe_load(Path(f).read_text()))
         for f in workflow.overwrite_configfiles
     ]
-    + [("--config", command_line)],
+    + [("--config", workflow.config_settings.config)],
+    schema,
 )
 
 

@@ -6,12 +6,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, merged
-from unused_tokens.config import (
-    check_study_named,
-    experiment,
-    typed_command_line,
-    validate_config,
-)
+from unused_tokens.config import check_study_named, experiment, validate_config
 from unused_tokens.errors import PipelineError
 from unused_tokens.hardware import PRECISIONS
 from unused_tokens.settings import MODEL_KEYS, Runtime, TrainSettings
@@ -141,16 +136,15 @@ def test_command_line_values_inside_mappings_and_lists_get_their_types(default_c
         "train": {"steps": "20", "lr": "3e-3", "freeze_unseen": "True", "decay": "matrices"},
         "study": "try2",
     }
-    typed = typed_command_line(parsed_by_snakemake)
-    assert typed == {
-        "seeds": [0, 1],
-        "train": {"steps": 20, "lr": 0.003, "freeze_unseen": True, "decay": "matrices"},
-        "study": "try2",
-    }
-    assert type(typed["train"]["steps"]) is int and type(typed["train"]["lr"]) is float
-    validate_config(merged(default_config, typed), SCHEMA)
-    with pytest.raises(PipelineError, match="train.freeze_unseen: 'True' is not of type 'boolean'"):
-        validate_config(merged(default_config, parsed_by_snakemake), SCHEMA)
+    config = merged(default_config, parsed_by_snakemake)
+    validate_config(config, SCHEMA)
+    assert config["seeds"] == [0, 1] and config["study"] == "try2"
+    train = config["train"]
+    assert (train["steps"], train["lr"], train["freeze_unseen"]) == (20, 0.003, True)
+    assert type(train["steps"]) is int and type(train["lr"]) is float
+    assert train["decay"] == "matrices"  # text where the schema wants text
+    with pytest.raises(PipelineError, match="train.freeze_unseen: 'yes' is not of type 'boolean'"):
+        validate_config(merged(default_config, {"train": {"freeze_unseen": "yes"}}), SCHEMA)
 
 
 def test_the_experiment_does_not_depend_on_the_order_of_keys(default_config):
@@ -174,22 +168,27 @@ def test_an_overlay_that_changes_the_experiment_must_name_its_study(default_conf
     fast = yaml.safe_load((ROOT / "config" / "fast.yaml").read_text())
     lr = {"train": {"lr": 0.01}}
     named = [("config/offline.yaml", offline), ("config/smoke.yaml", smoke)]
-    check_study_named(default_config, named)  # sources and runtime keys change nothing computed
-    check_study_named(default_config, [*named, ("config/fast.yaml", fast)])
-    check_study_named(default_config, [*named, ("lr.yaml", lr), ("--config", {"study": "lr"})])
-    check_study_named(default_config, [("lr.yaml", lr), *named])  # smoke.yaml names it after
-    check_study_named(default_config, [*named, ("same.yaml", {"train": {"lr": 3e-3}})])  # no change
+    # sources and runtime keys change nothing computed
+    check_study_named(default_config, named, SCHEMA)
+    check_study_named(default_config, [*named, ("config/fast.yaml", fast)], SCHEMA)
+    check_study_named(
+        default_config, [*named, ("lr.yaml", lr), ("--config", {"study": "lr"})], SCHEMA
+    )
+    check_study_named(default_config, [("lr.yaml", lr), *named], SCHEMA)  # smoke.yaml names it
+    check_study_named(default_config, [*named, ("same.yaml", {"train": {"lr": 3e-3}})], SCHEMA)
+    as_text = {"train": {"lr": "3e-3", "steps": "150.0"}}  # smoke's own values, typed otherwise
+    check_study_named(default_config, [*named, ("--config", as_text)], SCHEMA)
     with pytest.raises(PipelineError) as err:
-        check_study_named(default_config, [*named, ("lr.yaml", lr)])
+        check_study_named(default_config, [*named, ("lr.yaml", lr)], SCHEMA)
     assert str(err.value) == (
         "lr.yaml changes train.lr but names no study, so its results would replace those in "
         "results/smoke/: add study: <new name> to lr.yaml (naming the study smoke there replaces "
         "them on purpose)"
     )
     with pytest.raises(PipelineError, match=r"^--config changes seeds but names no study, .* "):
-        check_study_named(default_config, [*named, ("--config", {"seeds": [0]})])
+        check_study_named(default_config, [*named, ("--config", {"seeds": ["0"]})], SCHEMA)
     with pytest.raises(PipelineError, match="^v.yaml changes variants.lr_high but names no study"):
-        check_study_named(default_config, [("v.yaml", {"variants": {"lr_high": lr}})])
+        check_study_named(default_config, [("v.yaml", {"variants": {"lr_high": lr}})], SCHEMA)
 
 
 def test_numbers_in_exponent_notation_and_integral_floats_are_read_as_meant(default_config):

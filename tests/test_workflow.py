@@ -97,8 +97,7 @@ def test_a_run_writes_nothing_outside_results_but_known_caches(workdir):
     written = [
         str(p.relative_to(work))
         for p in work.rglob("*")
-        if p.stat().st_mtime > started
-        and p.parts[len(work.parts)] not in ("results", ".snakemake")
+        if p.stat().st_mtime > started and p.parts[len(work.parts)] not in ("results", ".snakemake")
     ]
     assert written == []
 

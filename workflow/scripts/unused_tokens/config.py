@@ -22,30 +22,6 @@ VARIANT_HINT = "a variant may set only model and train keys of the experiment"
 ADAPTIVE_HINT = f"adaptive {ADAPTIVE_NEEDS}"
 
 
-def typed_command_line(value):
-    """--config's values with the types a config file would give them.
-
-    Snakemake types a top-level value (`study=try2`, `steps=5`) but leaves every value inside a
-    mapping or list a string (`seeds=[0,1]` gives ['0', '1'], `'train={steps: 20}'` gives
-    {'steps': '20'}); here such strings become integers, floats or booleans where they read as
-    one (true and false in either case), so that nested keys can be set from the command line.
-    """
-    if isinstance(value, dict):
-        return {key: typed_command_line(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [typed_command_line(item) for item in value]
-    if not isinstance(value, str):
-        return value
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    for number in (int, float):
-        try:
-            return number(value)
-        except ValueError:
-            pass
-    return value
-
-
 NOT_COMPUTED = {
     ("runtime",),
     ("study",),
@@ -71,15 +47,20 @@ def changed_keys(before, overlay, path=()):
     return changed
 
 
-def check_study_named(base, overlays):
+def check_study_named(base, overlays, schema_path):
     """Refuse overlays that would silently replace a study's results: the last overlay that
-    changes what is computed must name the study, or a later one must.
+    changes what is computed must name the study, or a later one must. Values are compared as
+    the schema types them (coerce_types): lr: 3e-4 in an overlay is the default's 0.0003.
 
     base: config/config.yaml; overlays: (label, mapping) in the order they are applied (the
     --configfile files, then --config).
     """
+    schema = _schema(schema_path)
     config, unnamed = copy.deepcopy(base), None
+    coerce_types(config, schema)
     for label, overlay in overlays:
+        overlay = copy.deepcopy(overlay)
+        coerce_types(overlay, schema)
         changed = changed_keys(config, overlay)
         if "study" in overlay:
             unnamed = None
@@ -96,6 +77,10 @@ def check_study_named(base, overlays):
             f"results/{study}/: add {fix} to {label} (naming the study {study} there replaces "
             "them on purpose)"
         )
+
+
+def _schema(path):
+    return yaml.safe_load(Path(path).read_text())
 
 
 def _merged(old, new):
@@ -116,11 +101,17 @@ def experiment(config):
     return sorted_keys({key: value for key, value in config.items() if key != "runtime"})
 
 
-def _as_number(value, expected):
-    """`value` as the number a schema type `expected` (a JSON type or a list of them) asks for,
-    where a config file reasonably holds it otherwise: an integral float for an integer (500.0),
-    or exponent notation, which YAML 1.1 reads as text (3e-4); None where it is no such number."""
+def _as_typed(value, expected):
+    """`value` as the number or boolean a schema type `expected` (a JSON type or a list of them)
+    asks for, where a config reasonably holds it otherwise; None where it is no such value.
+
+    Numbers: text (exponent notation, which YAML 1.1 reads as text: 3e-4; and every value inside
+    a mapping or list given with --config, which Snakemake leaves as text: seeds=[0,1]) and an
+    integral float for an integer (500.0). Booleans: true and false as text, in either case.
+    """
     types = {expected} if isinstance(expected, str) else set(expected)
+    if "boolean" in types and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
     if isinstance(value, str):
         try:
             value = float(value)
@@ -133,16 +124,16 @@ def _as_number(value, expected):
     return value if "number" in types else None
 
 
-def coerce_numbers(config, schema):
-    """Give every value the schema wants as a number, written as text or as an integral float,
-    that number's type, in place (`_as_number`)."""
+def coerce_types(config, schema):
+    """Give every value the schema wants as a number or a boolean, written otherwise, that type,
+    in place (`_as_typed`); `config` may be a whole config or an overlay."""
     validator = Validator(schema)
     while True:
         fixes = [
             (list(error.absolute_path), number)
             for error in validator.iter_errors(config)
             if error.validator == "type"
-            and (number := _as_number(error.instance, error.validator_value)) is not None
+            and (number := _as_typed(error.instance, error.validator_value)) is not None
         ]
         if not fixes:
             return
@@ -191,11 +182,10 @@ def _first_problem(config, schema):
 
 
 def validate_config(config, schema_path):
-    """Read numbers as the numbers they mean (coerce_numbers, in place), then raise
+    """Read numbers and booleans as the values they mean (coerce_types, in place), then raise
     PipelineError naming the first bad key (by path) if `config` is not valid."""
-    with open(schema_path) as f:
-        schema = yaml.safe_load(f)
-    coerce_numbers(config, schema)
+    schema = _schema(schema_path)
+    coerce_types(config, schema)
     problem = _first_problem(config, schema)
     if problem:
         key, message = problem
