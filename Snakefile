@@ -19,9 +19,10 @@ min_version("9.0")
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
 from unused_tokens.claims import finished
 from unused_tokens.config import check_study_named, experiment, validate_config
-from unused_tokens.figures import FIGURES
+from unused_tokens.figures import FIGURES, FINETUNE_SECTION
 from unused_tokens.files import check_writable
 from unused_tokens.modules import helper_modules
+from unused_tokens.schemas import ARMS, BASELINE_VARIANT, CORPORA
 from unused_tokens.settings import Study
 
 
@@ -53,10 +54,13 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     variant="|".join(re.escape(name) for name in STUDY.variants),
     seed=r"\d+",
+    corpus="|".join(CORPORA),
+    arm="|".join(ARMS),
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/runs.smk"
+include: "workflow/rules/finetune.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -41,7 +41,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     run = args.study / "runs" / "baseline" / "seed0"
-    counts = pd.read_parquet(args.study / "data" / "frequency.parquet")["count"].to_numpy()
+    frequency = args.study / "data" / "pretrain" / "frequency.parquet"
+    counts = pd.read_parquet(frequency)["count"].to_numpy()
     runs = [
         ("baseline" if v == 0 else f"v{v}", s)
         for v in range(args.variants)

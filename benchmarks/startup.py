@@ -104,7 +104,10 @@ def main(argv=None):
         threads=config["runtime"]["train_threads"],
         params=SimpleNamespace(run=run.as_params()),
         config=config,
-        input=SimpleNamespace(frequency=data / "frequency.parquet", tokens=data / "tokens.parquet"),
+        input=SimpleNamespace(
+            frequency=data / "pretrain" / "frequency.parquet",
+            tokens=data / "pretrain" / "tokens.parquet",
+        ),
     )
     logging.basicConfig(level=logging.INFO, format="    %(message)s")
     context = run_context(job, logging.getLogger("startup"))

@@ -35,9 +35,9 @@ def copy_workflow(dest):
 STEPS = 6
 RUN = "runs/baseline/seed0"  # the one run of TINY, under results/e2e/
 PARQUET_OUTPUTS = {  # every Parquet file of a one-run study (under results/<study>/): schema
-    "data/tokens.parquet": schemas.TOKENS,
-    "data/frequency.parquet": schemas.FREQUENCY,
-    "data/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
+    "data/pretrain/tokens.parquet": schemas.TOKENS,
+    "data/pretrain/frequency.parquet": schemas.FREQUENCY,
+    "data/pretrain/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
     "data/groups.parquet": schemas.GROUPS,
     f"{RUN}/probe/untrained_groups.parquet": schemas.PROBE_GROUPS,
     f"{RUN}/probe/untrained_tokens.parquet": schemas.PROBE_TOKENS,
@@ -72,6 +72,49 @@ def book_text():
         + "\n".join(lines)
         + "\n*** END OF THE PROJECT GUTENBERG EBOOK 0 ***\nLicence.\n"
     )
+
+
+FINETUNE_STEPS = 6
+
+
+def second_book_text():
+    """A short second book with words the first (book_text) never uses, none of its markers."""
+    lines = [
+        f"Alice followed the White Rabbit to the Hatter's tea party, chapter {i}; the Cheshire "
+        f"Cat grinned at the {w} and the Dormouse slept."
+        for i, w in enumerate(["Queen", "Duchess", "Gryphon", "Caterpillar", "teapot"] * 12)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def finetune_overlay(book):
+    """Config keys that fine-tune on the text file `book`, tiny and quick."""
+    corpus = {
+        "sources": [book.as_uri()],
+        "sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
+        "strip_gutenberg": False,
+    }
+    return {
+        "finetune": {
+            "enabled": True,
+            "corpus": corpus,
+            "steps": FINETUNE_STEPS,
+            "report_steps": [2, FINETUNE_STEPS],
+            "smooth_steps": 2,
+        }
+    }
+
+
+FINETUNE_OUTPUTS = {  # the Parquet files fine-tuning adds, with seed 0's: schema
+    "data/finetune/tokens.parquet": schemas.TOKENS,
+    "data/finetune/frequency.parquet": schemas.FREQUENCY,
+    "data/finetune_groups.parquet": schemas.FINETUNE_GROUPS,
+    **{f"finetune/{arm}/seed0/log.parquet": schemas.FINETUNE_LOG for arm in schemas.ARMS},
+    "finetune/steps.parquet": schemas.FINETUNE_STEPS,
+    "finetune/at_steps.parquet": schemas.FINETUNE_AT_STEPS,
+    "finetune/reach.parquet": schemas.FINETUNE_REACH,
+    "finetune/claims.parquet": schemas.CLAIMS,
+}
 
 
 def merged(base, overlay):

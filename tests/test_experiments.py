@@ -56,7 +56,7 @@ def test_every_variant_trained_two_seeds(study):
 
 
 def test_a_pruned_vocabulary_has_no_never_used_tokens_anywhere(study):
-    counts = pd.read_parquet(study / "data" / "frequency.parquet")["count"].to_numpy()
+    counts = pd.read_parquet(study / "data" / "pretrain" / "frequency.parquet")["count"].to_numpy()
     run = study / "runs" / "pruned_vocabulary" / "seed0"
     log = pd.read_parquet(run / "train" / "training_log.parquet")
     assert log["never_used_masked"].isna().all() and log["least_common_masked"].notna().all()

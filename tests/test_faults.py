@@ -75,7 +75,7 @@ def test_unreachable_wrong_truncated_and_html_sources_are_each_named(http_server
     ]
     work = prepare_run(tmp_path, book, {"corpus": {"sources": sources}, "download": {"retries": 0}})
     output = failing_run(work)
-    line = one_error_line(output, "could not fetch results/e2e/data/corpus.txt")
+    line = one_error_line(output, "could not fetch results/e2e/data/pretrain/corpus.txt")
     assert "every source in corpus.sources failed" in line
     assert "http://127.0.0.1:9/book.txt (ConnectionRefusedError" in line
     assert f"{url}/missing.txt (HTTPError: HTTP Error 404" in line
@@ -86,7 +86,7 @@ def test_unreachable_wrong_truncated_and_html_sources_are_each_named(http_server
         "Add a reachable source to corpus.sources (offline: a file: copy, "
         "see config/offline.yaml) or fix its sha256"
     )
-    assert not (results(work) / "data/corpus.txt").exists()
+    assert not (results(work) / "data/pretrain/corpus.txt").exists()
     assert temp_files(work) == []
 
 
@@ -115,8 +115,8 @@ def test_unreachable_wrong_truncated_and_html_sources_are_each_named(http_server
 def test_bad_corpus_stops_before_tokens_are_written(tmp_path, text, message):
     work = prepare_run(tmp_path, text)
     output = failing_run(work)
-    assert message in one_error_line(output, "results/e2e/data/corpus.txt: ")
-    assert not (results(work) / "data/tokens.parquet").exists()
+    assert message in one_error_line(output, "results/e2e/data/pretrain/corpus.txt: ")
+    assert not (results(work) / "data/pretrain/tokens.parquet").exists()
     assert temp_files(work) == []
 
 
@@ -147,7 +147,7 @@ def test_altered_tokenizer_file_is_refused_before_tokenizing(tmp_path):
         in line
     )
     assert line.endswith("delete it and rerun the download_tokenizer rule")
-    assert not (results(work) / "data/tokens.parquet").exists()
+    assert not (results(work) / "data/pretrain/tokens.parquet").exists()
 
 
 def test_a_tokenizer_source_with_altered_files_falls_through(tmp_path, package_tokenizer_files):
@@ -249,7 +249,7 @@ def test_the_workflow_runs_from_another_directory(tmp_path):
     assert (results(work) / "data/groups.parquet").exists()
     assert list(elsewhere.iterdir()) == []
     plan = run(*config, "-n")
-    assert "output: results/e2e/data/corpus.txt" in plan  # under elsewhere/, not yet made
+    assert "output: results/e2e/data/pretrain/corpus.txt" in plan  # under elsewhere/, not yet made
     relative = ["--configfile", os.path.relpath(work / "config/test.yaml", elsewhere)]
     assert "rule select_groups:" not in run("-d", str(work), *relative, "-n")
 

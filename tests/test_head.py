@@ -27,7 +27,7 @@ def plain(model, x, y):
 
 def fused(model, x, y, **kwargs):
     model.zero_grad()
-    loss, _, columns = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, **kwargs)
+    loss, _, columns, _ = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, **kwargs)
     loss.backward()
     return loss.detach(), columns, [p.grad for p in model.parameters()]
 
@@ -69,7 +69,7 @@ def test_bf16_products_keep_untrained_probe_values_within_bf16_tolerance():
     with torch.no_grad():
         log_probs = model(x)
         plan = HeadPlan(torch.bfloat16, pad=64, chunk=20, block=6)
-        loss, _, columns = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, plan)
+        loss, _, columns, _ = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, plan)
     expected_loss = F.nll_loss(log_probs.flatten(0, 1), y.flatten()).item()
     assert loss.item() == pytest.approx(expected_loss, abs=1e-3)
     torch.testing.assert_close(columns, log_probs[..., COLUMNS], rtol=0, atol=2e-3)
@@ -79,7 +79,7 @@ def test_without_grad_nothing_is_kept_for_a_backward_pass():
     model = build_model(CFG, seed=0)
     x, y = batch(CFG)
     with torch.no_grad():
-        loss, _, columns = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, HeadPlan())
+        loss, _, columns, _ = fused_head(model.hidden(x), model.wte.weight, y, COLUMNS, HeadPlan())
     assert not loss.requires_grad and loss.grad_fn is None
     torch.testing.assert_close(loss, plain(model, x, y)[0], rtol=0, atol=1e-6)
 

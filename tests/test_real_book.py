@@ -35,7 +35,7 @@ def results(book, tmp_path_factory):
 
 
 def test_about_a_fifth_of_the_vocabulary_occurs(results):
-    summary = pd.read_parquet(results / "data/frequency_summary.parquet").iloc[0]
+    summary = pd.read_parquet(results / "data/pretrain/frequency_summary.parquet").iloc[0]
     assert summary["total_tokens"] == 143_695
     assert summary["distinct_tokens"] == 9_786
     assert summary["coverage"] == pytest.approx(0.195, abs=0.001)
@@ -52,7 +52,7 @@ def test_stripping_the_gutenberg_lines_changes_what_the_readme_says(book, encodi
 
 
 def test_never_used_group_is_really_unused(results):
-    freq = pd.read_parquet(results / "data/frequency.parquet").set_index("token_id")
+    freq = pd.read_parquet(results / "data/pretrain/frequency.parquet").set_index("token_id")
     groups = pd.read_parquet(results / "data/groups.parquet")
     never = groups.loc[groups["group"] == "never_used", "token_id"]
     assert len(never) == 100 and (freq.loc[never, "count"] == 0).all()

@@ -23,7 +23,19 @@ import pytest
 import torch
 import yaml
 
-from conftest import PARQUET_OUTPUTS, STEPS, book_text, copy_workflow, prepare_run, snakemake
+from conftest import (
+    FINETUNE_OUTPUTS,
+    FINETUNE_STEPS,
+    PARQUET_OUTPUTS,
+    STEPS,
+    book_text,
+    copy_workflow,
+    finetune_overlay,
+    merged,
+    prepare_run,
+    second_book_text,
+    snakemake,
+)
 from unused_tokens import schemas
 from unused_tokens.corpus import strip_gutenberg
 from unused_tokens.figures import FIGURES
@@ -34,7 +46,8 @@ pytestmark = pytest.mark.workflow
 
 MATRIX = {"seeds": [0, 1], "variants": {"lr_high": {"train": {"lr": 0.01}}}}
 RUNS = [(v, s) for v in ("baseline", "lr_high") for s in (0, 1)]
-DATA_RULES = ["download_corpus", "download_tokenizer", "tokenize", "count_tokens", "select_groups"]
+BOOK_RULES = ["download_corpus", "tokenize", "count_tokens"]  # once per book
+DATA_RULES = [*BOOK_RULES, "download_tokenizer", "select_groups"]
 RUN_RULES = ["probe_untrained", "train", "probe_vocab"]
 
 
@@ -58,7 +71,10 @@ def run_jobs(runs, rules):
 def workdir(tmp_path_factory):
     """A study of two variants and two seeds, run once, with a temporary folder and a home of
     its own (outside(work) finds them)."""
-    work = prepare_run(tmp_path_factory.mktemp("workflow") / "work", book_text(), MATRIX)
+    base = tmp_path_factory.mktemp("workflow")
+    alice = base / "alice.txt"
+    alice.write_text(second_book_text())
+    work = prepare_run(base / "work", book_text(), merged(MATRIX, finetune_overlay(alice)))
     for folder in outside(work):
         folder.mkdir()
     (work.parent / "started").touch()
@@ -102,17 +118,18 @@ def test_a_run_writes_nothing_outside_results_but_known_caches(workdir):
     assert written == []
 
 
-@pytest.mark.parametrize("path", PARQUET_OUTPUTS)
+@pytest.mark.parametrize("path", [*PARQUET_OUTPUTS, *FINETUNE_OUTPUTS])
 def test_every_parquet_output_has_its_schema(workdir, path):
-    assert pq.read_schema(out(workdir, path)).remove_metadata() == PARQUET_OUTPUTS[path]
+    schema = {**PARQUET_OUTPUTS, **FINETUNE_OUTPUTS}[path]
+    assert pq.read_schema(out(workdir, path)).remove_metadata() == schema
 
 
 def test_outputs_hold_the_expected_values(workdir, encoding):
     ids = encoding.encode_ordinary(strip_gutenberg(book_text()))
-    assert pd.read_parquet(out(workdir, "data/tokens.parquet"))["token_id"].tolist() == ids
-    freq = pd.read_parquet(out(workdir, "data/frequency.parquet"))
+    assert pd.read_parquet(out(workdir, "data/pretrain/tokens.parquet"))["token_id"].tolist() == ids
+    freq = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))
     assert len(freq) == 50257 and freq["count"].sum() == len(ids)
-    summary = pd.read_parquet(out(workdir, "data/frequency_summary.parquet")).iloc[0]
+    summary = pd.read_parquet(out(workdir, "data/pretrain/frequency_summary.parquet")).iloc[0]
     assert summary["distinct_tokens"] == len(set(ids))
     groups = pd.read_parquet(out(workdir, "data/groups.parquet"))
     assert groups.groupby("group").size().to_dict() == {
@@ -126,8 +143,28 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
         assert log["step"].tolist() == list(range(STEPS + 1))
         saved = torch.load(out(workdir, run_path(variant, seed, "train/model.pt")))
         assert saved["steps"] == STEPS
-    provenance = json.loads(out(workdir, "data/corpus.provenance.json").read_text())
+    provenance = json.loads(out(workdir, "data/pretrain/corpus.provenance.json").read_text())
     assert provenance["source"] == (workdir[0] / "book.txt").as_uri()
+
+
+def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):
+    tuned = pd.read_parquet(out(workdir, "data/finetune_groups.parquet"))
+    new = tuned.loc[tuned["group"] == schemas.NEW_GROUP, "token_id"]
+    first = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))["count"]
+    second = pd.read_parquet(out(workdir, "data/finetune/frequency.parquet"))["count"]
+    assert len(new) == 5 and (first[new] == 0).all() and (second[new] > 0).all()
+    for arm in schemas.ARMS:
+        for seed in (0, 1):
+            log = pd.read_parquet(out(workdir, f"finetune/{arm}/seed{seed}/log.parquet"))
+            assert log["step"].tolist() == list(range(FINETUNE_STEPS + 1))
+            assert log.notna().all().all()
+    reset = out(workdir, "finetune/pretrained_reset/seed0/logs/finetune.log").read_text()
+    assert f"reset: {int((first == 0).sum())} rows of ids with count 0 in the first book" in reset
+    claims = pd.read_parquet(out(workdir, "finetune/claims.parquet"))
+    assert len(claims) == 3 and set(claims["result"]) <= {"PASS", "FAIL"}
+    assert claims["measured"].str.contains(r"\[[-+0-9.e]+, [-+0-9.e]+\]").all()  # 2 seeds
+    html = out(workdir, "report/report.html").read_text()
+    assert "Fine-tuning on a new book" in html and "Steps until the new tokens" in html
 
 
 def test_every_run_is_its_own_seed_and_variant(workdir):
@@ -192,8 +229,13 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
 
 
 def test_every_job_wrote_its_log_and_benchmark(workdir):
-    logs = [f"logs/{rule}.log" for rule in [*DATA_RULES, "aggregate", "report"]]
+    once = ["download_tokenizer", "select_groups", "select_finetune_group", "aggregate"]
+    logs = [f"logs/{rule}.log" for rule in [*once, "aggregate_finetune", "report"]]
+    logs += [f"logs/{book}/{rule}.log" for book in schemas.CORPORA for rule in BOOK_RULES]
     logs += [run_path(*run, f"logs/{rule}.log") for run in RUNS for rule in RUN_RULES]
+    logs += [
+        f"finetune/{arm}/seed{seed}/logs/finetune.log" for arm in schemas.ARMS for seed in (0, 1)
+    ]
     for path in logs:
         assert out(workdir, path).stat().st_size > 0, path
         bench = pd.read_csv(
@@ -247,6 +289,18 @@ def dry_run(workdir, overlay):
 
 
 STUDY_RULES = [("aggregate", "", ""), ("report", "", "")]
+TUNED = [("aggregate_finetune", "", "")]  # where any fine-tuning run reruns
+
+
+PRETRAINED = ("pretrained", "pretrained_reset")
+
+
+def tuning(seeds=(0, 1), arms=schemas.ARMS):
+    """The fine-tuning jobs of `arms` and `seeds` (planned_jobs does not tell arms apart)."""
+    return [("finetune", "", str(seed)) for arm in arms for seed in seeds] + TUNED
+
+
+NEW_GROUP_JOBS = [("select_finetune_group", "", ""), *tuning()]
 
 
 @pytest.mark.parametrize(
@@ -258,24 +312,32 @@ STUDY_RULES = [("aggregate", "", ""), ("report", "", "")]
         ),
         (
             {**MATRIX, "seeds": [0, 1, 2]},
-            run_jobs([("baseline", 2), ("lr_high", 2)], RUN_RULES),
+            run_jobs([("baseline", 2), ("lr_high", 2)], RUN_RULES) + tuning([2]),
         ),
-        ({**MATRIX, "train": {"steps": STEPS + 1}}, run_jobs(RUNS, ["train", "probe_vocab"])),
+        (
+            {**MATRIX, "train": {"steps": STEPS + 1}},
+            run_jobs(RUNS, ["train", "probe_vocab"]) + tuning(arms=PRETRAINED),
+        ),
         ({**MATRIX, "probe": {"batches": 3}}, run_jobs(RUNS, ["probe_untrained", "probe_vocab"])),
         (
             {**MATRIX, "groups": {"seed": 9}},
-            [("select_groups", "", ""), *run_jobs(RUNS, RUN_RULES)],
+            [("select_groups", "", ""), *run_jobs(RUNS, RUN_RULES), *NEW_GROUP_JOBS],
         ),
         (
             {**MATRIX, "corpus": {"strip_gutenberg": False}},
-            [(r, "", "") for r in DATA_RULES[2:]] + run_jobs(RUNS, RUN_RULES),
+            [("tokenize", "", ""), ("count_tokens", "", ""), ("select_groups", "", "")]
+            + run_jobs(RUNS, RUN_RULES)
+            + NEW_GROUP_JOBS,
         ),
+        ({"finetune": {"steps": FINETUNE_STEPS + 1}}, tuning()),
     ],
-    ids=["one-variant", "a-new-seed", "steps", "probe", "groups", "corpus"],
+    ids=["one-variant", "a-new-seed", "steps", "probe", "groups", "corpus", "finetune-steps"],
 )
 def test_an_experiment_edit_reruns_exactly_what_depends_on_it(workdir, overlay, rerun):
+    """The report always reruns; the aggregation where a run (a job with a variant) does."""
     output = dry_run(workdir, overlay)
-    assert planned_jobs(output) == sorted(rerun + STUDY_RULES)
+    aggregate = STUDY_RULES[:1] if any(variant for _, variant, _ in rerun) else []
+    assert planned_jobs(output) == sorted(rerun + aggregate + STUDY_RULES[1:])
 
 
 @pytest.mark.parametrize(

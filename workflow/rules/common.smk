@@ -1,6 +1,24 @@
 STUDY = Study.from_config(config)
 OUT = f"results/{STUDY.name}"
+DATA = (
+    f"{OUT}/data/{{corpus}}"  # one book (schemas.CORPORA): its text, tokens and counts
+)
 RUN = f"{OUT}/runs/{{variant}}/seed{{seed}}"  # one training run: a variant and a seed
+TUNE = f"{OUT}/finetune/{{arm}}/seed{{seed}}"  # one fine-tuning run: an arm and a seed
+BOOK_KEYS = dict(
+    zip(CORPORA, ("corpus", "finetune.corpus"))
+)  # each book's config section
+FINETUNE = STUDY.finetune["enabled"]
+
+
+def book(corpus):
+    """The config section of a book: its sources, sha256 and stripping."""
+    return config["corpus"] if corpus == "pretrain" else config["finetune"]["corpus"]
+
+
+def pretrain(pattern):
+    """A data rule's output `pattern` for the first book, the one every run trains on."""
+    return pattern.format(corpus="pretrain")
 
 
 def lib(*sources):
@@ -40,13 +58,39 @@ def every_run(pattern):
     ]
 
 
+def every_finetune(pattern):
+    """`pattern` (a path with {arm} and {seed}) for every fine-tuning run, in order."""
+    return [pattern.format(arm=arm, seed=seed) for arm in ARMS for seed in STUDY.seeds]
+
+
+def finetune_params(wildcards):
+    """The fine-tuning Run of a job's seed (the baseline's, with finetune.steps), as params."""
+    return STUDY.finetune_run(wildcards.seed).as_params()
+
+
+def instances(pattern):
+    """`pattern` filled for every job of the study that has it: each book, each run (variant and
+    seed), each fine-tuning run (arm and seed)."""
+    if "{corpus}" in pattern:
+        return [pattern.format(corpus=c) for c in CORPORA[: 2 if FINETUNE else 1]]
+    if "{arm}" in pattern:
+        return every_finetune(pattern)
+    return every_run(pattern)
+
+
 def benchmark_files(wildcards):
     """Every job's benchmark file but the report's own, for the report's table of durations."""
     files = []
     for each in workflow.rules:
-        if each.benchmark and each.name != "report":
-            files += every_run(strip_wildcard_constraints(each.benchmark))
+        tuning = str(each.snakefile).endswith(
+            "finetune.smk"
+        )  # its rules: where it is on
+        if each.benchmark and each.name != "report" and (FINETUNE or not tuning):
+            files += instances(strip_wildcard_constraints(each.benchmark))
     return list(dict.fromkeys(files))
+
+
+REPORT_FIGURES = [n for n in FIGURES if FINETUNE or FIGURES[n] != FINETUNE_SECTION]
 
 
 def figure(name):

@@ -7,17 +7,18 @@ rule download_corpus:
     input:
         lib=lib("scripts/download_corpus.py"),
     output:
-        text=f"{OUT}/data/corpus.txt",
-        provenance=f"{OUT}/data/corpus.provenance.json",
+        text=f"{DATA}/corpus.txt",
+        provenance=f"{DATA}/corpus.provenance.json",
     log:
-        f"{OUT}/logs/download_corpus.log",
+        f"{OUT}/logs/{{corpus}}/download_corpus.log",
     benchmark:
-        f"{OUT}/benchmarks/download_corpus.tsv"
+        f"{OUT}/benchmarks/{{corpus}}/download_corpus.tsv"
     conda:
         "../../envs/data.yaml"
     params:
-        sources=config["corpus"]["sources"],
-        sha256=config["corpus"]["sha256"],
+        sources=lambda w: book(w.corpus)["sources"],
+        sha256=lambda w: book(w.corpus)["sha256"],
+        key=lambda w: f"{BOOK_KEYS[w.corpus]}.sources",
     script:
         "../scripts/download_corpus.py"
 
@@ -50,15 +51,15 @@ rule tokenize:
         encoder_json=rules.download_tokenizer.output.encoder_json,
         lib=lib("scripts/tokenize_corpus.py"),
     output:
-        tokens=f"{OUT}/data/tokens.parquet",
+        tokens=f"{DATA}/tokens.parquet",
     log:
-        f"{OUT}/logs/tokenize.log",
+        f"{OUT}/logs/{{corpus}}/tokenize.log",
     benchmark:
-        f"{OUT}/benchmarks/tokenize.tsv"
+        f"{OUT}/benchmarks/{{corpus}}/tokenize.tsv"
     conda:
         "../../envs/data.yaml"
     params:
-        strip_gutenberg=config["corpus"]["strip_gutenberg"],
+        strip_gutenberg=lambda w: book(w.corpus)["strip_gutenberg"],
         vocab_bpe_sha256=config["tokenizer"]["vocab_bpe_sha256"],
         encoder_json_sha256=config["tokenizer"]["encoder_json_sha256"],
     script:
@@ -72,12 +73,12 @@ rule count_tokens:
         encoder_json=rules.download_tokenizer.output.encoder_json,
         lib=lib("scripts/count_tokens.py"),
     output:
-        frequency=f"{OUT}/data/frequency.parquet",
-        summary=f"{OUT}/data/frequency_summary.parquet",
+        frequency=f"{DATA}/frequency.parquet",
+        summary=f"{DATA}/frequency_summary.parquet",
     log:
-        f"{OUT}/logs/count_tokens.log",
+        f"{OUT}/logs/{{corpus}}/count_tokens.log",
     benchmark:
-        f"{OUT}/benchmarks/count_tokens.tsv"
+        f"{OUT}/benchmarks/{{corpus}}/count_tokens.tsv"
     conda:
         "../../envs/data.yaml"
     params:
@@ -90,7 +91,7 @@ rule count_tokens:
 
 rule select_groups:
     input:
-        frequency=rules.count_tokens.output.frequency,
+        frequency=pretrain(rules.count_tokens.output.frequency),
         lib=lib("scripts/select_groups.py"),
     output:
         groups=f"{OUT}/data/groups.parquet",

@@ -3,7 +3,7 @@
 
 rule aggregate:
     input:
-        frequency=rules.count_tokens.output.frequency,
+        frequency=pretrain(rules.count_tokens.output.frequency),
         logs=every_run(rules.train.output.log),
         probes=every_run(rules.probe_untrained.output.groups),
         vocab=every_run(rules.probe_vocab.output.logprobs),
@@ -36,9 +36,20 @@ rule aggregate:
 
 rule report:
     input:
+        **(  # the fine-tuning's tables, each as finetune_<name>, where it is on
+            {
+                "finetune_groups": rules.select_finetune_group.output.groups,
+                **{
+                    f"finetune_{k}": v
+                    for k, v in rules.aggregate_finetune.output.items()
+                },
+            }
+            if FINETUNE
+            else {}
+        ),
         template=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
-        frequency=rules.count_tokens.output.frequency,
-        summary=rules.count_tokens.output.summary,
+        frequency=pretrain(rules.count_tokens.output.frequency),
+        summary=pretrain(rules.count_tokens.output.summary),
         groups=rules.select_groups.output.groups,
         steps=rules.aggregate.output.steps,
         final=rules.aggregate.output.summary,
@@ -52,14 +63,14 @@ rule report:
         benchmarks=benchmark_files,
         lib=lib("scripts/render_report.py", "notebooks/report.ipynb"),
     output:
-        **{name: figure(name) for name in FIGURES},
+        **{name: figure(name) for name in REPORT_FIGURES},
         notebook=f"{OUT}/report/report.ipynb",
         html=report(
             f"{OUT}/report/report.html",
             caption="../report/report.rst",
             category="Report",
         ),
-        svg=expand(f"{OUT}/report/figures/{{name}}.svg", name=FIGURES),
+        svg=expand(f"{OUT}/report/figures/{{name}}.svg", name=REPORT_FIGURES),
     log:
         f"{OUT}/logs/report.log",
     benchmark:
@@ -71,6 +82,7 @@ rule report:
         experiment=experiment(config),
         runs=STUDY.runs(),
         figures=lambda wildcards, output: os.path.dirname(output.training),
+        finetune=config["finetune"],
         makers=makers,
     script:
         "../scripts/render_report.py"

@@ -3,9 +3,9 @@
 
 rule probe_untrained:
     input:
-        tokens=rules.tokenize.output.tokens,
+        tokens=pretrain(rules.tokenize.output.tokens),
         groups=rules.select_groups.output.groups,
-        frequency=rules.count_tokens.output.frequency,
+        frequency=pretrain(rules.count_tokens.output.frequency),
         lib=lib("scripts/probe_untrained.py"),
     output:
         groups=f"{RUN}/probe/untrained_groups.parquet",
@@ -27,9 +27,9 @@ rule probe_untrained:
 
 rule train:
     input:
-        tokens=rules.tokenize.output.tokens,
+        tokens=pretrain(rules.tokenize.output.tokens),
         groups=rules.select_groups.output.groups,
-        frequency=rules.count_tokens.output.frequency,
+        frequency=pretrain(rules.count_tokens.output.frequency),
         lib=lib("scripts/train_model.py"),
     output:
         log=f"{RUN}/train/training_log.parquet",
@@ -53,8 +53,8 @@ rule train:
 
 rule probe_vocab:
     input:
-        tokens=rules.tokenize.output.tokens,
-        frequency=rules.count_tokens.output.frequency,
+        tokens=pretrain(rules.tokenize.output.tokens),
+        frequency=pretrain(rules.count_tokens.output.frequency),
         model=rules.train.output.model,
         groups=rules.select_groups.output.groups,
         lib=lib("scripts/probe_vocab.py"),

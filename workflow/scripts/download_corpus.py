@@ -1,4 +1,4 @@
-"""download_corpus rule: fetch the corpus from the first source with the configured sha256."""
+"""download_corpus rule: fetch a book from the first of its sources with its configured sha256."""
 
 from unused_tokens.fetch import fetch_verified
 from unused_tokens.files import write_json
@@ -12,7 +12,7 @@ with stage(snakemake) as log:
         snakemake.output.text,
         d["timeout_s"],
         d["retries"],
-        key="corpus.sources",
+        key=p.key,
         max_bytes=d["max_mb"] << 20,
     )
     log.info("corpus: %d bytes from %s (sha256 %s)", record["bytes"], record["source"], p.sha256)

@@ -28,6 +28,8 @@ with stage(snakemake) as log:
         "vocab_paths": list(i.vocab),
         "control_paths": list(i.control),
         "benchmarks": list(i.benchmarks),
+        "finetune_json": json.dumps(p.finetune),
+        **{f"{name}_path": path for name, path in i.items() if name.startswith("finetune_")},
     }
     execute_notebook(i.template, o.notebook, parameters)
     to_html(o.notebook, o.html, f"{p.study}: what training does to rare and never-used tokens")

@@ -20,6 +20,10 @@ Validator = jsonschema.validators.extend(
 )
 VARIANT_HINT = "a variant may set only model and train keys of the experiment"
 ADAPTIVE_HINT = f"adaptive {ADAPTIVE_NEEDS}"
+FINETUNE_HINT = (
+    "fine-tuning starts from the baseline's model, which must have model.vocabulary: full and "
+    "model.head: softmax (the second book's tokens need their rows and one output matrix)"
+)
 
 
 NOT_COMPUTED = {
@@ -28,6 +32,8 @@ NOT_COMPUTED = {
     ("download",),
     ("corpus", "sources"),
     ("tokenizer", "sources"),
+    ("finetune", "enabled"),  # switching fine-tuning on adds results, replaces none
+    ("finetune", "corpus", "sources"),
 }
 
 
@@ -165,6 +171,15 @@ def _first_problem(config, schema):
             return f"{key}.n_head", f"{model['n_head']} does not divide n_embd={model['n_embd']}"
         if model["head"] == "adaptive" and (model["tied"] or model["output_bias"]):
             return f"{key}.head", ADAPTIVE_HINT
+    finetune = config["finetune"]
+    if finetune["enabled"] and (config["model"]["vocabulary"], config["model"]["head"]) != (
+        "full",
+        "softmax",
+    ):
+        return "finetune.enabled", FINETUNE_HINT
+    late = [k for k in finetune["report_steps"] if k > finetune["steps"]]
+    if late:
+        return "finetune.report_steps", f"{late[0]} is past finetune.steps={finetune['steps']}"
     runtime = config["runtime"]
     cache = Path(runtime["compile_cache"])
     if cache.is_absolute() or ".." in cache.parts or cache.parts[:1] != ("results",):

@@ -24,7 +24,9 @@ FIGURES = {  # name: section
     "variants": "Why, and what helps",
     "variant_trajectories": "Why, and what helps",
     "vocabulary_final": "Final model",
+    "finetune_recovery": "Fine-tuning on a new book",
 }
+FINETUNE_SECTION = FIGURES["finetune_recovery"]  # its figures exist where finetune.enabled
 GROUP_COLOURS = dict(zip(GROUP_NAMES, ("#0072B2", "#E69F00", "#D55E00"), strict=True))
 STYLE = {
     "figure.dpi": 100,

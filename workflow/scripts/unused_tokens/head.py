@@ -123,6 +123,7 @@ class HeadOutput(NamedTuple):
     objective: torch.Tensor  # what training minimises: the (weighted) mean loss
     loss: torch.Tensor  # the mean cross-entropy, unweighted, not differentiable
     probes: torch.Tensor  # log-probabilities of the columns, not differentiable
+    losses: torch.Tensor  # each position's cross-entropy, fp32, not differentiable
 
 
 class FusedHead(torch.autograd.Function):
@@ -165,14 +166,14 @@ class FusedHead(torch.autograd.Function):
                         grad_b += column_sums
         loss = losses.sum() / n
         objective = loss.clone() if row_weights is None else (losses * row_weights).sum() / n
-        ctx.mark_non_differentiable(loss, probes)
+        ctx.mark_non_differentiable(loss, probes, losses)
         if want_grad:
             ctx.save_for_backward(grad_h, grad_w[:vocab], grad_b[:vocab])
         ctx.n = n
-        return objective, loss, probes
+        return objective, loss, probes, losses
 
     @staticmethod
-    def backward(ctx, grad_objective, _grad_loss, _grad_probes):
+    def backward(ctx, grad_objective, _grad_loss, _grad_probes, _grad_losses):
         grad_h, grad_w, grad_b = ctx.saved_tensors
         h_dtype, w_dtype, b_dtype = ctx.dtypes
         scale = grad_objective / ctx.n  # the saved gradients are of the summed objective
@@ -194,8 +195,8 @@ def fused_head(
     bias=None,
     row_weights=None,
 ):
-    """HeadOutput: the objective, the mean cross-entropy of `targets` and the log-probabilities
-    of `columns` at every position, without the full log-softmax.
+    """HeadOutput: the objective, the mean cross-entropy of `targets`, the log-probabilities
+    of `columns` and the cross-entropy at every position, without the full log-softmax.
 
     hidden: (..., d), already scaled so that logits = hidden @ weight.T (+ bias); targets:
     hidden's shape without d; columns: (K,) token ids; row_weights: one weight per target, or
@@ -203,7 +204,7 @@ def fused_head(
     block_statistics or a compiled version of it. The probes come back as (..., K).
     """
     flat_weights = None if row_weights is None else row_weights.flatten().float()
-    objective, loss, probes = FusedHead.apply(
+    objective, loss, probes, losses = FusedHead.apply(
         hidden.flatten(0, -2),
         weight,
         bias,
@@ -213,7 +214,8 @@ def fused_head(
         plan,
         statistics,
     )
-    return HeadOutput(objective, loss, probes.view(*targets.shape, len(columns)))
+    probes = probes.view(*targets.shape, len(columns))
+    return HeadOutput(objective, loss, probes, losses.view(targets.shape))
 
 
 @torch.no_grad()

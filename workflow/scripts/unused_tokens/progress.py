@@ -34,8 +34,11 @@ def hms(seconds):
 class Progress:
     """Progress lines and the time estimate of a run from step `start` to step `steps`."""
 
-    def __init__(self, start, steps, tokens_per_step, log_every, interval_s=INTERVAL_S):
+    def __init__(
+        self, start, steps, tokens_per_step, log_every, interval_s=INTERVAL_S, row=schemas.LOG_ROW
+    ):
         self.start, self.steps, self.tokens_per_step = start, steps, tokens_per_step
+        self.row = row  # the names of a log row's values
         self.log_every, self.interval_s = log_every, interval_s
         self.started = self.last_line = time.perf_counter()
         self.first_done = None  # when the first step ended (after its warm-up)
@@ -49,15 +52,19 @@ class Progress:
         )
 
     def report(self, step, values):
-        """Log the progress line of `step`, whose log row is `values` (schemas.LOG_ROW)."""
+        """Log the progress line of `step`, whose log row is `values` (named by self.row)."""
         now = self.last_line = time.perf_counter()
         if step == self.start:
             self.first_done = now
         done = step + 1 - self.start
-        row = dict(zip(schemas.LOG_ROW, values, strict=True))
+        row = dict(zip(self.row, values, strict=True))
         groups = " ".join(
-            f"{g}={row[f'{g}_masked']:.3f}/{row[f'{g}_unmasked']:.3f}" for g in schemas.GROUP_NAMES
+            f"{g[: -len('_masked')]}={row[g]:.3f}/{row[g.replace('_masked', '_unmasked')]:.3f}"
+            for g in self.row
+            if g.endswith("_masked")
         )
+        if "new_loss" in row:
+            groups += f" | loss on new/other targets {row['new_loss']:.4f}/{row['other_loss']:.4f}"
         log.info(
             "step %d/%d loss %.4f | masked/unmasked %s | %.0f tok/s | %s left",
             step,

@@ -3,8 +3,12 @@
 import pyarrow as pa
 
 GROUP_NAMES = ("most_common", "least_common", "never_used")
-GROUP_LABELS = {g: g.replace("_", " ") for g in GROUP_NAMES}  # in tables and figures
+NEW_GROUP = "new_in_finetune"  # the second book's most frequent tokens the first never uses
+FINETUNE_GROUP_NAMES = (*GROUP_NAMES, NEW_GROUP)
+GROUP_LABELS = {g: g.replace("_", " ") for g in FINETUNE_GROUP_NAMES}  # in tables and figures
 BASELINE_VARIANT = "baseline"  # every other variant is compared with it, seed by seed
+CORPORA = ("pretrain", "finetune")  # the books: data/<corpus>/, each from its config section
+ARMS = ("pretrained", "pretrained_reset", "fresh")  # how fine-tuning starts (finetune.py)
 
 TOKENS = pa.schema([("token_id", pa.uint16())])
 
@@ -34,6 +38,17 @@ GROUPS = pa.schema(
         ("token_id", pa.int32()),
         ("count", pa.int64()),
         ("rank", pa.int32()),
+        ("token_text", pa.string()),
+    ]
+)
+
+FINETUNE_GROUPS = pa.schema(  # every group of both books, with its counts in each
+    [
+        ("group", pa.string()),
+        ("position", pa.int32()),
+        ("token_id", pa.int32()),
+        ("pretrain_count", pa.int64()),
+        ("finetune_count", pa.int64()),
         ("token_text", pa.string()),
     ]
 )
@@ -74,6 +89,23 @@ TRAINING_LOG = pa.schema(
 )
 LOG_ROW = TRAINING_LOG.names[1:]  # one step's values, in the order step.TrainStep returns them
 
+FINETUNE_LOG = pa.schema(  # the loss split by whether the target is a new token
+    [("step", pa.int32()), ("loss", pa.float64()), ("new_loss", pa.float64())]
+    + [("other_loss", pa.float64())]
+    + [(f"{g}_{k}", pa.float64()) for g in FINETUNE_GROUP_NAMES for k in ("masked", "unmasked")]
+)
+FINETUNE_ROW = FINETUNE_LOG.names[1:]
+
+FINETUNE_STEPS = pa.schema(  # every arm's fine-tuning log in one long table
+    [
+        ("arm", pa.string()),
+        ("seed", pa.int32()),
+        ("step", pa.int32()),
+        ("quantity", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
+
 VOCAB_LOGPROBS = pa.schema(
     [
         ("token_id", pa.int32()),
@@ -107,4 +139,21 @@ DIFFERENCES = SUMMARY  # the same for (variant - baseline) at each seed
 
 CLAIMS = pa.schema(
     [(name, pa.string()) for name in ("variant", "claim", "measured", "test", "result")]
+)
+
+FINETUNE_AT_STEPS = pa.schema(  # an arm's loss on new and other targets at a report step
+    [
+        ("arm", pa.string()),
+        ("quantity", pa.string()),
+        ("step", pa.int32()),
+        ("n_seeds", pa.int32()),
+        ("mean", pa.float64()),
+        ("std", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+    ]
+)
+
+FINETUNE_REACH = pa.schema(  # the step at which the new tokens' loss reaches the unigram level
+    [("arm", pa.string()), ("seed", pa.int32()), ("steps_to_level", pa.float64())]
 )

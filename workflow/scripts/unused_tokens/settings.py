@@ -12,7 +12,7 @@ initialisation and SeedSequence([s, 1]) for the training windows, each as one 63
 The probe's batches do not depend on it: every run is measured on the same text.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from .schemas import BASELINE_VARIANT
 from .step import StepOptions
 
 MODEL_KEYS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
-INIT_STREAM, WINDOW_STREAM = 0, 1
+INIT_STREAM, WINDOW_STREAM, FINETUNE_STREAM = 0, 1, 2
 
 
 def derived_seed(seed, stream):
@@ -65,6 +65,11 @@ class Run:
     @property
     def window_seed(self):
         return derived_seed(self.seed, WINDOW_STREAM)
+
+    @property
+    def finetune_seed(self):
+        """The seed of the fine-tuning windows of the second book: the same for every arm."""
+        return derived_seed(self.seed, FINETUNE_STREAM)
 
     def model_config(self, vocab_size):
         return GPTConfig(vocab_size=vocab_size, **self.model)
@@ -125,13 +130,19 @@ class Study:
     train: dict
     seeds: tuple
     variants: dict  # name: overrides ({"model": {...}, "train": {...}}, either may be absent)
+    finetune: dict  # the finetune section
 
     @classmethod
     def from_config(cls, config):
         variants = {BASELINE_VARIANT: config["variants"][BASELINE_VARIANT] or {}}
         variants.update((name, overrides or {}) for name, overrides in config["variants"].items())
         return cls(
-            config["study"], config["model"], config["train"], tuple(config["seeds"]), variants
+            config["study"],
+            config["model"],
+            config["train"],
+            tuple(config["seeds"]),
+            variants,
+            config["finetune"],
         )
 
     def run(self, variant, seed):
@@ -140,6 +151,11 @@ class Study:
         model = {**self.model, **overrides.get("model", {})}
         train = TrainSettings(**{**self.train, **overrides.get("train", {})})
         return Run(variant, int(seed), {k: model[k] for k in MODEL_KEYS}, train)
+
+    def finetune_run(self, seed):
+        """The baseline's Run with the fine-tuning's steps (the train section's other settings)."""
+        run = self.run(BASELINE_VARIANT, seed)
+        return replace(run, train=replace(run.train, steps=self.finetune["steps"]))
 
     def runs(self):
         """Every (variant, seed) of the study: the baseline first, then variants in config

@@ -115,6 +115,7 @@ class TrainStep:
     frozen_rows (token ids), those rows of the embedding and of an untied output matrix get
     exactly zero gradient at every update. With token_weights (one per vocabulary id), training
     minimises the mean of each target's weight times its loss; the log keeps the plain loss.
+    With split_ids (token ids), the log row also splits the loss by whether the target is one.
     """
 
     def __init__(
@@ -126,6 +127,7 @@ class TrainStep:
         options=PIPELINE,
         frozen_rows=None,
         token_weights=None,
+        split_ids=None,
     ):
         if model.adaptive is not None and options.fused_head:
             log.info("runtime.fused_head: off, the adaptive softmax has no single output matrix")
@@ -148,6 +150,7 @@ class TrainStep:
         self.frozen = None if frozen_rows is None else torch.as_tensor(frozen_rows).to(device)
         self.token_weights = None if token_weights is None else token_weights.float().to(device)
         self.vocab_rows = [model.wte.weight] + ([] if model.head is None else [model.head.weight])
+        self.split = None if split_ids is None else torch.as_tensor(split_ids).to(device)
 
     def _context(self, update):
         stack = contextlib.ExitStack()
@@ -171,7 +174,9 @@ class TrainStep:
             losses = -log_probs.gather(-1, y[..., None])[..., 0]
             loss = losses.mean()
             objective = loss if row_weights is None else (losses * row_weights).mean()
-            return HeadOutput(objective, loss.detach(), log_probs[..., self.probe.ids])
+            return HeadOutput(
+                objective, loss.detach(), log_probs[..., self.probe.ids], losses.detach()
+            )
         return fused_head(
             self.body(x),
             self.model.output_weight,
@@ -184,10 +189,12 @@ class TrainStep:
         )
 
     def __call__(self, x, y, update=True):
-        """The step's log row on the device: loss, then each group's masked and unmasked mean
-        (schemas.LOG_ROW when the groups are schemas.GROUP_NAMES)."""
+        """The step's log row on the device: loss (with split_ids, then the mean loss at the
+        positions whose target is one of them and at the others, NaN where there are none), then
+        each group's masked and unmasked mean (schemas.LOG_ROW when the groups are
+        schemas.GROUP_NAMES; schemas.FINETUNE_ROW with the fine-tuning's groups and split)."""
         with self._context(update):
-            objective, loss, columns = self.head(x, y)
+            objective, loss, columns, per_position = self.head(x, y)
             means = self.probe.group_means(columns.detach(), x)
             if update:
                 self.optimizer.zero_grad(set_to_none=True)
@@ -197,4 +204,10 @@ class TrainStep:
                 for weight in self.vocab_rows:
                     weight.grad.index_fill_(0, self.frozen, 0.0)
             self.optimizer.step()
-        return torch.cat([loss.detach().double()[None], means.flatten()])
+        losses = [loss.detach().double()[None]]
+        if self.split is not None:  # sums, not boolean indexing: no wait for the host
+            chosen = torch.isin(y, self.split).double()
+            per_position = per_position.detach().double()
+            for mask in (chosen, 1 - chosen):
+                losses.append(((per_position * mask).sum() / mask.sum())[None])
+        return torch.cat([*losses, means.flatten()])

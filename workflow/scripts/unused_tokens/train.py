@@ -91,6 +91,7 @@ def train(
     counts=None,
     cpu_limit_hours=0,
     runs=1,
+    split_ids=None,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
@@ -105,16 +106,23 @@ def train(
     the CPU, training stops after its first steps when `runs` runs like this one would take
     over `cpu_limit_hours` one after another (progress.py; 0: no limit).
     `options` (step.StepOptions) choose kernels and compilation, not what is computed.
+    With split_ids (fine-tuning: the new group's ids), the log also splits the loss by whether
+    the target is one of them (schemas.FINETUNE_LOG), and groups are FINETUNE_GROUP_NAMES.
     """
-    if list(groups) != list(schemas.GROUP_NAMES):
-        raise ValueError(f"groups {list(groups)} are not {list(schemas.GROUP_NAMES)}")
+    names, row = (
+        (schemas.GROUP_NAMES, schemas.LOG_ROW)
+        if split_ids is None
+        else (schemas.FINETUNE_GROUP_NAMES, schemas.FINETUNE_ROW)
+    )
+    if list(groups) != list(names):
+        raise ValueError(f"groups {list(groups)} are not {list(names)}")
     steps = settings.steps
     weighted = settings.loss_weighting == "inverse_frequency"
     if (settings.freeze_unseen or weighted) and counts is None:
         raise ValueError("train.freeze_unseen and train.loss_weighting need the corpus's counts")
     frozen = np.flatnonzero(counts == 0) if settings.freeze_unseen else None
     weights = torch.from_numpy(inverse_frequency_weights(counts)) if weighted else None
-    step_once = TrainStep(model, groups, settings, device, options, frozen, weights)
+    step_once = TrainStep(model, groups, settings, device, options, frozen, weights, split_ids)
     optimizer = step_once.optimizer
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
@@ -125,7 +133,8 @@ def train(
         generator.set_state(state["generator"])
         rows, start = list(state["rows"].to(device)), state["next_step"]
         log.info("resuming at step %d from %s", start, resume.path)
-    progress = Progress(start, steps, settings.batch_size * model.cfg.context, log_every)
+    tokens_per_step = settings.batch_size * model.cfg.context
+    progress = Progress(start, steps, tokens_per_step, log_every, row=row)
     checked, device_type = start, torch.device(device).type
     with interruptible() as received:
         for step in range(start, steps + 1):
@@ -159,7 +168,7 @@ def train(
                 )
     if options.compile:
         log.info("%s (cache: %s)", compile_report(), os.environ.get("TORCHINDUCTOR_CACHE_DIR"))
-    table = pd.DataFrame(torch.stack(rows).cpu().numpy(), columns=schemas.LOG_ROW)
+    table = pd.DataFrame(torch.stack(rows).cpu().numpy(), columns=row)
     table.insert(0, "step", range(len(table)))
     return table
 

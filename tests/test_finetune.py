@@ -1,0 +1,81 @@
+"""Fine-tuning: the new group, the reset of unseen rows, the split loss, the level and its step."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from unused_tokens.finetune import finetune_groups, reset_unseen_rows, steps_to_level, unigram_level
+from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.settings import TrainSettings
+from unused_tokens.step import BASELINE, PIPELINE, TrainStep
+
+CFG = GPTConfig(vocab_size=64, context=8, n_embd=16, n_head=2, n_layer=1)
+
+
+def frequency(counts):
+    ids = np.arange(len(counts))
+    return pd.DataFrame({"token_id": ids, "count": counts, "token_text": [f"t{i}" for i in ids]})
+
+
+def test_the_new_group_is_the_second_books_most_frequent_tokens_the_first_never_uses():
+    pretrain = frequency([5, 0, 3, 0, 0, 1, 0, 0])
+    finetune = frequency([2, 4, 0, 4, 1, 0, 0, 9])
+    groups = pd.DataFrame(
+        {
+            "group": ["most_common", "least_common", "never_used"],
+            "position": [0, 0, 0],
+            "token_id": [0, 5, 6],
+        }
+    )
+    table = finetune_groups(groups, pretrain, finetune, size=3)
+    new = table[table["group"] == "new_in_finetune"]
+    assert new["token_id"].tolist() == [7, 1, 3]  # by count, the tie (4, 4) by id
+    assert (new["pretrain_count"] == 0).all() and (new["finetune_count"] > 0).all()
+    assert table["group"].tolist()[:3] == ["most_common", "least_common", "never_used"]
+    assert table["pretrain_count"].tolist()[:3] == [5, 1, 0]
+    assert table["finetune_count"].tolist() == [2, 0, 0, 9, 4, 4]
+    assert table["token_text"].tolist()[3:] == ["t7", "t1", "t3"]
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_the_reset_sets_exactly_the_unseen_rows_to_the_mean_of_the_others(tied):
+    model = build_model(GPTConfig(**{**CFG.__dict__, "tied": tied}), seed=0)
+    counts = np.random.default_rng(0).integers(0, 3, CFG.vocab_size)  # about a third are 0
+    before = {name: t.clone() for name, t in model.state_dict().items()}
+    unseen = reset_unseen_rows(model, counts)
+    assert unseen.tolist() == np.flatnonzero(counts == 0).tolist()
+    matrices = ["wte.weight"] + ([] if tied else ["head.weight"])
+    for name, tensor in model.state_dict().items():
+        if name not in matrices:
+            assert torch.equal(tensor, before[name]), name  # bit-identical
+            continue
+        seen = counts > 0
+        assert torch.equal(tensor[seen], before[name][seen]), name
+        mean = before[name][seen].mean(dim=0)
+        assert torch.equal(tensor[~seen], mean.expand(int((~seen).sum()), -1)), name
+
+
+@pytest.mark.parametrize("options", [BASELINE, PIPELINE], ids=["plain", "fused"])
+def test_the_split_loss_adds_up_to_the_loss_weighted_by_positions(options):
+    model = build_model(CFG, seed=0)
+    groups = {"most_common": [1, 2], "least_common": [3], "never_used": [60], "new": [4, 5, 6]}
+    settings = TrainSettings(steps=1, batch_size=4, lr=1e-3, weight_decay=0.0)
+    step = TrainStep(model, groups, settings, "cpu", options, split_ids=[4, 5, 6])
+    x = torch.randint(0, 8, (4, CFG.context), generator=torch.Generator().manual_seed(0))
+    y = torch.roll(x, -1, dims=1)
+    loss, new, other, *means = step(x, y, update=False).tolist()
+    n_new = int(torch.isin(y, torch.tensor([4, 5, 6])).sum())
+    assert 0 < n_new < y.numel()
+    assert (n_new * new + (y.numel() - n_new) * other) / y.numel() == pytest.approx(loss, abs=1e-6)
+    assert len(means) == 2 * len(groups)
+
+
+def test_the_unigram_level_and_the_step_that_reaches_it():
+    counts = np.array([6, 3, 1, 0])
+    level = unigram_level(counts, [1, 2])  # (3 * -log .3 + 1 * -log .1) / 4
+    assert level == pytest.approx((3 * -np.log(0.3) - np.log(0.1)) / 4)
+    loss = pd.Series([9.0, 7.0, np.nan, 5.0, 3.0, 2.0], index=range(6))
+    assert steps_to_level(loss, 4.0, smooth_steps=2) == 4.0  # means 9, 8, 7, 5, 4, 2.5
+    assert steps_to_level(loss, 4.0, smooth_steps=1) == 4.0
+    assert np.isnan(steps_to_level(loss, 1.0, smooth_steps=1))

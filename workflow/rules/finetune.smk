@@ -1,0 +1,82 @@
+# Fine-tuning on the second book (finetune.enabled): its new group, then one run per arm and
+# seed (wildcards), then the arms gathered over seeds. See unused_tokens/finetune.py.
+
+
+rule select_finetune_group:
+    input:
+        groups=rules.select_groups.output.groups,
+        pretrain=pretrain(rules.count_tokens.output.frequency),
+        finetune=rules.count_tokens.output.frequency.format(corpus="finetune"),
+        lib=lib("scripts/select_finetune_group.py"),
+    output:
+        groups=f"{OUT}/data/finetune_groups.parquet",
+    log:
+        f"{OUT}/logs/select_finetune_group.log",
+    benchmark:
+        f"{OUT}/benchmarks/select_finetune_group.tsv"
+    conda:
+        "../../envs/data.yaml"
+    params:
+        size=config["groups"]["size"],
+        makers=makers,
+    script:
+        "../scripts/select_finetune_group.py"
+
+
+rule finetune:
+    input:
+        tokens=rules.tokenize.output.tokens.format(corpus="finetune"),
+        frequency=pretrain(rules.count_tokens.output.frequency),
+        groups=rules.select_finetune_group.output.groups,
+        model=lambda w: (
+            []
+            if w.arm == "fresh"
+            else expand(
+                rules.train.output.model, variant=BASELINE_VARIANT, seed=w.seed
+            )
+        ),
+        lib=lib("scripts/finetune_model.py"),
+    output:
+        log=f"{TUNE}/log.parquet",
+    log:
+        f"{TUNE}/logs/finetune.log",
+    benchmark:
+        f"{TUNE}/benchmarks/finetune.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["runtime"]["train_threads"]
+    resources:
+        gpu=config["runtime"]["gpus"],
+    params:
+        run=finetune_params,
+        makers=makers,
+    script:
+        "../scripts/finetune_model.py"
+
+
+rule aggregate_finetune:
+    input:
+        frequency=rules.count_tokens.output.frequency.format(corpus="finetune"),
+        groups=rules.select_finetune_group.output.groups,
+        logs=every_finetune(rules.finetune.output.log),
+        lib=lib("scripts/aggregate_finetune.py"),
+    output:
+        steps=f"{OUT}/finetune/steps.parquet",
+        at_steps=f"{OUT}/finetune/at_steps.parquet",
+        reach=f"{OUT}/finetune/reach.parquet",
+        claims=f"{OUT}/finetune/claims.parquet",
+        level=f"{OUT}/finetune/level.json",
+    log:
+        f"{OUT}/logs/aggregate_finetune.log",
+    benchmark:
+        f"{OUT}/benchmarks/aggregate_finetune.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        runs=[[arm, seed] for arm in ARMS for seed in STUDY.seeds],
+        report_steps=config["finetune"]["report_steps"],
+        smooth_steps=config["finetune"]["smooth_steps"],
+        steps=config["finetune"]["steps"],
+        makers=makers,
+    script:
+        "../scripts/aggregate_finetune.py"

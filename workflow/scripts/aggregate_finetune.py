@@ -1,0 +1,27 @@
+"""aggregate_finetune rule: the arms over seeds: long log, values at the report steps, steps to
+the unigram level, and the claims."""
+
+import pandas as pd
+
+from unused_tokens import finetune_results as results
+from unused_tokens import schemas
+from unused_tokens.files import write_json, write_parquet
+from unused_tokens.finetune import unigram_level
+from unused_tokens.groups import read_groups
+from unused_tokens.stage import stage
+
+with stage(snakemake) as log:
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    logs = {tuple(run): pd.read_parquet(path) for run, path in zip(p.runs, i.logs, strict=True)}
+    long = results.long_log(logs)
+    counts = pd.read_parquet(i.frequency)["count"].to_numpy()
+    level = unigram_level(counts, read_groups(i.groups)[schemas.NEW_GROUP])
+    table = results.claims(long, max(p.report_steps), p.smooth_steps)
+    write_parquet(long, o.steps, schemas.FINETUNE_STEPS)
+    at_steps = results.at_steps(long, p.report_steps, p.smooth_steps)
+    write_parquet(at_steps, o.at_steps, schemas.FINETUNE_AT_STEPS)
+    write_parquet(results.reach(long, level, p.smooth_steps), o.reach, schemas.FINETUNE_REACH)
+    write_parquet(table, o.claims, schemas.CLAIMS)
+    write_json({"unigram_level": level, "smooth_steps": p.smooth_steps}, o.level)
+    log.info("unigram level of the new tokens: %.4f nats", level)
+    log.info("claims:\n%s", table[["claim", "result"]].to_string(index=False))

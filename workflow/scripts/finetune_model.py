@@ -1,0 +1,39 @@
+"""finetune rule: one arm's model, fine-tuned on the second book, its loss split and probes logged
+every step (unused_tokens/finetune.py says how each arm starts)."""
+
+from unused_tokens import schemas
+from unused_tokens.files import write_parquet
+from unused_tokens.finetune import reset_unseen_rows
+from unused_tokens.model import load_model
+from unused_tokens.runs import run_context
+from unused_tokens.settings import Study
+from unused_tokens.stage import stage
+from unused_tokens.train import train, use_compile_cache
+
+with stage(snakemake) as log:
+    context = run_context(snakemake, log)  # the second book's tokens, the first book's counts
+    run, runtime, arm = context.run, context.runtime, snakemake.wildcards.arm
+    use_compile_cache(runtime.compile_cache)
+    model = context.untrained_model() if arm == "fresh" else load_model(snakemake.input.model[0])
+    if arm == "pretrained_reset":
+        log.info(
+            "reset: %d rows of ids with count 0 in the first book",
+            len(reset_unseen_rows(model, context.counts)),
+        )
+    groups = context.groups(snakemake.input.groups)
+    table = train(
+        model,
+        context.tokens,
+        groups,
+        run.train,
+        run.finetune_seed,
+        context.device,
+        runtime.step_options(context.precision.name),
+        runtime.log_every,
+        cpu_limit_hours=runtime.cpu_limit_hours,
+        runs=len(schemas.ARMS) * len(Study.from_config(snakemake.config).seeds),
+        split_ids=groups[schemas.NEW_GROUP],
+    )
+    write_parquet(
+        table, snakemake.output.log, schemas.FINETUNE_LOG, {**context.metadata(), "arm": arm}
+    )

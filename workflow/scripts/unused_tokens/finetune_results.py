@@ -1,0 +1,131 @@
+"""What the fine-tuning arms show together: curves over seeds, the new tokens' loss at the
+report's steps, the steps to the unigram level, the claims, and the recovery figure.
+
+A value "at step K" is the mean of the last `smooth_steps` values of a quantity up to K (the new
+tokens' loss jumps from batch to batch: few positions have a new target). Every interval is the
+95% Student-t interval over seeds (aggregate.describe); the claims compare arms seed by seed, so
+that what a seed's arms share (their windows, the pretrained run) cancels.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import schemas
+from .aggregate import bounds, describe
+from .claims import RESULTS, Test, _measured
+from .finetune import steps_to_level
+from .schemas import ARMS
+
+QUANTITIES = ("new_loss", "other_loss")  # the loss split by the target: a new token or not
+ARM_COLOURS = dict(zip(ARMS, ("#CC79A7", "#009E73", "#56B4E9"), strict=True))
+CLAIM_STEP = "the last report step"
+CLAIMS = (  # (claim, the measure: first arm minus second, quantity, test on the difference)
+    (
+        "Pretraining on the first book handicaps the new tokens: after fine-tuning, their loss "
+        "is higher for the pretrained model than for a fresh one",
+        ("pretrained", "fresh", "new_loss", True),
+    ),
+    (
+        "Resetting the unseen rows before fine-tuning lowers the new tokens' loss",
+        ("pretrained_reset", "pretrained", "new_loss", False),
+    ),
+    (
+        "Pretraining helps every other token of the second book: their loss is lower for the "
+        "pretrained model than for a fresh one",
+        ("pretrained", "fresh", "other_loss", False),
+    ),
+)
+
+
+def long_log(logs):
+    """schemas.FINETUNE_STEPS rows of {(arm, seed): fine-tuning log}."""
+    parts = [
+        log.melt(id_vars="step", var_name="quantity", value_name="value").assign(arm=a, seed=s)
+        for (a, s), log in logs.items()
+    ]
+    return pd.concat(parts, ignore_index=True)[schemas.FINETUNE_STEPS.names]
+
+
+def smoothed(long, smooth_steps):
+    """`long` with each run's quantities replaced by their mean over the last `smooth_steps`
+    steps (NaN values, batches without a new target, left out)."""
+    ordered = long.sort_values(["arm", "seed", "quantity", "step"])
+    values = ordered.groupby(["arm", "seed", "quantity"], sort=False)["value"]
+    rolled = values.transform(lambda v: v.rolling(smooth_steps, min_periods=1).mean())
+    return ordered.assign(value=rolled)
+
+
+def at_steps(long, report_steps, smooth_steps):
+    """Each arm's new and other tokens' loss at each report step, described over seeds."""
+    chosen = smoothed(long, smooth_steps)
+    chosen = chosen[chosen["step"].isin(report_steps) & chosen["quantity"].isin(QUANTITIES)]
+    return describe(chosen, ["arm", "quantity", "step"])
+
+
+def reach(long, level, smooth_steps):
+    """Per arm and seed: the step at which the new tokens' loss reaches `level` (NaN: never)."""
+    new = long[long["quantity"] == "new_loss"]
+    rows = [
+        (arm, seed, steps_to_level(run.set_index("step")["value"], level, smooth_steps))
+        for (arm, seed), run in new.groupby(["arm", "seed"], sort=False)
+    ]
+    return pd.DataFrame(rows, columns=["arm", "seed", "steps_to_level"])
+
+
+def reach_summary(reach):
+    """Per arm: the seeds that reached the level, of how many, and their steps to it described
+    over those seeds (NaN where none did)."""
+    rows = []
+    for arm in ARMS:
+        steps = reach.loc[reach["arm"] == arm, "steps_to_level"]
+        reached = pd.DataFrame({"arm": arm, "value": steps.dropna()})
+        d = describe(reached, ["arm"]).iloc[0] if len(reached) else {}
+        rows.append(
+            {
+                "arm": arm,
+                "reached": f"{len(reached)} of {len(steps)} seeds",
+                **{k: d.get(k, np.nan) for k in ("mean", "ci_low", "ci_high")},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def claims(long, last_step, smooth_steps):
+    """schemas.CLAIMS rows (variant "finetune"): each claim's paired difference at `last_step`,
+    its interval over seeds, and PASS where the interval lies on the claimed side of 0, FAIL
+    otherwise (a claim that fails says what the data does not show)."""
+    values = smoothed(long, smooth_steps)
+    values = values[values["step"] == last_step].set_index(["arm", "seed", "quantity"])["value"]
+    rows = []
+    for text, (first, second, quantity, above) in CLAIMS:
+        measure = f"{quantity} {first} - {second} at step {last_step}"
+        difference = (values.xs(first) - values.xs(second)).xs(quantity, level="quantity")
+        d = describe(difference.rename("value").reset_index().assign(m=measure), ["m"]).iloc[0]
+        test = Test(measure, above, 0)
+        missing = np.isnan(d["mean"])
+        passed = test.passes(*bounds(d))
+        how = "the value" if d["n_seeds"] < 2 else f"the 95% interval over {d['n_seeds']} seeds"
+        result = RESULTS[2] if missing else RESULTS[0] if passed else RESULTS[1]
+        rows.append(("finetune", text, _measured(measure, d), f"{test}, for {how}", result))
+    return pd.DataFrame(rows, columns=schemas.CLAIMS.names)
+
+
+def plot_recovery(long, level, smooth_steps):
+    """The new tokens' loss (left) and the other tokens' (right) over fine-tuning steps, each
+    arm's mean over seeds with its 95% band, smoothed; the unigram level dashed on the left."""
+    curves = smoothed(long, smooth_steps)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
+    for ax, quantity in zip(axes, QUANTITIES, strict=True):
+        described = describe(curves[curves["quantity"] == quantity], ["arm", "step"])
+        for arm in ARMS:
+            d = described[described["arm"] == arm]
+            ax.plot(d["step"], d["mean"], color=ARM_COLOURS[arm], label=arm.replace("_", ", "))
+            ax.fill_between(d["step"], d["ci_low"], d["ci_high"], color=ARM_COLOURS[arm], alpha=0.2)
+        ax.set_xlabel("fine-tuning step")
+        ax.set_ylabel("loss (nats)")
+    axes[0].set_title("targets among the new tokens")
+    axes[1].set_title("every other target")
+    axes[0].axhline(level, color="grey", linestyle="--", label="unigram level")
+    axes[0].legend(loc="upper right")
+    return fig
