@@ -25,6 +25,7 @@ SCHEMA = ROOT / "config" / "config.schema.yaml"
         ["fast.yaml"],
         ["smoke.yaml", "offline.yaml"],
         ["smoke.yaml", "experiments.yaml"],
+        ["offline.yaml", "smoke.yaml", "finetune.yaml"],
     ],
 )
 def test_shipped_configs_are_valid(default_config, overlays):
@@ -47,6 +48,15 @@ def test_shipped_configs_are_valid(default_config, overlays):
             r"config key train: Additional properties are not allowed \('stpes' was unexpected\)",
         ),
         ({"train": {"steps": -3}}, r"config key train.steps: -3 is less than the minimum of 1"),
+        (
+            {"finetune": {"report_steps": [10, 300]}},
+            r"config key finetune.report_steps: 300 is past finetune.steps=200",
+        ),
+        (
+            {"finetune": {"enabled": True}, "model": {"vocabulary": "corpus"}},
+            r"config key finetune.enabled: fine-tuning starts from the baseline's model, which "
+            r"must have model.vocabulary: full and model.head: softmax",
+        ),
         (
             {"probe": {"seed": 2**64}},
             r"config key probe.seed: 18446744073709551616 is greater than the maximum of "
