@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from unused_tokens.finetune import finetune_groups, reset_unseen_rows, steps_to_level, unigram_level
+from unused_tokens.finetune_results import claims
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.settings import TrainSettings
 from unused_tokens.step import BASELINE, PIPELINE, TrainStep
@@ -79,3 +80,33 @@ def test_the_unigram_level_and_the_step_that_reaches_it():
     assert steps_to_level(loss, 4.0, smooth_steps=2) == 4.0  # means 9, 8, 7, 5, 4, 2.5
     assert steps_to_level(loss, 4.0, smooth_steps=1) == 4.0
     assert np.isnan(steps_to_level(loss, 1.0, smooth_steps=1))
+
+
+def test_claims_test_paired_differences_and_say_what_fails():
+    """new_loss: pretrained 2 above fresh at every seed, reset 1 below pretrained; other_loss
+    equal; steps to the level: fresh 10, pretrained 30, reset never at one seed."""
+    rows = []
+    for seed, noise in enumerate((0.0, 0.1, -0.1)):
+        for arm, new in (("fresh", 5.0), ("pretrained", 7.0), ("pretrained_reset", 6.0)):
+            for step in (0, 1):
+                rows.append((arm, seed, step, "new_loss", new + noise))
+                rows.append((arm, seed, step, "other_loss", 4.0 + noise))
+    long = pd.DataFrame(rows, columns=["arm", "seed", "step", "quantity", "value"])
+    reached = pd.DataFrame(
+        [
+            (a, s, {"fresh": 10.0, "pretrained": 30.0, "pretrained_reset": 20.0}[a])
+            for a, s in [
+                (a, s) for a in ("fresh", "pretrained", "pretrained_reset") for s in range(3)
+            ]
+        ],
+        columns=["arm", "seed", "steps_to_level"],
+    )
+    reached.loc[
+        (reached["arm"] == "pretrained_reset") & (reached["seed"] == 2), "steps_to_level"
+    ] = np.nan
+    table = claims(long, [1], smooth_steps=1, reached=reached)
+    assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
+    assert table["measured"][0] == "new_loss pretrained - fresh at step 1 = +2 [+2, +2]"
+    assert table["test"][4] == (
+        "steps to the level, pretrained_reset - pretrained < 0, for the 95% interval over 2 seeds"
+    )

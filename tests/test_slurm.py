@@ -9,6 +9,7 @@ same thread counts (1), so the probe and training numbers are compared exactly, 
 """
 
 import os
+import shutil
 import subprocess
 import time
 
@@ -108,9 +109,13 @@ def test_outputs_equal_a_local_run(runs, path):
 
 
 def test_an_impossible_gpu_request_fails_fast_with_slurms_reason(runs, tmp_path):
-    work = prepare_run(tmp_path, book_text(), {"runtime": {"gpus": 4}})
+    """A copy of the finished study, its train jobs forced with 4 GPUs each (the node has 2):
+    refused when submitted, before anything else runs."""
+    work = tmp_path / "work"
+    shutil.copytree(runs[1], work)
     started = time.monotonic()
-    code, output = on_slurm(work, check=False)
+    gpus = ["--forcerun", "train", "--config", "runtime={gpus: 4}"]
+    code, output = on_slurm(work, *gpus, check=False)
     assert code != 0
     assert "Requested node configuration is not available" in output
     assert time.monotonic() - started < 180

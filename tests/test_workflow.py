@@ -161,8 +161,9 @@ def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):
     reset = out(workdir, "finetune/pretrained_reset/seed0/logs/finetune.log").read_text()
     assert f"reset: {int((first == 0).sum())} rows of ids with count 0 in the first book" in reset
     claims = pd.read_parquet(out(workdir, "finetune/claims.parquet"))
-    assert len(claims) == 3 and set(claims["result"]) <= {"PASS", "FAIL"}
-    assert claims["measured"].str.contains(r"\[[-+0-9.e]+, [-+0-9.e]+\]").all()  # 2 seeds
+    losses = claims.iloc[:6]  # 3 claims at each of the 2 report steps, then 2 on the steps
+    assert len(claims) == 8 and set(losses["result"]) <= {"PASS", "FAIL"}
+    assert losses["measured"].str.contains(r"\[[-+0-9.e]+, [-+0-9.e]+\]").all()  # 2 seeds
     html = out(workdir, "report/report.html").read_text()
     assert "Fine-tuning on a new book" in html and "Steps until the new tokens" in html
 

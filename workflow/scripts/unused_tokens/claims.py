@@ -123,7 +123,7 @@ def claims(measures):
                 d = described.loc[(variant, test.measure)]
                 single = d["n_seeds"] < 2
                 verdicts.append(test.passes(*bounds(d)))
-                measured.append(_measured(test.measure, d))
+                measured.append(measured_text(test.measure, d))
             how = "the value" if single else f"the 95% interval over {int(d['n_seeds'])} seeds"
             test_text = " and ".join(map(str, tests)) + f", for {how}"
             missing = any(np.isnan(described.loc[(variant, t.measure), "mean"]) for t in tests)
@@ -150,7 +150,8 @@ def finished(report, claims_path):
     return f"report: {report}\nclaims: {tally(pd.read_parquet(claims_path))}"
 
 
-def _measured(measure, d):
+def measured_text(measure, d):
+    """A measure's mean with its 95% interval (a `describe` row `d`), as a claim shows it."""
     if np.isnan(d["mean"]):
         return f"{measure}: n/a (the model has no such tokens)"
     if d["n_seeds"] < 2:

@@ -13,27 +13,38 @@ import pandas as pd
 
 from . import schemas
 from .aggregate import bounds, describe
-from .claims import RESULTS, Test, _measured
+from .claims import RESULTS, Test, measured_text
 from .finetune import steps_to_level
 from .schemas import ARMS
 
 QUANTITIES = ("new_loss", "other_loss")  # the loss split by the target: a new token or not
 ARM_COLOURS = dict(zip(ARMS, ("#CC79A7", "#009E73", "#56B4E9"), strict=True))
-CLAIM_STEP = "the last report step"
-CLAIMS = (  # (claim, the measure: first arm minus second, quantity, test on the difference)
+LOSS_CLAIMS = (  # (claim after {k} steps; first arm, second arm, quantity, difference above 0)
     (
-        "Pretraining on the first book handicaps the new tokens: after fine-tuning, their loss "
-        "is higher for the pretrained model than for a fresh one",
+        "Pretraining on the first book handicaps the new tokens: after {k} steps, their loss is "
+        "higher for the pretrained model than for a fresh one",
         ("pretrained", "fresh", "new_loss", True),
     ),
     (
-        "Resetting the unseen rows before fine-tuning lowers the new tokens' loss",
+        "Resetting the unseen rows before fine-tuning lowers the new tokens' loss after {k} steps",
         ("pretrained_reset", "pretrained", "new_loss", False),
     ),
     (
-        "Pretraining helps every other token of the second book: their loss is lower for the "
-        "pretrained model than for a fresh one",
+        "Pretraining helps the second book's other tokens: after {k} steps, their loss is lower "
+        "for the pretrained model than for a fresh one",
         ("pretrained", "fresh", "other_loss", False),
+    ),
+)
+REACH_CLAIMS = (  # (claim; first arm, second arm, difference of steps to the level above 0)
+    (
+        "Pretraining delays the new tokens: the pretrained model needs more steps than a fresh "
+        "one to bring their loss to the unigram level",
+        ("pretrained", "fresh", True),
+    ),
+    (
+        "Resetting the unseen rows first brings the new tokens' loss to the unigram level in "
+        "fewer steps",
+        ("pretrained_reset", "pretrained", False),
     ),
 )
 
@@ -91,24 +102,35 @@ def reach_summary(reach):
     return pd.DataFrame(rows)
 
 
-def claims(long, last_step, smooth_steps):
-    """schemas.CLAIMS rows (variant "finetune"): each claim's paired difference at `last_step`,
-    its interval over seeds, and PASS where the interval lies on the claimed side of 0, FAIL
-    otherwise (a claim that fails says what the data does not show)."""
-    values = smoothed(long, smooth_steps)
-    values = values[values["step"] == last_step].set_index(["arm", "seed", "quantity"])["value"]
+def claims(long, report_steps, smooth_steps, reached):
+    """schemas.CLAIMS rows (variant "finetune"): the loss claims at each report step and the
+    claims on the steps to the unigram level (`reached`, from reach), each on the paired
+    difference of two arms over seeds (a seed that never reached the level is left out)."""
+    values = smoothed(long, smooth_steps).set_index(["step", "arm", "seed", "quantity"])["value"]
+    steps = reached.set_index(["arm", "seed"])["steps_to_level"]
     rows = []
-    for text, (first, second, quantity, above) in CLAIMS:
-        measure = f"{quantity} {first} - {second} at step {last_step}"
-        difference = (values.xs(first) - values.xs(second)).xs(quantity, level="quantity")
-        d = describe(difference.rename("value").reset_index().assign(m=measure), ["m"]).iloc[0]
-        test = Test(measure, above, 0)
-        missing = np.isnan(d["mean"])
-        passed = test.passes(*bounds(d))
-        how = "the value" if d["n_seeds"] < 2 else f"the 95% interval over {d['n_seeds']} seeds"
-        result = RESULTS[2] if missing else RESULTS[0] if passed else RESULTS[1]
-        rows.append(("finetune", text, _measured(measure, d), f"{test}, for {how}", result))
+    for k in report_steps:
+        for text, (first, second, quantity, above) in LOSS_CLAIMS:
+            at = values.xs((k, quantity), level=("step", "quantity"))
+            measure = f"{quantity} {first} - {second} at step {k}"
+            rows.append(_paired(text.format(k=k), measure, at[first] - at[second], above))
+    for text, (first, second, above) in REACH_CLAIMS:
+        measure = f"steps to the level, {first} - {second}"
+        rows.append(_paired(text, measure, steps[first] - steps[second], above))
     return pd.DataFrame(rows, columns=schemas.CLAIMS.names)
+
+
+def _paired(text, measure, differences, above):
+    """A claim's row from its per-seed `differences`: PASS where their 95% interval lies on the
+    claimed side of 0, FAIL otherwise (what the data does not show), N/A without values."""
+    values = pd.DataFrame({"measure": measure, "value": differences.to_numpy()})
+    d = describe(values, ["measure"]).iloc[0]
+    test = Test(measure, above, 0)
+    how = "the value" if d["n_seeds"] < 2 else f"the 95% interval over {d['n_seeds']} seeds"
+    result = (
+        RESULTS[2] if d["n_seeds"] == 0 else RESULTS[0] if test.passes(*bounds(d)) else RESULTS[1]
+    )
+    return ("finetune", text, measured_text(measure, d), f"{test}, for {how}", result)
 
 
 def plot_recovery(long, level, smooth_steps):
