@@ -14,6 +14,7 @@ import pandas as pd
 from . import schemas
 from .aggregate import bounds, describe
 from .claims import RESULTS, Test, measured_text
+from .figures import legend_outside
 from .finetune import steps_to_level
 from .schemas import ARMS
 
@@ -149,5 +150,5 @@ def plot_recovery(long, level, smooth_steps):
     axes[0].set_title("targets among the new tokens")
     axes[1].set_title("every other target")
     axes[0].axhline(level, color="grey", linestyle="--", label="unigram level")
-    axes[0].legend(loc="upper right")
+    legend_outside(axes[1], handles=axes[0].get_legend_handles_labels()[0])
     return fig
