@@ -72,7 +72,8 @@ def instances(pattern):
     """`pattern` filled for every job of the study that has it: each book, each run (variant and
     seed), each fine-tuning run (arm and seed)."""
     if "{corpus}" in pattern:
-        return [pattern.format(corpus=c) for c in CORPORA[: 2 if FINETUNE else 1]]
+        books = CORPORA if FINETUNE else CORPORA[:1]  # the second book: for fine-tuning
+        return [pattern.format(corpus=book) for book in books]
     if "{arm}" in pattern:
         return every_finetune(pattern)
     return every_run(pattern)
