@@ -60,6 +60,7 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/runs.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/report.smk"
 

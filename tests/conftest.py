@@ -48,6 +48,11 @@ PARQUET_OUTPUTS = {  # every Parquet file of a one-run study (under results/<stu
     "aggregate/summary.parquet": schemas.SUMMARY,
     "aggregate/differences.parquet": schemas.DIFFERENCES,
     "aggregate/claims.parquet": schemas.CLAIMS,
+    f"{RUN}/weights/features.parquet": schemas.WEIGHT_FEATURES,
+    f"{RUN}/weights/geometry.parquet": schemas.GEOMETRY,
+    f"{RUN}/weights/detection.parquet": schemas.DETECTION,
+    "aggregate/geometry.parquet": schemas.GEOMETRY_SUMMARY,
+    "aggregate/detection.parquet": schemas.DETECTION_SUMMARY,
 }
 TINY = {
     "study": "e2e",

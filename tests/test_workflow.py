@@ -48,7 +48,8 @@ MATRIX = {"seeds": [0, 1], "variants": {"lr_high": {"train": {"lr": 0.01}}}}
 RUNS = [(v, s) for v in ("baseline", "lr_high") for s in (0, 1)]
 BOOK_RULES = ["download_corpus", "tokenize", "count_tokens"]  # once per book
 DATA_RULES = [*BOOK_RULES, "download_tokenizer", "select_groups"]
-RUN_RULES = ["probe_untrained", "train", "probe_vocab"]
+RUN_RULES = ["probe_untrained", "train", "probe_vocab", "weights"]
+TRAINED = ["train", "probe_vocab", "weights"]  # what a change of the training reruns
 
 
 def planned_jobs(output):
@@ -231,6 +232,7 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
 
 def test_every_job_wrote_its_log_and_benchmark(workdir):
     once = ["download_tokenizer", "select_groups", "select_finetune_group", "aggregate"]
+    once += ["aggregate_weights"]
     logs = [f"logs/{rule}.log" for rule in [*once, "aggregate_finetune", "report"]]
     logs += [f"logs/{book}/{rule}.log" for book in schemas.CORPORA for rule in BOOK_RULES]
     logs += [run_path(*run, f"logs/{rule}.log") for run in RUNS for rule in RUN_RULES]
@@ -309,7 +311,7 @@ NEW_GROUP_JOBS = [("select_finetune_group", "", ""), *tuning()]
     [
         (
             {**MATRIX, "variants": {"lr_high": {"train": {"lr": 0.02}}}},
-            run_jobs([("lr_high", 0), ("lr_high", 1)], ["train", "probe_vocab"]),
+            run_jobs([("lr_high", 0), ("lr_high", 1)], TRAINED),
         ),
         (
             {**MATRIX, "seeds": [0, 1, 2]},
@@ -317,9 +319,13 @@ NEW_GROUP_JOBS = [("select_finetune_group", "", ""), *tuning()]
         ),
         (
             {**MATRIX, "train": {"steps": STEPS + 1}},
-            run_jobs(RUNS, ["train", "probe_vocab"]) + tuning(arms=PRETRAINED),
+            run_jobs(RUNS, TRAINED) + tuning(arms=PRETRAINED),
         ),
-        ({**MATRIX, "probe": {"batches": 3}}, run_jobs(RUNS, ["probe_untrained", "probe_vocab"])),
+        (
+            {**MATRIX, "probe": {"batches": 3}},
+            run_jobs(RUNS, ["probe_untrained", "probe_vocab", "weights"]),
+        ),
+        ({**MATRIX, "detector": {"seed": 5}}, run_jobs(RUNS, ["weights"])),
         (
             {**MATRIX, "groups": {"seed": 9}},
             [("select_groups", "", ""), *run_jobs(RUNS, RUN_RULES), *NEW_GROUP_JOBS],
@@ -332,12 +338,24 @@ NEW_GROUP_JOBS = [("select_finetune_group", "", ""), *tuning()]
         ),
         ({"finetune": {"steps": FINETUNE_STEPS + 1}}, tuning()),
     ],
-    ids=["one-variant", "a-new-seed", "steps", "probe", "groups", "corpus", "finetune-steps"],
+    ids=[
+        "one-variant",
+        "a-new-seed",
+        "steps",
+        "probe",
+        "detector",
+        "groups",
+        "corpus",
+        "finetune-steps",
+    ],
 )
 def test_an_experiment_edit_reruns_exactly_what_depends_on_it(workdir, overlay, rerun):
-    """The report always reruns; the aggregation where a run (a job with a variant) does."""
+    """The report always reruns; the aggregation where a run's probe or training does, and the
+    weights' aggregation where a run's weights do."""
     output = dry_run(workdir, overlay)
-    aggregate = STUDY_RULES[:1] if any(variant for _, variant, _ in rerun) else []
+    rules = {rule for rule, variant, _ in rerun if variant}
+    aggregate = STUDY_RULES[:1] if rules - {"weights"} else []
+    aggregate += [("aggregate_weights", "", "")] if "weights" in rules else []
     assert planned_jobs(output) == sorted(rerun + aggregate + STUDY_RULES[1:])
 
 
@@ -366,7 +384,8 @@ def test_editing_a_helper_module_reruns_its_users(workdir):
     finally:
         module.write_text(original)
         os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
-    assert planned_jobs(output) == sorted(run_jobs(RUNS, RUN_RULES) + STUDY_RULES)
+    weights = [("aggregate_weights", "", "")]
+    assert planned_jobs(output) == sorted(run_jobs(RUNS, RUN_RULES) + STUDY_RULES + weights)
 
 
 def test_an_overlay_that_names_no_study_cannot_replace_its_results(workdir):

@@ -60,6 +60,9 @@ rule report:
         probe_tokens=every_run(rules.probe_untrained.output.tokens),
         vocab=every_run(rules.probe_vocab.output.logprobs),
         control=every_run(rules.probe_vocab.output.control),
+        weights_geometry=rules.aggregate_weights.output.geometry,
+        weights_detection=rules.aggregate_weights.output.detection,
+        weights_features=every_run(rules.weights.output.features),
         benchmarks=benchmark_files,
         lib=lib("scripts/render_report.py", "notebooks/report.ipynb"),
     output:

@@ -24,6 +24,8 @@ FIGURES = {  # name: section
     "variants": "Why, and what helps",
     "variant_trajectories": "Why, and what helps",
     "vocabulary_final": "Final model",
+    "weights_norms": "Finding them from the weights",
+    "weights_roc": "Finding them from the weights",
     "finetune_recovery": "Fine-tuning on a new book",
 }
 FINETUNE_SECTION = FIGURES["finetune_recovery"]  # its figures exist where finetune.enabled

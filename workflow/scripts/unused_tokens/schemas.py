@@ -157,3 +157,63 @@ FINETUNE_AT_STEPS = pa.schema(  # an arm's loss on new and other targets at a re
 FINETUNE_REACH = pa.schema(  # the step at which the new tokens' loss reaches the unigram level
     [("arm", pa.string()), ("seed", pa.int32()), ("steps_to_level", pa.float64())]
 )
+
+WEIGHT_FEATURES = pa.schema(  # one row per model id: what the weights say about it
+    [("token_id", pa.int32()), ("count", pa.int64())]
+    + [
+        (f"{feature}_{model}", pa.float64())
+        for model in ("untrained", "trained")
+        for feature in ("input_norm", "output_norm", "never_cosine")
+    ]
+    + [("moved_cosine", pa.float64()), ("final_log_prob", pa.float64())]
+    + [("magikarp_score", pa.float64())]  # NaN for the detector's reference ids
+)
+
+GEOMETRY = pa.schema(  # the rows of each count bucket, before and after training
+    [
+        ("model", pa.string()),
+        ("bucket", pa.string()),
+        ("tokens", pa.int64()),
+        ("mean_norm", pa.float64()),
+        ("moved_cosine", pa.float64()),
+        ("pairwise_cosine", pa.float64()),
+        ("first_component_share", pa.float64()),
+    ]
+)
+
+DETECTION = pa.schema(  # each method scored against the truth (count 0)
+    [
+        ("method", pa.string()),
+        ("auc", pa.float64()),
+        ("precision_at_k", pa.float64()),
+        ("k", pa.int64()),
+        ("scored", pa.int64()),
+    ]
+)
+
+GEOMETRY_SUMMARY = pa.schema(  # a geometry quantity of a variant described over seeds
+    [
+        ("variant", pa.string()),
+        ("model", pa.string()),
+        ("bucket", pa.string()),
+        ("quantity", pa.string()),
+        ("n_seeds", pa.int32()),
+        ("mean", pa.float64()),
+        ("std", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+    ]
+)
+
+DETECTION_SUMMARY = pa.schema(  # a method's AUC or precision at k for a variant, over seeds
+    [
+        ("variant", pa.string()),
+        ("method", pa.string()),
+        ("quantity", pa.string()),
+        ("n_seeds", pa.int32()),
+        ("mean", pa.float64()),
+        ("std", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+    ]
+)

@@ -1,0 +1,104 @@
+"""The weights alone: hand-made matrices where the answer is known, the reference set, the
+principal component, the geometry by count bucket."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.weights import (
+    collapse,
+    detection,
+    features,
+    geometry,
+    method_scores,
+    principal_directions,
+    reference_ids,
+    without_first_component,
+)
+
+V, D, UNUSED = 2000, 32, 400
+
+
+def planted(unused_along_one_direction, seed=0):
+    """A stand-in model whose output rows are random, with a large shared spread along one
+    direction (the first principal component), and whose first UNUSED rows (count 0) lie,
+    where asked, along a second direction of their own."""
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(V, D))
+    rows += 20 * rng.normal(size=(V, 1)) * np.eye(D)[0]  # the common direction: removed
+    if unused_along_one_direction:
+        rows[:UNUSED] = 0.3 * rows[:UNUSED] + 3 * np.eye(D)[1]
+    weight = torch.nn.Parameter(torch.tensor(rows, dtype=torch.float32))
+    model = SimpleNamespace(adaptive=None, output_weight=weight, wte=SimpleNamespace(weight=weight))
+    counts = np.r_[np.zeros(UNUSED, dtype=int), rng.integers(1, 50, V - UNUSED)]
+    return model, counts
+
+
+def scored_table(model, counts, seed=0):
+    """The features of a stand-in model (its own untrained self), with a flat log-probability
+    (which sees nothing) and a reference set of 50."""
+    reference = reference_ids(counts, 50, seed)
+    return features(model, model, np.arange(V), counts, np.zeros(V), reference)
+
+
+def test_planted_unused_rows_along_one_direction_are_found_and_random_ones_are_not():
+    found = detection(scored_table(*planted(True))).set_index("method")
+    assert found.loc["magikarp", "auc"] == 1.0
+    assert found.loc["magikarp", "precision_at_k"] == 1.0
+    assert found.loc["magikarp", "k"] == UNUSED - 50 and found.loc["magikarp", "scored"] == V - 50
+    chance = detection(scored_table(*planted(False))).set_index("method")
+    assert abs(chance.loc["magikarp", "auc"] - 0.5) < 0.05
+    assert chance.loc["final_log_prob", "auc"] == 0.5  # ties everywhere
+
+
+def test_the_reference_set_is_drawn_from_count_0_ids_and_never_scored():
+    model, counts = planted(True)
+    reference = reference_ids(counts, 50, seed=3)
+    assert len(reference) == 50 and (counts[reference] == 0).all()
+    assert reference.tolist() == sorted(reference.tolist())
+    assert reference.tolist() == reference_ids(counts, 50, seed=3).tolist()  # seeded
+    table = scored_table(model, counts, seed=3)
+    scored = table.loc[table["magikarp_score"].notna(), "token_id"].to_numpy()
+    assert np.intersect1d(scored, reference).size == 0
+    assert sorted([*scored, *reference]) == list(range(V))
+    by_method, truth = method_scores(table)
+    assert all(len(values) == len(scored) for values in by_method.values())
+    assert truth.sum() == UNUSED - 50
+
+
+def test_the_first_principal_component_is_removed_from_every_row():
+    model, _ = planted(False)
+    matrix = model.output_weight.detach()
+    top = principal_directions(matrix).eigenvectors[:, -1].float()
+    assert abs(float(top[0])) > 0.99  # the planted spread along the first axis
+    removed = without_first_component(matrix)
+    assert float((removed @ top).abs().max()) < 1e-3
+    rest = matrix - (matrix @ top)[:, None] * top
+    assert torch.allclose(removed, rest)
+
+
+def test_collapse_measures_rows_along_one_direction():
+    along = torch.tensor([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
+    assert collapse(along) == pytest.approx((1.0, 1.0))
+    spread = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    pairwise, share = collapse(spread)
+    assert pairwise == pytest.approx(-1 / 3) and share == pytest.approx(0.5)
+
+
+def test_features_and_geometry_of_a_real_model_by_count_bucket():
+    cfg = GPTConfig(vocab_size=500, context=8, n_embd=16, n_head=2, n_layer=1)
+    untrained, trained = build_model(cfg, seed=0), build_model(cfg, seed=1)
+    counts = np.r_[np.zeros(100, dtype=int), np.ones(100, dtype=int), np.full(300, 7)]
+    table = features(trained, untrained, np.arange(500), counts, np.full(500, -6.0), [0, 1])
+    assert len(table) == 500 and table["count"].tolist() == counts.tolist()
+    norms = trained.wte.weight.detach().norm(dim=1).numpy()
+    assert np.allclose(table["input_norm_trained"], norms)
+    assert np.allclose(table["output_norm_trained"], norms)  # tied
+    shape = geometry(trained, untrained, counts).set_index(["model", "bucket"])
+    assert shape["tokens"].tolist() == [100, 100, 300, 0, 0] * 2
+    assert np.isnan(shape.loc[("untrained", "0"), "moved_cosine"])
+    assert abs(shape.loc[("trained", "0"), "moved_cosine"]) < 0.2  # two unrelated seeds
+    assert -0.05 < shape.loc[("trained", "0"), "pairwise_cosine"] < 0.05

@@ -1,0 +1,49 @@
+# What the trained weights say about each token, per run, then gathered over seeds.
+# See unused_tokens/weights.py.
+
+
+rule weights:
+    input:
+        tokens=pretrain(rules.tokenize.output.tokens),
+        frequency=pretrain(rules.count_tokens.output.frequency),
+        model=rules.train.output.model,
+        vocab=rules.probe_vocab.output.logprobs,
+        lib=lib("scripts/weights_of_run.py"),
+    output:
+        features=f"{RUN}/weights/features.parquet",
+        geometry=f"{RUN}/weights/geometry.parquet",
+        detection=f"{RUN}/weights/detection.parquet",
+    log:
+        f"{RUN}/logs/weights.log",
+    benchmark:
+        f"{RUN}/benchmarks/weights.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["runtime"]["probe_threads"]
+    params:
+        run=untrained_params,
+        detector=config["detector"],
+        makers=makers,
+    script:
+        "../scripts/weights_of_run.py"
+
+
+rule aggregate_weights:
+    input:
+        geometry=every_run(rules.weights.output.geometry),
+        detection=every_run(rules.weights.output.detection),
+        lib=lib("scripts/aggregate_weights.py"),
+    output:
+        geometry=f"{OUT}/aggregate/geometry.parquet",
+        detection=f"{OUT}/aggregate/detection.parquet",
+    log:
+        f"{OUT}/logs/aggregate_weights.log",
+    benchmark:
+        f"{OUT}/benchmarks/aggregate_weights.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        runs=STUDY.runs(),
+        makers=makers,
+    script:
+        "../scripts/aggregate_weights.py"

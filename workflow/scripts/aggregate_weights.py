@@ -1,0 +1,31 @@
+"""aggregate_weights rule: the geometry and the detector's scores of every run, over seeds."""
+
+import pandas as pd
+
+from unused_tokens import schemas
+from unused_tokens.aggregate import describe
+from unused_tokens.files import write_parquet
+from unused_tokens.stage import stage
+
+with stage(snakemake) as log:
+    i, o = snakemake.input, snakemake.output
+    runs = [tuple(run) for run in snakemake.params.runs]
+
+    def stacked(paths, keys):
+        """Every run's table in one long (variant, seed, *keys, quantity, value) table."""
+        parts = [
+            pd.read_parquet(path)
+            .melt(id_vars=keys, var_name="quantity", value_name="value")
+            .assign(variant=variant, seed=seed)
+            for (variant, seed), path in zip(runs, paths, strict=True)
+        ]
+        return pd.concat(parts, ignore_index=True)
+
+    geometry = stacked(i.geometry, ["model", "bucket"])
+    detection = stacked(i.detection, ["method"])
+    detection = detection[detection["quantity"].isin(["auc", "precision_at_k"])]
+    geometry_summary = describe(geometry, ["variant", "model", "bucket", "quantity"])
+    detection_summary = describe(detection, ["variant", "method", "quantity"])
+    write_parquet(geometry_summary, o.geometry, schemas.GEOMETRY_SUMMARY)
+    write_parquet(detection_summary, o.detection, schemas.DETECTION_SUMMARY)
+    log.info("detection over seeds:\n%s", detection_summary.to_string(index=False))
