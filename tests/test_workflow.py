@@ -384,8 +384,8 @@ def test_editing_a_helper_module_reruns_its_users(workdir):
     finally:
         module.write_text(original)
         os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
-    weights = [("aggregate_weights", "", "")]
-    assert planned_jobs(output) == sorted(run_jobs(RUNS, RUN_RULES) + STUDY_RULES + weights)
+    users = run_jobs(RUNS, RUN_RULES) + tuning() + [("aggregate_weights", "", "")]
+    assert planned_jobs(output) == sorted(users + STUDY_RULES)
 
 
 def test_an_overlay_that_names_no_study_cannot_replace_its_results(workdir):
