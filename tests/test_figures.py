@@ -8,7 +8,9 @@ import pytest
 from test_aggregate import LOGS
 from test_claims import COUNTS, V, probe, vocab
 
-from unused_tokens import aggregate, figures
+from unused_tokens import aggregate, figures, finetune_results, weights_report
+from unused_tokens.schemas import ARMS
+from unused_tokens.weights import COUNT_BUCKETS
 
 figures.apply_style()  # as the report does before its first figure
 
@@ -23,6 +25,43 @@ GROUPS = pd.DataFrame(
         "token_id": [0, 1, 598, 599, 700, 800],
     }
 )
+
+
+def norms():
+    """A geometry summary: the mean norm of each bucket before and after training."""
+    rows = [
+        ("baseline", model, bucket, "mean_norm", 3, 1.0 + i / 10, 0.9 + i / 10, 1.1 + i / 10)
+        for model in ("untrained", "trained")
+        for i, bucket in enumerate(COUNT_BUCKETS)
+    ]
+    columns = ["variant", "model", "bucket", "quantity", "n_seeds", "mean", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def scored():
+    """A features table: 20 ids, the first 8 never used, every score a little informative."""
+    rng = np.random.default_rng(0)
+    unused = np.arange(20) < 8
+    return pd.DataFrame(
+        {
+            "count": np.where(unused, 0, 5),
+            "magikarp_score": unused + rng.normal(0, 0.5, 20),
+            "output_norm_trained": 1 - 0.2 * unused + rng.normal(0, 0.3, 20),
+            "final_log_prob": -10 - unused + rng.normal(0, 1, 20),
+        }
+    )
+
+
+def tuned():
+    """A fine-tuning long table: three arms, two seeds, four steps."""
+    rows = [
+        (arm, seed, step, quantity, 10.0 - step - i + seed / 10)
+        for i, arm in enumerate(ARMS)
+        for seed in (0, 1)
+        for step in range(4)
+        for quantity in ("new_loss", "other_loss")
+    ]
+    return pd.DataFrame(rows, columns=["arm", "seed", "step", "quantity", "value"])
 
 
 def every_figure():
@@ -42,6 +81,9 @@ def every_figure():
             aggregate.describe(long, ["variant", "quantity", "step"])
         ),
         "vocabulary_final": figures.plot_vocab(vocab(), freq(), GROUPS),
+        "weights_norms": weights_report.plot_norms(norms(), "baseline"),
+        "weights_roc": weights_report.plot_roc(scored()),
+        "finetune_recovery": finetune_results.plot_recovery(tuned(), 7.0, smooth_steps=2),
     }
 
 

@@ -32,7 +32,8 @@ def plot_norms(geometry, variant):
             range(len(rows)), rows["mean"], yerr=[low, high], color=colour, marker=marker,
             label=model, capsize=3,
         )  # fmt: skip
-    ax.set_xticks(range(len(COUNT_BUCKETS)), [f"count {b}" for b in COUNT_BUCKETS])
+    ax.set_xticks(range(len(COUNT_BUCKETS)), list(COUNT_BUCKETS))
+    ax.set_xlabel("count in the book")
     ax.set_ylabel("mean output-row norm")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     return fig
