@@ -4,6 +4,7 @@ principal component, the geometry by count bucket."""
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -18,6 +19,7 @@ from unused_tokens.weights import (
     reference_ids,
     without_first_component,
 )
+from unused_tokens.weights_report import verdict
 
 V, D, UNUSED = 2000, 32, 400
 
@@ -102,3 +104,22 @@ def test_features_and_geometry_of_a_real_model_by_count_bucket():
     assert np.isnan(shape.loc[("untrained", "0"), "moved_cosine"])
     assert abs(shape.loc[("trained", "0"), "moved_cosine"]) < 0.2  # two unrelated seeds
     assert -0.05 < shape.loc[("trained", "0"), "pairwise_cosine"] < 0.05
+
+
+def test_the_verdict_says_how_well_and_which_score_points_backwards():
+    rows = [
+        ("baseline", "magikarp", "auc", 3, 0.95, 0.01, 0.93, 0.97),
+        ("baseline", "row_norm", "auc", 3, 0.10, 0.01, 0.08, 0.12),
+        ("baseline", "final_log_prob", "auc", 3, 0.70, 0.05, 0.60, 0.80),
+    ]
+    columns = ["variant", "method", "quantity", "n_seeds", "mean", "std", "ci_low", "ci_high"]
+    sentence = verdict(pd.DataFrame(rows, columns=columns), "baseline")
+    assert sentence.startswith(
+        "`baseline`: from the trained output matrix alone, the Magikarp indicator gives them "
+        "away almost perfectly (ROC AUC 0.950, 95% interval [0.930, 0.970]); of the three "
+        "scores the Magikarp indicator does best (AUC 0.950)."
+    )
+    assert sentence.endswith(
+        "The low row norm points the wrong way: never-used ids score high on its opposite "
+        "(AUC 0.100, so 0.900 reversed)."
+    )

@@ -78,11 +78,18 @@ def verdict(detection, variant):
         else "does not tell them apart better than chance"
     )
     best = auc["mean"].idxmax()
-    return (
+    sentence = (
         f"`{variant}`: from the trained output matrix alone, the Magikarp indicator {how} "
         f"(ROC AUC {magikarp['mean']:.3f}, 95% interval [{low:.3f}, {high:.3f}]); of the "
         f"three scores the {METHOD_LABELS[best]} does best (AUC {auc.loc[best, 'mean']:.3f})."
     )
+    for method, row in auc.iterrows():
+        if bounds(row)[1] < 0.5:  # the whole interval below chance: the score points backwards
+            sentence += (
+                f" The {METHOD_LABELS[method]} points the wrong way: never-used ids score "
+                f"high on its opposite (AUC {row['mean']:.3f}, so {1 - row['mean']:.3f} reversed)."
+            )
+    return sentence
 
 
 def collapse_table(geometry, variant):
