@@ -8,8 +8,8 @@ row's cosine with the mean direction of the never-used (count 0) rows.
 
 Geometry, by count bucket (COUNT_BUCKETS), before and after training: the mean output-row norm,
 and how far rows moved (the cosine of each row with its untrained self); for the count-0 rows
-also their mean pairwise cosine and the share of their variance on their first principal
-direction: rows that collapse toward one direction push both up.
+also their mean pairwise cosine and the share of their squared length along their first
+principal direction (about the origin): rows that collapse toward one direction push both up.
 
 The detector, after "Fishing for Magikarp" (Land & Bartolo, 2024), sees only the trained output
 matrix. It removes the matrix's first principal component (the top eigenvector of the covariance
@@ -120,15 +120,18 @@ def bucket_of(counts):
 
 
 def collapse(matrix):
-    """(mean pairwise cosine, share of variance on the first principal direction) of the rows;
-    NaN for fewer than two rows. The mean pairwise cosine comes from the sum of unit rows:
-    (|sum|^2 - n) / (n (n - 1))."""
+    """(mean pairwise cosine, share of the rows' squared length along their first principal
+    direction) of the rows; NaN for fewer than two rows. The mean pairwise cosine comes from the
+    sum of unit rows: (|sum|^2 - n) / (n (n - 1)). The share is taken about the origin, not
+    the rows' mean: rows that all point one way put it near 1 (centred, their common direction
+    would be subtracted away)."""
     n = len(matrix)
     if n < 2:
         return np.nan, np.nan
     total = unit_rows(matrix).double().sum(dim=0)
     pairwise = float((total @ total - n) / (n * (n - 1)))
-    eigenvalues = principal_directions(matrix).eigenvalues
+    rows = matrix.double()
+    eigenvalues = torch.linalg.eigvalsh(rows.T @ rows)
     return pairwise, float(eigenvalues[-1] / eigenvalues.sum())
 
 
