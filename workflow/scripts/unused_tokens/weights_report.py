@@ -100,4 +100,9 @@ def collapse_table(geometry, variant):
     table = rows[rows["quantity"].isin(quantities)].pivot(
         index="model", columns="quantity", values="mean"
     )
-    return pd.DataFrame(table.loc[list(MODEL_STYLES), quantities])
+    words = {
+        "pairwise_cosine": "mean pairwise cosine",
+        "first_component_share": "share along their first direction",
+        "mean_norm": "mean norm",
+    }
+    return pd.DataFrame(table.loc[list(MODEL_STYLES), quantities]).rename(columns=words)
