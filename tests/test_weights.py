@@ -19,7 +19,7 @@ from unused_tokens.weights import (
     reference_ids,
     without_first_component,
 )
-from unused_tokens.weights_report import verdict
+from unused_tokens.weights_report import collapse_table, verdict
 
 V, D, UNUSED = 2000, 32, 400
 
@@ -124,3 +124,22 @@ def test_the_verdict_says_how_well_and_which_score_points_backwards():
         "The low row norm points the wrong way: never-used ids score high on its opposite "
         "(AUC 0.100, so 0.900 reversed)."
     )
+
+
+def test_the_collapse_table_shows_the_never_used_rows_before_and_after():
+    quantities = {"pairwise_cosine": (0.0, 0.99), "first_component_share": (0.02, 0.99)}
+    quantities["mean_norm"] = (0.16, 2.4)
+    rows = [
+        ("baseline", model, "0", quantity, 3, values[i], 0.0, 0.0, 0.0)
+        for quantity, values in quantities.items()
+        for i, model in enumerate(("untrained", "trained"))
+    ]
+    columns = ["variant", "model", "bucket", "quantity", "n_seeds", "mean", "std"]
+    table = collapse_table(pd.DataFrame(rows, columns=[*columns, "ci_low", "ci_high"]), "baseline")
+    assert list(table.columns) == [
+        "mean pairwise cosine",
+        "share along their first direction",
+        "mean norm",
+    ]
+    assert table.loc["trained"].tolist() == [0.99, 0.99, 2.4]
+    assert table.loc["untrained"].tolist() == [0.0, 0.02, 0.16]
