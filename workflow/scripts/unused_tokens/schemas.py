@@ -124,16 +124,20 @@ STEPS = pa.schema(  # every run's training log in one long table
     ]
 )
 
-SUMMARY = pa.schema(  # a quantity's final value over a variant's seeds (aggregate.describe)
-    [
-        ("variant", pa.string()),
-        ("quantity", pa.string()),
-        ("n_seeds", pa.int32()),
-        ("mean", pa.float64()),
-        ("std", pa.float64()),
-        ("ci_low", pa.float64()),
-        ("ci_high", pa.float64()),
-    ]
+DESCRIBED = [  # the columns aggregate.describe adds to its keys: n_seeds, mean, std, 95% bounds
+    ("n_seeds", pa.int32()),
+    *[(name, pa.float64()) for name in ("mean", "std", "ci_low", "ci_high")],
+]
+
+
+def described(*keys):
+    """The schema of an aggregate.describe table grouped by `keys` (name, type pairs)."""
+    return pa.schema([*keys, *DESCRIBED])
+
+
+SUMMARY = described(  # a quantity's final value over a variant's seeds
+    ("variant", pa.string()),
+    ("quantity", pa.string()),
 )
 DIFFERENCES = SUMMARY  # the same for (variant - baseline) at each seed
 
@@ -141,17 +145,10 @@ CLAIMS = pa.schema(
     [(name, pa.string()) for name in ("variant", "claim", "measured", "test", "result")]
 )
 
-FINETUNE_AT_STEPS = pa.schema(  # an arm's loss on new and other targets at a report step
-    [
-        ("arm", pa.string()),
-        ("quantity", pa.string()),
-        ("step", pa.int32()),
-        ("n_seeds", pa.int32()),
-        ("mean", pa.float64()),
-        ("std", pa.float64()),
-        ("ci_low", pa.float64()),
-        ("ci_high", pa.float64()),
-    ]
+FINETUNE_AT_STEPS = described(  # an arm's loss on new and other targets at a report step
+    ("arm", pa.string()),
+    ("quantity", pa.string()),
+    ("step", pa.int32()),
 )
 
 FINETUNE_REACH = pa.schema(  # the step at which the new tokens' loss reaches the unigram level
@@ -191,29 +188,15 @@ DETECTION = pa.schema(  # each method scored against the truth (count 0)
     ]
 )
 
-GEOMETRY_SUMMARY = pa.schema(  # a geometry quantity of a variant described over seeds
-    [
-        ("variant", pa.string()),
-        ("model", pa.string()),
-        ("bucket", pa.string()),
-        ("quantity", pa.string()),
-        ("n_seeds", pa.int32()),
-        ("mean", pa.float64()),
-        ("std", pa.float64()),
-        ("ci_low", pa.float64()),
-        ("ci_high", pa.float64()),
-    ]
+GEOMETRY_SUMMARY = described(  # a geometry quantity of a variant described over seeds
+    ("variant", pa.string()),
+    ("model", pa.string()),
+    ("bucket", pa.string()),
+    ("quantity", pa.string()),
 )
 
-DETECTION_SUMMARY = pa.schema(  # a method's AUC or precision at k for a variant, over seeds
-    [
-        ("variant", pa.string()),
-        ("method", pa.string()),
-        ("quantity", pa.string()),
-        ("n_seeds", pa.int32()),
-        ("mean", pa.float64()),
-        ("std", pa.float64()),
-        ("ci_low", pa.float64()),
-        ("ci_high", pa.float64()),
-    ]
+DETECTION_SUMMARY = described(  # a method's AUC or precision at k for a variant, over seeds
+    ("variant", pa.string()),
+    ("method", pa.string()),
+    ("quantity", pa.string()),
 )
