@@ -82,31 +82,50 @@ def test_the_unigram_level_and_the_step_that_reaches_it():
     assert np.isnan(steps_to_level(loss, 1.0, smooth_steps=1))
 
 
-def test_claims_test_paired_differences_and_say_what_fails():
+def arms_log():
     """new_loss: pretrained 2 above fresh at every seed, reset 1 below pretrained; other_loss
-    equal; steps to the level: fresh 10, pretrained 30, reset never at one seed."""
+    equal (steps 0 and 1, seeds 0-2)."""
     rows = []
     for seed, noise in enumerate((0.0, 0.1, -0.1)):
         for arm, new in (("fresh", 5.0), ("pretrained", 7.0), ("pretrained_reset", 6.0)):
             for step in (0, 1):
                 rows.append((arm, seed, step, "new_loss", new + noise))
                 rows.append((arm, seed, step, "other_loss", 4.0 + noise))
-    long = pd.DataFrame(rows, columns=["arm", "seed", "step", "quantity", "value"])
-    reached = pd.DataFrame(
-        [
-            (a, s, {"fresh": 10.0, "pretrained": 30.0, "pretrained_reset": 20.0}[a])
-            for a, s in [
-                (a, s) for a in ("fresh", "pretrained", "pretrained_reset") for s in range(3)
-            ]
-        ],
-        columns=["arm", "seed", "steps_to_level"],
+    return pd.DataFrame(rows, columns=["arm", "seed", "step", "quantity", "value"])
+
+
+def steps_reached(steps):
+    """A reach table: {arm: steps to the level at seeds 0-2}."""
+    rows = [
+        (arm, seed, value) for arm, values in steps.items() for seed, value in enumerate(values)
+    ]
+    return pd.DataFrame(rows, columns=["arm", "seed", "steps_to_level"])
+
+
+def test_claims_test_paired_differences_and_say_what_fails():
+    """Steps to the level: fresh 10, pretrained 30, reset 20 but never at seed 2."""
+    reached = steps_reached(
+        {"fresh": [10.0] * 3, "pretrained": [30.0] * 3, "pretrained_reset": [20.0, 20.0, np.nan]}
     )
-    reached.loc[
-        (reached["arm"] == "pretrained_reset") & (reached["seed"] == 2), "steps_to_level"
-    ] = np.nan
-    table = claims(long, [1], smooth_steps=1, reached=reached)
+    table = claims(arms_log(), [1], smooth_steps=1, reached=reached)
     assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
     assert table["measured"][0] == "new_loss pretrained - fresh at step 1 = +2 [+2, +2]"
     assert table["test"][4] == (
         "steps to the level, pretrained_reset - pretrained < 0, for the 95% interval over 2 seeds"
+    )
+
+
+def test_a_level_no_seed_reaches_in_both_arms_gives_n_a_and_says_so():
+    reached = steps_reached(
+        {
+            "fresh": [10.0, 12.0, np.nan],
+            "pretrained": [np.nan] * 3,
+            "pretrained_reset": [np.nan] * 3,
+        }
+    )
+    table = claims(arms_log(), [1], smooth_steps=1, reached=reached)
+    assert table["result"].tolist()[-2:] == ["N/A", "N/A"]
+    assert table["measured"].iloc[-2] == (
+        "steps to the level, pretrained - fresh: n/a (no seed at which both arms reach the level "
+        "within 1 steps; pretrained reaches it at 0 of 3 seeds, fresh reaches it at 2 of 3 seeds)"
     )

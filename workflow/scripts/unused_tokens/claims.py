@@ -150,10 +150,11 @@ def finished(report, claims_path):
     return f"report: {report}\nclaims: {tally(pd.read_parquet(claims_path))}"
 
 
-def measured_text(measure, d):
-    """A measure's mean with its 95% interval (a `describe` row `d`), as a claim shows it."""
+def measured_text(measure, d, missing="the model has no such tokens"):
+    """A measure's mean with its 95% interval (a `describe` row `d`), as a claim shows it; where
+    there is no value, n/a and why (`missing`)."""
     if np.isnan(d["mean"]):
-        return f"{measure}: n/a (the model has no such tokens)"
+        return f"{measure}: n/a ({missing})"
     if d["n_seeds"] < 2:
         return f"{measure} = {d['mean']:+.4g} (one seed: no interval)"
     return f"{measure} = {d['mean']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}]"

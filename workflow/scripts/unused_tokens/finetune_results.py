@@ -96,7 +96,7 @@ def reach_summary(reach):
         rows.append(
             {
                 "arm": arm,
-                "reached": f"{len(reached)} of {len(steps)} seeds",
+                "reached": _reached(steps),
                 **{k: d.get(k, np.nan) for k in ("mean", "ci_low", "ci_high")},
             }
         )
@@ -106,7 +106,8 @@ def reach_summary(reach):
 def claims(long, report_steps, smooth_steps, reached):
     """schemas.CLAIMS rows (variant "finetune"): the loss claims at each report step and the
     claims on the steps to the unigram level (`reached`, from reach), each on the paired
-    difference of two arms over seeds (a seed that never reached the level is left out)."""
+    difference of two arms over seeds. A seed at which either arm never reached the level within
+    the run is left out; with no seed left the claim is N/A and says how many seeds reached it."""
     values = smoothed(long, smooth_steps).set_index(["step", "arm", "seed", "quantity"])["value"]
     steps = reached.set_index(["arm", "seed"])["steps_to_level"]
     rows = []
@@ -117,13 +118,22 @@ def claims(long, report_steps, smooth_steps, reached):
             rows.append(_paired(text.format(k=k), measure, at[first] - at[second], above))
     for text, (first, second, above) in REACH_CLAIMS:
         measure = f"steps to the level, {first} - {second}"
-        rows.append(_paired(text, measure, steps[first] - steps[second], above))
+        missing = (
+            f"no seed at which both arms reach the level within {long['step'].max()} steps; "
+            + (", ".join(f"{arm} reaches it at {_reached(steps[arm])}" for arm in (first, second)))
+        )
+        rows.append(_paired(text, measure, steps[first] - steps[second], above, missing))
     return pd.DataFrame(rows, columns=schemas.CLAIMS.names)
 
 
-def _paired(text, measure, differences, above):
+def _reached(steps):
+    return f"{steps.notna().sum()} of {len(steps)} seeds"
+
+
+def _paired(text, measure, differences, above, missing="no values"):
     """A claim's row from its per-seed `differences`: PASS where their 95% interval lies on the
-    claimed side of 0, FAIL otherwise (what the data does not show), N/A without values."""
+    claimed side of 0, FAIL otherwise (what the data does not show), N/A without values (and
+    why: `missing`)."""
     values = pd.DataFrame({"measure": measure, "value": differences.to_numpy()})
     d = describe(values, ["measure"]).iloc[0]
     test = Test(measure, above, 0)
@@ -131,7 +141,7 @@ def _paired(text, measure, differences, above):
     result = (
         RESULTS[2] if d["n_seeds"] == 0 else RESULTS[0] if test.passes(*bounds(d)) else RESULTS[1]
     )
-    return ("finetune", text, measured_text(measure, d), f"{test}, for {how}", result)
+    return ("finetune", text, measured_text(measure, d, missing), f"{test}, for {how}", result)
 
 
 def plot_recovery(long, level, smooth_steps):
