@@ -76,6 +76,9 @@ onstart:
 
 
 onsuccess:
-    ending = finished(rules.report.output.html, rules.aggregate.output.claims)
+    tuned = [rules.aggregate_finetune.output.claims] if FINETUNE else []
+    ending = finished(
+        rules.report.output.html, [rules.aggregate.output.claims, *tuned]
+    )
     if ending:
         print(ending)

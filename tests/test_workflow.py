@@ -37,6 +37,7 @@ from conftest import (
     snakemake,
 )
 from unused_tokens import schemas
+from unused_tokens.claims import tally
 from unused_tokens.corpus import strip_gutenberg
 from unused_tokens.figures import FIGURES
 from unused_tokens.files import read_parquet_metadata
@@ -167,6 +168,15 @@ def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):
     assert losses["measured"].str.contains(r"\[[-+0-9.e]+, [-+0-9.e]+\]").all()  # 2 seeds
     html = out(workdir, "report/report.html").read_text()
     assert "Fine-tuning on a new book" in html and "Steps until the new tokens" in html
+
+
+def test_the_run_ends_by_printing_the_report_and_the_tally_of_every_claim(workdir):
+    tables = [
+        pd.read_parquet(out(workdir, f"{f}/claims.parquet")) for f in ("aggregate", "finetune")
+    ]
+    claims = pd.concat(tables, ignore_index=True)
+    assert claims["variant"].unique().tolist() == ["baseline", "lr_high", "finetune"]
+    assert f"report: results/e2e/report/report.html\nclaims: {tally(claims)}\n" in workdir[1]
 
 
 def test_every_run_is_its_own_seed_and_variant(workdir):

@@ -142,12 +142,14 @@ def tally(table):
     )
 
 
-def finished(report, claims_path):
-    """What a run that reached the report prints at its end: the report's path and the claims'
-    tally; None where the report or the claims table does not exist."""
-    if not (Path(report).exists() and Path(claims_path).exists()):
+def finished(report, claims_paths):
+    """What a run that reached the report prints at its end: the report's path and the tally of
+    its claims tables (`claims_paths`: the experiment's, then the fine-tuning's where it is on);
+    None where the report or a claims table does not exist."""
+    if not all(Path(path).exists() for path in [report, *claims_paths]):
         return None
-    return f"report: {report}\nclaims: {tally(pd.read_parquet(claims_path))}"
+    tables = pd.concat([pd.read_parquet(path) for path in claims_paths], ignore_index=True)
+    return f"report: {report}\nclaims: {tally(tables)}"
 
 
 def measured_text(measure, d, missing="the model has no such tokens"):
