@@ -10,6 +10,7 @@ import torch
 
 from unused_tokens.model import GPTConfig, build_model
 from unused_tokens.weights import (
+    METHODS,
     collapse,
     detection,
     features,
@@ -17,6 +18,7 @@ from unused_tokens.weights import (
     method_scores,
     principal_directions,
     reference_ids,
+    scored_matrix,
     without_first_component,
 )
 from unused_tokens.weights_report import collapse_table, verdict
@@ -124,6 +126,17 @@ def test_the_verdict_says_how_well_and_which_score_points_backwards():
         "The low row norm points the wrong way: never-used ids score high on its opposite "
         "(AUC 0.100, so 0.900 reversed)."
     )
+
+
+def test_the_verdict_names_the_matrix_the_detector_read():
+    rows = [("adaptive", m, "auc", 3, 0.5, 0.01, 0.45, 0.55) for m in METHODS]
+    columns = ["variant", "method", "quantity", "n_seeds", "mean", "std", "ci_low", "ci_high"]
+    sentence = verdict(pd.DataFrame(rows, columns=columns), "adaptive", scored_matrix("adaptive"))
+    assert sentence.startswith(
+        "`adaptive`: from the trained input embedding (an adaptive softmax has no single output "
+        "matrix) alone, the Magikarp indicator does not tell them apart better than chance"
+    )
+    assert scored_matrix("softmax") == "output matrix"
 
 
 def test_the_collapse_table_shows_the_never_used_rows_before_and_after():

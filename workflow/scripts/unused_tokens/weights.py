@@ -41,6 +41,13 @@ def output_matrix(model):
     return weight.detach().float()
 
 
+def scored_matrix(head):
+    """In words, the matrix output_matrix gives for a model whose config `head` is this."""
+    if head == "adaptive":
+        return "input embedding (an adaptive softmax has no single output matrix)"
+    return "output matrix"
+
+
 def unit_rows(matrix):
     return matrix / matrix.norm(dim=1, keepdim=True).clamp_min(1e-12)
 

@@ -62,8 +62,9 @@ def auc_table(detection, interval):
     return table.loc[order, list(METHODS)].rename(columns=METHOD_LABELS)
 
 
-def verdict(detection, variant):
-    """One sentence on whether `variant`'s weights alone give the never-used tokens away."""
+def verdict(detection, variant, matrix="output matrix"):
+    """One sentence on whether `variant`'s weights alone (its `matrix`, in words:
+    weights.scored_matrix) give the never-used tokens away."""
     auc = detection[(detection["variant"] == variant) & (detection["quantity"] == "auc")]
     auc = auc.set_index("method")
     magikarp = auc.loc["magikarp"]
@@ -79,7 +80,7 @@ def verdict(detection, variant):
     )
     best = auc["mean"].idxmax()
     sentence = (
-        f"`{variant}`: from the trained output matrix alone, the Magikarp indicator {how} "
+        f"`{variant}`: from the trained {matrix} alone, the Magikarp indicator {how} "
         f"(ROC AUC {magikarp['mean']:.3f}, 95% interval [{low:.3f}, {high:.3f}]); of the "
         f"three scores the {METHOD_LABELS[best]} does best (AUC {auc.loc[best, 'mean']:.3f})."
     )
