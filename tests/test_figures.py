@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +14,13 @@ from unused_tokens.schemas import ARMS
 from unused_tokens.weights import COUNT_BUCKETS
 
 figures.apply_style()  # as the report does before its first figure
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Each test's figures are closed after it, as the report closes each after showing it."""
+    yield
+    plt.close("all")
 
 
 def freq():
