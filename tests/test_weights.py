@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.model import HEADS, GPTConfig, build_model
 from unused_tokens.weights import (
+    MATRIX_READ,
     METHODS,
     collapse,
     detection,
@@ -116,7 +117,7 @@ def test_the_verdict_says_how_well_and_which_score_points_backwards():
         ("baseline", "final_log_prob", "auc", 3, 0.70, 0.05, 0.60, 0.80),
     ]
     columns = ["variant", "method", "quantity", "n_seeds", "mean", "std", "ci_low", "ci_high"]
-    sentence = verdict(pd.DataFrame(rows, columns=columns), "baseline")
+    sentence = verdict(pd.DataFrame(rows, columns=columns), "baseline", scored_matrix("softmax"))
     assert sentence.startswith(
         "`baseline`: from the trained output matrix alone, the Magikarp indicator gives them "
         "away almost perfectly (ROC AUC 0.950, 95% interval [0.930, 0.970]); of the three "
@@ -137,6 +138,7 @@ def test_the_verdict_names_the_matrix_the_detector_read():
         "matrix) alone, the Magikarp indicator does not tell them apart better than chance"
     )
     assert scored_matrix("softmax") == "output matrix"
+    assert set(MATRIX_READ) == set(HEADS)  # every head says what the detector reads
 
 
 def test_the_collapse_table_shows_the_never_used_rows_before_and_after():

@@ -33,6 +33,10 @@ COUNT_BUCKETS = {  # label: (lowest, highest count), both included
     ">100": (101, np.inf),
 }
 METHODS = ("magikarp", "row_norm", "final_log_prob")  # the detector, then the baselines
+MATRIX_READ = {  # per model.HEADS: what output_matrix reads, in words
+    "softmax": "output matrix",
+    "adaptive": "input embedding (an adaptive softmax has no single output matrix)",
+}
 
 
 def output_matrix(model):
@@ -43,9 +47,7 @@ def output_matrix(model):
 
 def scored_matrix(head):
     """In words, the matrix output_matrix gives for a model whose config `head` is this."""
-    if head == "adaptive":
-        return "input embedding (an adaptive softmax has no single output matrix)"
-    return "output matrix"
+    return MATRIX_READ[head]
 
 
 def unit_rows(matrix):

@@ -62,7 +62,7 @@ def auc_table(detection, interval):
     return table.loc[order, list(METHODS)].rename(columns=METHOD_LABELS)
 
 
-def verdict(detection, variant, matrix="output matrix"):
+def verdict(detection, variant, matrix):
     """One sentence on whether `variant`'s weights alone (its `matrix`, in words:
     weights.scored_matrix) give the never-used tokens away."""
     auc = detection[(detection["variant"] == variant) & (detection["quantity"] == "auc")]
