@@ -17,11 +17,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
-from unused_tokens.claims import finished
 from unused_tokens.config import check_study_named, experiment, validate_config
-from unused_tokens.figures import FIGURES, FINETUNE_SECTION
 from unused_tokens.files import check_writable
 from unused_tokens.modules import helper_modules
+from unused_tokens.progress import QUICK_OVERLAY
+from unused_tokens.report_outline import FIGURES, FINETUNE_SECTION
 from unused_tokens.schemas import ARMS, BASELINE_VARIANT, CORPORA
 from unused_tokens.settings import Study
 
@@ -76,6 +76,10 @@ onstart:
 
 
 onsuccess:
+    from unused_tokens.claims import (
+        finished,
+    )  # pandas and scipy: only once a run is done
+
     tuned = [rules.aggregate_finetune.output.claims] if FINETUNE else []
     ending = finished(
         rules.report.output.html, [rules.aggregate.output.claims, *tuned]

@@ -1,7 +1,25 @@
-"""Benchmark figures kept over time: rows appended to a CSV file, with a header on first use."""
+"""Benchmark figures kept over time: rows appended to a CSV file, with a header on first use, and
+figures written with as many digits as they need to be true (a slow CPU's 0.004 is not 0.00)."""
 
 import csv
+import math
 import os
+
+DIGITS = 3  # significant digits of a printed figure
+
+
+def significant(x, digits=DIGITS):
+    """`x` rounded to `digits` significant digits, as a float (for a CSV row)."""
+    return float(f"{x:.{digits}g}")
+
+
+def figure(x, digits=DIGITS):
+    """`x` printed with `digits` significant digits (more for integer digits), never as an
+    exponent: 0.00412, 4.12, 412, 41234."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}"
 
 
 def append_rows(path, rows):

@@ -34,13 +34,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 import torch  # noqa: E402
-from rows import append_rows  # noqa: E402
+from rows import append_rows, figure, significant  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from unused_tokens.hardware import PRECISIONS, resolve_precision  # noqa: E402
-from unused_tokens.model import GPTConfig, build_model  # noqa: E402
+from unused_tokens.hardware import resolve_precision  # noqa: E402
+from unused_tokens.model import build_model  # noqa: E402
+from unused_tokens.model_config import GPTConfig  # noqa: E402
 from unused_tokens.settings import TrainSettings  # noqa: E402
-from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep  # noqa: E402
+from unused_tokens.step import TrainStep  # noqa: E402
+from unused_tokens.step_options import (  # noqa: E402
+    BASELINE,
+    FAST,
+    PIPELINE,
+    PRECISIONS,  # noqa: E402
+)
 from unused_tokens.train import use_compile_cache  # noqa: E402
 
 IMPORTED = time.perf_counter()
@@ -75,19 +82,21 @@ def flops_per_token(cfg):
     return 6 * n + 12 * cfg.n_layer * cfg.n_head * head_dim * cfg.context
 
 
-def cpu_product_peak(dtype, warmup_s=1.0, repeats=20):
-    """FLOP/s of the fastest of `repeats` (4096 x 768) @ (768 x 768) products in `dtype`, after
-    `warmup_s` seconds of the same products (CPUs take a while to reach their top clock)."""
+def cpu_product_peak(dtype, warmup_s=1.0, measure_s=2.0, repeats=(3, 20)):
+    """FLOP/s of the fastest (4096 x 768) @ (768 x 768) product in `dtype`, after `warmup_s`
+    seconds of the same products (CPUs take a while to reach their top clock): as many as fit in
+    `measure_s` seconds, within `repeats` (at least, at most; where bf16 is emulated one product
+    takes over a second)."""
     m, k, n = PEAK_PRODUCT
     a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
     warm_until = time.perf_counter() + warmup_s
     while time.perf_counter() < warm_until:
         a @ b
-    best = float("inf")
-    for _ in range(repeats):
+    best, times, measure_until = float("inf"), 0, time.perf_counter() + measure_s
+    while times < repeats[0] or (times < repeats[1] and time.perf_counter() < measure_until):
         started = time.perf_counter()
         a @ b
-        best = min(best, time.perf_counter() - started)
+        best, times = min(best, time.perf_counter() - started), times + 1
     return 2 * m * k * n / best
 
 
@@ -201,7 +210,7 @@ def main(argv=None):
     print(f"preset {preset}: {cfg}, batch {batch_size}")
     print(f"{flops / 1e6:.1f} MFLOP per token; imports {IMPORTED - STARTED:.1f} s")
     for name, (value, source) in peak.items():
-        print(f"peak {name}: {value / 1e12:.2f} TFLOP/s ({source})")
+        print(f"peak {name}: {figure(value / 1e12)} TFLOP/s ({source})")
     if not peak:
         print("peak unknown for this device: no utilisation")
 
@@ -226,17 +235,17 @@ def main(argv=None):
             "options": " ".join(f"{k}={v}" for k, v in asdict(options).items()),
             "median_step_ms": round(median * 1e3, 3),
             "tokens_per_s": round(rate),
-            "mfu": round(flops * rate / peak_flops, 4) if peak_flops else "",
+            "mfu": significant(flops * rate / peak_flops) if peak_flops else "",
             "peak_memory_mb": round(peak_memory_mb(device)),
             "startup_s": round(startup, 2),
             "speedup": round(rate / baseline_rate, 3) if baseline_rate else "",
             "precision": precision,
-            "peak_tflops": round(peak_flops / 1e12, 3) if peak_flops else "",
+            "peak_tflops": significant(peak_flops / 1e12) if peak_flops else "",
             "peak_source": peak_source,
             "profile_top": "; ".join(f"{op} {share:.0%}" for op, _, share in top[:3]),
         }
         rows.append(row)
-        mfu = f"{row['mfu']:.1%}" if peak_flops else "n/a"
+        mfu = f"{figure(100 * row['mfu'])}%" if peak_flops else "n/a"
         speedup = f"{row['speedup']:.2f}x" if baseline_rate else "n/a"
         print(
             f"{name:11s} {precision}  median {row['median_step_ms']:9.2f} ms  "

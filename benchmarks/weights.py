@@ -20,7 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
 
-from unused_tokens.model import GPTConfig, build_model  # noqa: E402
+from unused_tokens.model import build_model  # noqa: E402
+from unused_tokens.model_config import GPTConfig  # noqa: E402
 from unused_tokens.weights import detection, features, geometry, reference_ids  # noqa: E402
 
 

@@ -62,7 +62,7 @@ TINY = {
     "probe": {"batches": 2, "batch_size": 4},
     "train": {"steps": STEPS, "batch_size": 4},
     "seeds": [0],
-    "runtime": {"train_threads": 1, "probe_threads": 1, "log_every": 3},
+    "runtime": {"train_threads": 1, "probe_threads": 1, "log_every": 3, "cpu_limit_hours": 0},
 }
 
 
@@ -144,25 +144,46 @@ def prepare_run(workdir, text, overlay=None):
     return workdir
 
 
+HANG_S = 1800  # a snakemake call that runs this long hangs: a limit, not a speed bound
+LOG_TAIL = 30  # lines of each of the latest logs shown when a call hangs
+
+
 def snakemake(workdir, *args, targets=(), check=True, env=None):
     """Run snakemake on config/test.yaml (plus `args`) in `workdir`: (exit code, output).
 
-    `env` adds environment variables to this process's own.
+    `env` adds environment variables to this process's own. With `check`, a failure fails the
+    test with snakemake's output, which ends with the failed jobs' logs (show-failed-logs, in
+    both profiles); a run past HANG_S fails it with the tails of the logs written last.
     """
     cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "2"]
     cmd += ["--configfile", "config/test.yaml", *args]
-    result = subprocess.run(
-        cmd,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-    )
+    try:
+        result = subprocess.run(
+            cmd,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=HANG_S,
+            env={**os.environ, **(env or {})},
+        )
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(
+            f"snakemake ran over {HANG_S} s\n{hung.stdout}{hung.stderr}{latest_logs(workdir)}"
+        )
     output = result.stdout + result.stderr
-    if check:
-        assert result.returncode == 0, output
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake exited {result.returncode}\n{output}")
     return result.returncode, output
+
+
+def latest_logs(workdir, count=3):
+    """The last LOG_TAIL lines of each of the `count` job logs under `workdir` written last."""
+    logs = sorted(workdir.glob("results/**/logs/*.log"), key=lambda p: p.stat().st_mtime)
+    return "".join(
+        f"\n--- {p.relative_to(workdir)} ---\n"
+        + "\n".join(p.read_text(errors="replace").splitlines()[-LOG_TAIL:])
+        for p in logs[-count:]
+    )
 
 
 @pytest.fixture(scope="session")

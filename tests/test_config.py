@@ -8,9 +8,14 @@ import yaml
 from conftest import ROOT, merged
 from unused_tokens.config import check_study_named, experiment, validate_config
 from unused_tokens.errors import PipelineError
-from unused_tokens.hardware import PRECISIONS
 from unused_tokens.settings import MODEL_KEYS, Runtime, TrainSettings
-from unused_tokens.step import ADAMW_KERNELS, COMPILE_MODES, COMPILE_SCOPES, DECAY
+from unused_tokens.step_options import (
+    ADAMW_KERNELS,
+    COMPILE_MODES,
+    COMPILE_SCOPES,
+    DECAY,
+    PRECISIONS,
+)
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
 

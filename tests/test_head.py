@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from unused_tokens.head import HeadPlan, block_statistics, fused_head, log_prob_sums
-from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.model import build_model
+from unused_tokens.model_config import GPTConfig
 
 CFG = GPTConfig(vocab_size=101, context=8, n_embd=16, n_head=2, n_layer=1)
 COLUMNS = torch.tensor([0, 5, 7, 100])

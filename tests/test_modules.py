@@ -1,6 +1,9 @@
 """Each stage's helper modules are found by reading its script and notebook, imports of imports
 included, so that editing a module reruns exactly the stages that use it."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import ROOT
@@ -34,3 +37,40 @@ def test_the_report_depends_on_what_its_notebook_imports():
 def test_every_stage_script_depends_on_the_stage_helpers():
     for script in SCRIPTS.glob("*.py"):
         assert {"stage.py", "errors.py", "__init__.py"} <= set(names(script)), script.name
+
+
+HEAVY = ("torch", "scipy", "matplotlib", "sklearn")  # what only the stages themselves need
+BLOCKER = f"""
+import sys
+
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {HEAVY!r}:
+            raise ImportError("the workflow imported " + name + " while parsing")
+
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def test_the_workflow_parses_and_plans_without_the_stages_heavy_libraries(tmp_path):
+    """Every snakemake call (and on a cluster every job) parses the Snakefile: it must not pay
+    for torch, scipy, matplotlib or scikit-learn, which only the stages' scripts import."""
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
+    overlays = ["config/offline.yaml", "config/smoke.yaml", "config/experiments.yaml"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--configfile",
+            *overlays,
+            "config/finetune.yaml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "This was a dry-run" in result.stdout

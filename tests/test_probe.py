@@ -11,7 +11,8 @@ from unused_tokens import probe as probe_module
 from unused_tokens import schemas
 from unused_tokens.batches import random_windows
 from unused_tokens.hardware import resolve_precision
-from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.model import build_model
+from unused_tokens.model_config import GPTConfig
 from unused_tokens.probe import (
     GroupProbe,
     masking_control,

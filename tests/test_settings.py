@@ -5,7 +5,7 @@ import pytest
 
 from conftest import merged
 from unused_tokens.settings import Run, Runtime, Study, TrainSettings, derived_seed
-from unused_tokens.step import PIPELINE
+from unused_tokens.step_options import PIPELINE
 
 
 @pytest.fixture

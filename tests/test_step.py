@@ -16,9 +16,11 @@ from conftest import ROOT, merged
 from unused_tokens.batches import random_windows
 from unused_tokens.frequency import inverse_frequency_weights, unigram_log_probs
 from unused_tokens.hardware import resolve_precision
-from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.model import build_model
+from unused_tokens.model_config import GPTConfig
 from unused_tokens.settings import Runtime, TrainSettings
-from unused_tokens.step import BASELINE, FAST, PIPELINE, StepOptions, TrainStep
+from unused_tokens.step import TrainStep
+from unused_tokens.step_options import BASELINE, FAST, PIPELINE, StepOptions
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 GROUPS = {"most_common": [1, 2, 3], "least_common": [40, 41], "never_used": [500, 501]}
@@ -126,6 +128,30 @@ def test_impossible_options_are_refused_by_name(options, message):
         StepOptions(**options)
 
 
+def three_significant_digits(text):
+    """Whether `text` is a positive number written with three significant digits (or more
+    integer digits), without an exponent."""
+    return re.fullmatch(r"[1-9]\d\d+|[1-9]\.\d\d|[1-9]\d\.\d|0\.0*[1-9]\d\d", text) is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "printed", "kept"),
+    [
+        (0.0041234, "0.00412", 0.00412),
+        (4.1234, "4.12", 4.12),
+        (41.25, "41.2", 41.2),
+        (412.34, "412", 412.0),
+        (41234.0, "41234", 41200.0),
+    ],
+)
+def test_benchmark_figures_keep_three_significant_digits(value, printed, kept):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from rows import figure, significant
+
+    assert figure(value) == printed and three_significant_digits(printed)
+    assert significant(value) == kept
+
+
 def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import train_step
@@ -138,9 +164,9 @@ def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
             + ["--top", "3", "--out", str(out)]
         )
     printed = capsys.readouterr().out
-    peaks = re.findall(r"peak (fp32|bf16): (\d+\.\d+) TFLOP/s \(measured \1 4096x768x768", printed)
+    peaks = re.findall(r"peak (fp32|bf16): (\S+) TFLOP/s \(measured \1 4096x768x768", printed)
     assert [name for name, _ in peaks] == ["fp32", "bf16"] * 2
-    assert all(float(value) > 0 for _, value in peaks)
+    assert all(three_significant_digits(value) for _, value in peaks), peaks
     auto = resolve_precision("auto", "cpu").name
     assert re.search(rf"^pipeline +{auto}  median", printed, flags=re.MULTILINE)
     assert re.search(r"^baseline +fp32  median", printed, flags=re.MULTILINE)
@@ -150,6 +176,10 @@ def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
     assert [r["precision"] for r in rows] == ["fp32", auto] * 2
     assert all(float(r["median_step_ms"]) > 0 and int(r["tokens_per_s"]) > 0 for r in rows)
     assert all(0 < float(r["mfu"]) < 1 and r["peak_source"].startswith("measured") for r in rows)
+    printed_peaks = dict(peaks[2:])  # the second run's, which wrote rows[2:]
+    assert [float(r["peak_tflops"]) for r in rows[2:]] == [
+        float(printed_peaks[r["precision"]]) for r in rows[2:]
+    ]
     assert rows[0]["speedup"] == "1.0"
     assert rows[1]["options"] == (
         "precision=auto math_attention=False adamw=fused compile=False compile_mode=default "

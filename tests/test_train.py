@@ -18,10 +18,11 @@ from unused_tokens.errors import PipelineError
 from unused_tokens.frequency import count_tokens
 from unused_tokens.groups import group_ids, select_groups
 from unused_tokens.hardware import resolve_device
-from unused_tokens.model import GPTConfig, build_model, load_model, save_model
-from unused_tokens.progress import Progress, hms
+from unused_tokens.model import build_model, load_model, save_model
+from unused_tokens.model_config import GPTConfig
+from unused_tokens.progress import CpuLimit, Progress, hms
 from unused_tokens.settings import TrainSettings
-from unused_tokens.step import FAST, PIPELINE
+from unused_tokens.step_options import FAST, PIPELINE
 from unused_tokens.train import ResumePoint, train
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
@@ -174,7 +175,9 @@ def test_a_cpu_run_over_the_limit_stops_after_its_estimate(zipf_corpus, caplog):
     model = build_model(CFG, seed=0)
     limit = 1 / 3600 / 1000  # a millisecond: any real estimate is over it
     with pytest.raises(PipelineError) as err:
-        train(model, tokens, groups, settings, 0, "cpu", PIPELINE, cpu_limit_hours=limit, runs=3)
+        train(
+            model, tokens, groups, settings, 0, "cpu", PIPELINE, cpu_limit=CpuLimit(limit, runs=3)
+        )
     estimate = re.search(
         r"estimate: this run takes about (\d+:\d\d:\d\d) on cpu \(\d+\.\d\d s per step, "
         r"10000 steps\); the study's 3 runs about (\d+:\d\d:\d\d) one after another",

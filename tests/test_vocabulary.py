@@ -10,10 +10,12 @@ import torch
 from unused_tokens.batches import random_windows
 from unused_tokens.config import ADAPTIVE_HINT
 from unused_tokens.hardware import resolve_precision
-from unused_tokens.model import GPTConfig, build_model
+from unused_tokens.model import build_model
+from unused_tokens.model_config import GPTConfig
 from unused_tokens.probe import probe_groups, vocab_means
 from unused_tokens.settings import ProbeSettings, TrainSettings
-from unused_tokens.step import BASELINE, FAST, PIPELINE, TrainStep
+from unused_tokens.step import TrainStep
+from unused_tokens.step_options import BASELINE, FAST, PIPELINE
 from unused_tokens.vocabulary import Vocabulary
 
 COUNTS = np.array([3, 0, 5, 0, 1, 5, 0, 2])  # ids 1, 3 and 6 never occur

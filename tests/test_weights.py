@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from unused_tokens.model import HEADS, GPTConfig, build_model
+from unused_tokens.model import build_model
+from unused_tokens.model_config import HEADS, GPTConfig
 from unused_tokens.weights import (
     MATRIX_READ,
     METHODS,

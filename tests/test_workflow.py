@@ -39,9 +39,9 @@ from conftest import (
 from unused_tokens import schemas
 from unused_tokens.claims import tally
 from unused_tokens.corpus import strip_gutenberg
-from unused_tokens.figures import FIGURES
 from unused_tokens.files import read_parquet_metadata
 from unused_tokens.hardware import resolve_precision
+from unused_tokens.report_outline import FIGURES
 
 pytestmark = pytest.mark.workflow
 

@@ -9,6 +9,11 @@ BOOK_KEYS = dict(
     zip(CORPORA, ("corpus", "finetune.corpus"))
 )  # each book's config section
 FINETUNE = STUDY.finetune["enabled"]
+# Whether the study uses the quick overlay (the CPU guard's stop then does not suggest it).
+QUICK = any(
+    Path(f).resolve() == Path(workflow.basedir, QUICK_OVERLAY).resolve()
+    for f in workflow.overwrite_configfiles
+)
 
 
 def book(corpus):

@@ -49,6 +49,7 @@ rule finetune:
         gpu=config["runtime"]["gpus"],
     params:
         run=finetune_params,
+        quick=QUICK,
         makers=makers,
     script:
         "../scripts/finetune_model.py"

@@ -46,6 +46,7 @@ rule train:
     params:
         run=run_params,
         resume=f"{RUN}/train/resume.pt",
+        quick=QUICK,
         makers=makers,
     script:
         "../scripts/train_model.py"

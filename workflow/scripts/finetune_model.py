@@ -5,6 +5,7 @@ from unused_tokens import schemas
 from unused_tokens.files import write_parquet
 from unused_tokens.finetune import reset_unseen_rows
 from unused_tokens.model import load_model
+from unused_tokens.progress import CpuLimit
 from unused_tokens.runs import run_context
 from unused_tokens.settings import Study
 from unused_tokens.stage import stage
@@ -30,8 +31,11 @@ with stage(snakemake) as log:
         context.device,
         runtime.step_options(context.precision.name),
         runtime.log_every,
-        cpu_limit_hours=runtime.cpu_limit_hours,
-        runs=len(schemas.ARMS) * len(Study.from_config(snakemake.config).seeds),
+        cpu_limit=CpuLimit(
+            runtime.cpu_limit_hours,
+            runs=len(schemas.ARMS) * len(Study.from_config(snakemake.config).seeds),
+            quick=snakemake.params.quick,
+        ),
         split_ids=groups[schemas.NEW_GROUP],
     )
     write_parquet(

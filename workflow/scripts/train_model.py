@@ -5,6 +5,7 @@ from pathlib import Path
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
 from unused_tokens.model import save_model
+from unused_tokens.progress import CpuLimit
 from unused_tokens.runs import run_context
 from unused_tokens.settings import Study
 from unused_tokens.stage import stage
@@ -33,8 +34,11 @@ with stage(snakemake) as log:
         runtime.log_every,
         resume,
         counts=context.counts,
-        cpu_limit_hours=runtime.cpu_limit_hours,
-        runs=len(Study.from_config(snakemake.config).runs()),
+        cpu_limit=CpuLimit(
+            runtime.cpu_limit_hours,
+            runs=len(Study.from_config(snakemake.config).runs()),
+            quick=snakemake.params.quick,
+        ),
     )
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, context.metadata())
     save_model(model, snakemake.output.model, run.train.steps)

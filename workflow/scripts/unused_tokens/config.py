@@ -9,7 +9,7 @@ import jsonschema
 import yaml
 
 from .errors import PipelineError
-from .model import ADAPTIVE_NEEDS
+from .model_config import ADAPTIVE_NEEDS
 
 # JSON Schema counts 500.0 as an integer; Python's range() does not: integers are ints here.
 Validator = jsonschema.validators.extend(

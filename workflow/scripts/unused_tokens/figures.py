@@ -1,8 +1,7 @@
 """The report's figures, in one style, one colour per group (Okabe-Ito: safe for colour-blind
 readers), each written as PNG and SVG.
 
-FIGURES names every figure and its section of the report; the report rule and `snakemake
---report` take the list from here.
+report_outline.FIGURES names every figure and its section of the report.
 """
 
 import base64
@@ -14,21 +13,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .report_outline import FIGURES
 from .schemas import BASELINE_VARIANT, GROUP_LABELS, GROUP_NAMES
 
-FIGURES = {  # name: section
-    "rank_frequency": "Data",
-    "untrained_probe": "Untrained model",
-    "untrained_token_spread": "Untrained model",
-    "training": "Training",
-    "variants": "Why, and what helps",
-    "variant_trajectories": "Why, and what helps",
-    "vocabulary_final": "Final model",
-    "weights_norms": "Finding them from the weights",
-    "weights_roc": "Finding them from the weights",
-    "finetune_recovery": "Fine-tuning on a new book",
-}
-FINETUNE_SECTION = FIGURES["finetune_recovery"]  # its figures exist where finetune.enabled
 GROUP_COLOURS = dict(zip(GROUP_NAMES, ("#0072B2", "#E69F00", "#D55E00"), strict=True))
 STYLE = {
     "figure.dpi": 100,

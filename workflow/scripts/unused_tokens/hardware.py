@@ -4,14 +4,19 @@
 CPU (cpu); the probes follow it but never insist on CUDA (runs.run_context).
 
 `auto` chooses bf16 on a CUDA device that supports it, and on a CPU with native bf16 matrix
-instructions (AMX-BF16 or AVX512-BF16, as PyTorch's own CPU detection reports them); fp32
-everywhere else, where bf16 would be emulated and slower. `fp32` and `bf16` force the choice;
+instructions (AMX-BF16 or AVX512-BF16, as PyTorch's own CPU detection reports them) that oneDNN
+may use; fp32 everywhere else, where bf16 would be emulated and slower. oneDNN, which runs
+PyTorch's bf16 products on the CPU, honours ONEDNN_MAX_CPU_ISA: capped below AVX512_CORE_BF16
+(`ONEDNN_MAX_CPU_ISA=AVX2`), it emulates bf16 as a CPU without those instructions does, and
+`auto` takes fp32 as it would there; that is how the emulated path is tested on a machine that
+has the instructions. `fp32` and `bf16` force the choice;
 fp32 is the one for exact comparisons. In bf16 the matrix products (linear layers, attention, the
 output layer) take bf16 inputs under autocast; LayerNorm, softmax, the loss and every sum that is
 logged stay in fp32.
 """
 
 import logging
+import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +27,10 @@ from .errors import PipelineError
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 NATIVE_BF16_CPU_FEATURES = ("amx_bf16", "avx512_bf16")
+ISA_CAP = "ONEDNN_MAX_CPU_ISA"
+ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,20 @@ def native_bf16(device):
         return False, f"{name} has no native bf16"
     features = torch.cpu.get_capabilities()
     found = [f for f in NATIVE_BF16_CPU_FEATURES if features.get(f)]
-    if found:
-        return True, f"this CPU has {' and '.join(found)}"
-    return False, f"this CPU has none of {', '.join(NATIVE_BF16_CPU_FEATURES)}"
+    if not found:
+        return False, f"this CPU has none of {', '.join(NATIVE_BF16_CPU_FEATURES)}"
+    cap = os.environ.get(ISA_CAP, "").strip().upper()
+    if cap in ISAS_WITHOUT_BF16:
+        return (
+            False,
+            f"this CPU has {' and '.join(found)}, but {ISA_CAP}={cap} keeps oneDNN off them",
+        )
+    return True, f"this CPU has {' and '.join(found)}"
 
 
 def resolve_precision(requested, device):
-    """The Precision that `requested` (one of PRECISIONS) means on `device`, with the reason."""
+    """The Precision that `requested` (one of step_options.PRECISIONS) means on `device`, with
+    the reason."""
     native, evidence = native_bf16(device)
     if requested == "auto":
         return Precision("bf16" if native else "fp32", f"auto: {evidence}")

@@ -4,16 +4,23 @@ A progress line comes every `log_every` steps and at least every INTERVAL_S seco
 clock, with the time left as h:mm:ss. After the first ESTIMATE_AFTER steps past the first (which
 pays for warm-up and compilation), the estimate for the run and for the study's runs one after
 another is logged; on the CPU, training stops there when the study's estimate is over the
-configured limit, naming the quick overlay and how to go on. SIGINT (Ctrl-C) and SIGTERM (a
-scheduler's cancel) are caught, so that training can finish its step and save its state before
-it stops.
+configured limit, naming the quick overlay (unless the study already uses it) and how to go on.
+
+A loaded machine must not pass for a slow one: the estimate says how many cores' worth of CPU
+other processes used while it was measured (from /proc/stat, where Linux has it), and the limit
+is applied to the estimate without them, the wall clock scaled by the share of the usable cores
+this run got against what it could have had. SIGINT (Ctrl-C) and SIGTERM (a scheduler's cancel)
+are caught, so that training can finish its step and save its state before it stops.
 """
 
 import contextlib
 import datetime
 import logging
+import os
 import signal
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from . import schemas
 from .errors import PipelineError
@@ -24,6 +31,93 @@ INTERVAL_S = 30  # at most this many seconds between two progress lines
 ESTIMATE_AFTER = 3  # steps after the first that the estimate is measured on
 QUICK_OVERLAY = "config/smoke.yaml"
 NO_LIMIT = "--config 'runtime={cpu_limit_hours: 0}'"
+COMPETING_CORES = 0.25  # other processes' use, in cores, from which the estimate names them...
+SLOWED = 0.9  # ...if the run got less than this part of the cores it could have used
+PROC_STAT = Path("/proc/stat")
+BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system . . irq softirq steal (a VM's neighbours)
+
+
+@dataclass(frozen=True)
+class CpuLimit:
+    """The CPU guard: stop when `runs` runs like this one would take over `hours` one after
+    another (0: no limit); `quick`: the study already uses QUICK_OVERLAY, so the stop does not
+    suggest it."""
+
+    hours: float = 0
+    runs: int = 1
+    quick: bool = False
+
+
+UNLIMITED = CpuLimit()
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """The wall clock, this process's CPU time and the machine's busy CPU time (None where
+    /proc/stat is not there), in seconds."""
+
+    wall: float
+    own: float
+    machine: float | None
+
+    @classmethod
+    def now(cls, wall):
+        """The CPU times now, with `wall`: the caller's reading of time.perf_counter()."""
+        machine = None
+        if PROC_STAT.exists():
+            fields = PROC_STAT.read_text().split("\n", 1)[0].split()[1:]
+            ticks = sum(int(fields[i]) for i in BUSY_FIELDS if i < len(fields))
+            machine = ticks / os.sysconf("SC_CLK_TCK")
+        times = os.times()
+        return cls(wall, times.user + times.system, machine)
+
+    def since(self, earlier):
+        """(cores' worth of CPU this process used, other processes used; None if unknown)
+        between `earlier` and this sample."""
+        wall = max(self.wall - earlier.wall, 1e-9)
+        own = (self.own - earlier.own) / wall
+        if self.machine is None or earlier.machine is None:
+            return own, None
+        return own, max((self.machine - earlier.machine) / wall - own, 0.0)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What other processes took from a run while its speed was measured."""
+
+    own: float  # cores' worth of CPU the run used
+    others: float | None  # cores' worth other processes used (None: unknown)
+    threads: int  # the run's threads
+    cores: int  # the machine's
+
+    @property
+    def got(self):
+        """The part of what the run could have had that it got: 1 when nothing is known or the
+        machine had cores to spare; else its use against what it and the others used together,
+        at most its threads."""
+        if self.others is None or self.own <= 0:
+            return 1.0
+        used = self.own + self.others
+        if used < self.cores - COMPETING_CORES:
+            return 1.0
+        return min(1.0, self.own / min(used, self.threads, self.cores))
+
+    @property
+    def competing(self):
+        """Whether other processes took a noticeable part of what the run could have had."""
+        return (self.others or 0) >= COMPETING_CORES and self.got < SLOWED
+
+    @property
+    def share(self):
+        """The wall-clock estimate times this is the estimate without the other processes."""
+        return self.got if self.competing else 1.0
+
+    def __str__(self):
+        return (
+            f"other processes used {self.others:.1f} of the {self.cores} cores "
+            f"(load average {os.getloadavg()[0]:.1f}) while it was measured, "
+            f"this run {self.own:.1f} with its {self.threads} threads"
+        )
 
 
 def hms(seconds):
@@ -41,6 +135,7 @@ class Progress:
         self.row = row  # the names of a log row's values
         self.log_every, self.interval_s = log_every, interval_s
         self.started = self.last_line = time.perf_counter()
+        self.start_sample = CpuSample.now(self.started)
         self.first_done = None  # when the first step ended (after its warm-up)
 
     def due(self, step):
@@ -81,9 +176,10 @@ class Progress:
             return (now - self.first_done) / (step - self.start) * (self.steps - step)
         return (now - self.started) * (self.steps - step)
 
-    def check_estimate(self, step, device, limit_hours, runs=1):
-        """At the estimating step: log the estimate of this run and of `runs` like it one after
-        another; on the CPU, stop if the latter is over `limit_hours` (0: no limit)."""
+    def check_estimate(self, step, device, limit=UNLIMITED, threads=1):
+        """At the estimating step: log the estimate of this run and of `limit.runs` like it one
+        after another, and on the CPU the load it was measured under; on the CPU, stop if the
+        latter without the load is over `limit.hours` (0: no limit). `threads`: the run's."""
         if step != self.start + ESTIMATE_AFTER or step >= self.steps:
             return
         now = time.perf_counter()
@@ -96,17 +192,40 @@ class Progress:
             device,
             per_step,
             self.steps - self.start,
-            runs,
-            hms(total * runs),
+            limit.runs,
+            hms(total * limit.runs),
         )
-        if device == "cpu" and limit_hours and total * runs > limit_hours * 3600:
-            raise PipelineError(
-                f"training would take about {hms(total * runs)} on this CPU ({runs} runs of about "
-                f"{hms(total)}), over "
-                f"runtime.cpu_limit_hours={limit_hours:g}: add {QUICK_OVERLAY} to your "
-                f"--configfile list for the quick version (minutes), use a GPU, or rerun "
-                f"with {NO_LIMIT} to train anyway"
+        if device != "cpu":
+            return
+        load = Load(*CpuSample.now(now).since(self.start_sample), threads, os.cpu_count())
+        unloaded = total * load.share
+        if load.competing:
+            log.warning(
+                "the estimate was slowed by other processes: %s; without them the study's runs "
+                "would take about %s",
+                load,
+                hms(unloaded * limit.runs),
             )
+        if limit.hours and unloaded * limit.runs > limit.hours * 3600:
+            raise PipelineError(over_the_limit(total, unloaded, load, limit))
+
+
+def over_the_limit(total, unloaded, load, limit):
+    """The message that stops a CPU run whose study would take over `limit.hours`."""
+    took = f"about {hms(total * limit.runs)} on this CPU ({limit.runs} runs of about {hms(total)})"
+    if load.competing:
+        took += f", {hms(unloaded * limit.runs)} without the other processes ({load})"
+    if limit.quick:
+        ways = f" although the study already uses {QUICK_OVERLAY}: use a GPU or"
+    else:
+        ways = (
+            f": add {QUICK_OVERLAY} to your --configfile list for the quick version (minutes), "
+            "use a GPU, or"
+        )
+    return (
+        f"training would take {took}, over runtime.cpu_limit_hours={limit.hours:g}{ways} "
+        f"rerun with {NO_LIMIT} to train anyway"
+    )
 
 
 @contextlib.contextmanager

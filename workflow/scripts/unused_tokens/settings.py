@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from .model import GPTConfig
+from .model_config import GPTConfig
 from .schemas import BASELINE_VARIANT
-from .step import StepOptions
+from .step_options import StepOptions
 
 MODEL_KEYS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
 INIT_STREAM, WINDOW_STREAM, FINETUNE_STREAM = 0, 1, 2
@@ -35,7 +35,7 @@ class TrainSettings:
     batch_size: int
     lr: float
     weight_decay: float
-    decay: str = "all"  # which parameters decay: all, or the blocks' matrices (step.DECAY)
+    decay: str = "all"  # which parameters decay: all, or the blocks' matrices (step_options.DECAY)
     freeze_unseen: bool = False  # zero gradient on the rows of ids with count 0
     loss_weighting: str = "none"  # or inverse_frequency (frequency.inverse_frequency_weights)
 

@@ -22,8 +22,9 @@ from .batches import random_windows, to_device
 from .errors import PipelineError
 from .files import atomic_output, sha256_of
 from .frequency import inverse_frequency_weights
-from .progress import Progress, interruptible
-from .step import PIPELINE, TrainStep, compile_report
+from .progress import UNLIMITED, Progress, interruptible
+from .step import TrainStep, compile_report
+from .step_options import PIPELINE
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,7 @@ def train(
     log_every=10,
     resume=None,
     counts=None,
-    cpu_limit_hours=0,
-    runs=1,
+    cpu_limit=UNLIMITED,
     split_ids=None,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
@@ -103,9 +103,9 @@ def train(
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
     was never interrupted; SIGINT or SIGTERM stops training after the current step, with its
     state saved there. A non-finite loss stops training with PipelineError naming the step. On
-    the CPU, training stops after its first steps when `runs` runs like this one would take
-    over `cpu_limit_hours` one after another (progress.py; 0: no limit).
-    `options` (step.StepOptions) choose kernels and compilation, not what is computed.
+    the CPU, training stops after its first steps when the study's runs would take over the
+    `cpu_limit` (progress.CpuLimit) one after another on an unloaded machine.
+    `options` (step_options.StepOptions) choose kernels and compilation, not what is computed.
     With split_ids (fine-tuning: the new group's ids), the log also splits the loss by whether
     the target is one of them (schemas.FINETUNE_LOG), and groups are FINETUNE_GROUP_NAMES.
     """
@@ -148,7 +148,7 @@ def train(
             if saving or progress.due(step):
                 checked = _check_finite(rows, checked)
                 progress.report(step, rows[-1].tolist())
-            progress.check_estimate(step, device_type, cpu_limit_hours, runs)
+            progress.check_estimate(step, device_type, cpu_limit, torch.get_num_threads())
             if saving:
                 resume.save(
                     {

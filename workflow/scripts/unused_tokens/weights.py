@@ -33,7 +33,7 @@ COUNT_BUCKETS = {  # label: (lowest, highest count), both included
     ">100": (101, np.inf),
 }
 METHODS = ("magikarp", "row_norm", "final_log_prob")  # the detector, then the baselines
-MATRIX_READ = {  # per model.HEADS: what output_matrix reads, in words
+MATRIX_READ = {  # per model_config.HEADS: what output_matrix reads, in words
     "softmax": "output matrix",
     "adaptive": "input embedding (an adaptive softmax has no single output matrix)",
 }

@@ -1,0 +1,113 @@
+"""The CPU guard on a loaded machine: the load is measured and named, and never stops a run."""
+
+import logging
+import time
+
+import pytest
+
+from unused_tokens import progress as progress_module
+from unused_tokens.errors import PipelineError
+from unused_tokens.progress import CpuLimit, CpuSample, Load, Progress, over_the_limit
+
+
+@pytest.mark.parametrize(
+    ("load", "got", "competing"),
+    [
+        (Load(own=2.0, others=0.05, threads=2, cores=2), 1.0, False),  # an idle machine
+        (Load(own=0.5, others=1.5, threads=2, cores=2), 0.25, True),  # two busy processes
+        (Load(own=1.0, others=1.0, threads=1, cores=2), 1.0, False),  # a neighbour on the spare
+        (Load(own=1.0, others=1.0, threads=4, cores=4), 1.0, False),  # cores to spare
+        (Load(own=1.2, others=2.8, threads=4, cores=4), 0.3, True),
+        (Load(own=0.5, others=None, threads=2, cores=2), 1.0, False),  # no /proc/stat
+    ],
+    ids=["idle", "loaded", "one-thread-beside-one", "cores-to-spare", "four-cores", "unknown"],
+)
+def test_the_part_of_the_cores_a_run_got(load, got, competing):
+    assert load.got == pytest.approx(got)
+    assert load.competing is competing
+    assert load.share == pytest.approx(got if competing else 1.0)
+
+
+def test_a_sample_pair_gives_cores_worth_of_cpu():
+    earlier, later = CpuSample(10.0, 1.0, 100.0), CpuSample(12.0, 2.0, 104.0)
+    assert later.since(earlier) == pytest.approx((0.5, 1.5))
+    assert CpuSample(12.0, 2.0, None).since(CpuSample(10.0, 1.0, None)) == (0.5, None)
+    assert later.since(CpuSample(10.0, 1.0, 104.0))[1] == 0.0  # never below zero
+
+
+def test_a_sample_of_this_process_reads_the_machine(monkeypatch, tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 20 900 7 3 2 10 0 0\ncpu0 50 2 10 450 3 1 1 5 0 0\n")
+    monkeypatch.setattr(progress_module, "PROC_STAT", stat)
+    ticks = (100 + 5 + 20 + 3 + 2 + 10) / progress_module.os.sysconf("SC_CLK_TCK")
+    assert CpuSample.now(1.0).machine == pytest.approx(ticks)  # idle and iowait left out
+    monkeypatch.setattr(progress_module, "PROC_STAT", tmp_path / "absent")
+    assert CpuSample.now(1.0) == CpuSample(1.0, CpuSample.now(1.0).own, None)
+
+
+LOADED = Load(own=0.5, others=1.5, threads=2, cores=2)
+
+
+def test_the_stop_names_the_load_and_the_estimate_without_it():
+    message = over_the_limit(4000, 1000, LOADED, CpuLimit(0.5, runs=3))
+    assert message.startswith(
+        "training would take about 3:20:00 on this CPU (3 runs of about 1:06:40), 0:50:00 "
+        "without the other processes (other processes used 1.5 of the 2 cores (load average "
+    )
+    assert message.endswith(
+        "while it was measured, this run 0.5 with its 2 threads), over "
+        "runtime.cpu_limit_hours=0.5: add config/smoke.yaml to your --configfile list for the "
+        "quick version (minutes), use a GPU, or rerun with --config 'runtime={cpu_limit_hours: "
+        "0}' to train anyway"
+    )
+
+
+def test_the_stop_does_not_suggest_the_quick_overlay_to_a_study_that_uses_it():
+    idle = Load(own=2.0, others=0.0, threads=2, cores=2)
+    assert over_the_limit(4000, 4000, idle, CpuLimit(1, runs=2, quick=True)) == (
+        "training would take about 2:13:20 on this CPU (2 runs of about 1:06:40), over "
+        "runtime.cpu_limit_hours=1 although the study already uses config/smoke.yaml: use a GPU "
+        "or rerun with --config 'runtime={cpu_limit_hours: 0}' to train anyway"
+    )
+
+
+def estimating(monkeypatch, load):
+    """A Progress at its estimating step, 1 s per step over 1,000 steps (about 1,004 s), with
+    `load` measured since it started."""
+    progress = Progress(0, 1003, tokens_per_step=1, log_every=10)
+    now = time.perf_counter()
+    progress.started, progress.first_done = now - 4, now - 3
+    progress.start_sample = CpuSample(now - 4, 0.0, 0.0)
+    busy = (load.own + load.others) * 4
+    sample = CpuSample(now, load.own * 4, busy)
+    monkeypatch.setattr(CpuSample, "now", classmethod(lambda cls, wall: sample))
+    monkeypatch.setattr(progress_module.os, "cpu_count", lambda: load.cores)
+    return progress
+
+
+def test_a_loaded_run_within_the_limit_without_the_load_goes_on(monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    progress = estimating(monkeypatch, LOADED)  # 3 runs: 50 min, 12.5 min without the load
+    progress.check_estimate(3, "cpu", CpuLimit(0.5, runs=3, quick=True), threads=2)
+    assert "the study's 3 runs about 0:50:1" in caplog.text
+    assert (
+        "the estimate was slowed by other processes: other processes used 1.5 of the 2 cores"
+        in caplog.text
+    )
+    assert "without them the study's runs would take about 0:12:3" in caplog.text
+
+
+def test_a_run_over_the_limit_even_without_the_load_stops_naming_it(monkeypatch):
+    progress = estimating(monkeypatch, LOADED)
+    with pytest.raises(PipelineError) as err:
+        progress.check_estimate(3, "cpu", CpuLimit(0.1, runs=3, quick=True), threads=2)
+    assert "without the other processes (other processes used 1.5 of the 2 cores" in str(err.value)
+    assert "although the study already uses config/smoke.yaml: use a GPU or rerun" in str(err.value)
+    assert "add config/smoke.yaml" not in str(err.value)
+
+
+def test_an_idle_run_is_held_to_its_wall_clock(monkeypatch, caplog):
+    progress = estimating(monkeypatch, Load(own=2.0, others=0.0, threads=2, cores=2))
+    with pytest.raises(PipelineError, match=r"^training would take about 0:50:1\d on this CPU"):
+        progress.check_estimate(3, "cpu", CpuLimit(0.5, runs=3), threads=2)
+    assert "slowed by other processes" not in caplog.text

@@ -1,0 +1,19 @@
+"""The report's outline: every figure by name, with the section it belongs to.
+
+The report rule, `snakemake --report` and figures.py take the list from here; it is read while
+the workflow is parsed, so this module imports nothing.
+"""
+
+FIGURES = {  # name: section
+    "rank_frequency": "Data",
+    "untrained_probe": "Untrained model",
+    "untrained_token_spread": "Untrained model",
+    "training": "Training",
+    "variants": "Why, and what helps",
+    "variant_trajectories": "Why, and what helps",
+    "vocabulary_final": "Final model",
+    "weights_norms": "Finding them from the weights",
+    "weights_roc": "Finding them from the weights",
+    "finetune_recovery": "Fine-tuning on a new book",
+}
+FINETUNE_SECTION = FIGURES["finetune_recovery"]  # its figures exist where finetune.enabled
