@@ -1,5 +1,10 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv from
-# requirements.txt first (again only when requirements.txt changes).
+# requirements.txt first (again only when requirements.txt changes). `make test-fast` is the
+# unit tier for development: no Snakemake runs, no torch.compile (about a minute on 2 cores).
+# `make test-avx2` runs `make test` as a CPU with AVX2 only would (bf16 emulated, so `auto`
+# takes fp32): oneDNN, ATen and MKL capped at AVX2, on any x86 CPU, with a torch.compile cache
+# of its own (torch 2.13 took kernels compiled for the full instruction set from a shared cache
+# under ATEN_CPU_CAPABILITY=avx2, and they gave NaN).
 PYTHON ?= python3
 VENV := .venv
 SNAKEMAKE_ARGS ?=
@@ -10,7 +15,10 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
 
-.PHONY: run test
+AVX2 := ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+	TORCHINDUCTOR_CACHE_DIR=$(CURDIR)/.cache/torchinductor-avx2
+
+.PHONY: run test test-fast test-avx2
 run: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores all $(SNAKEMAKE_ARGS)
 
@@ -20,3 +28,9 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff check workflow tests benchmarks
 	$(VENV)/bin/ruff format --check workflow tests benchmarks
 	$(VENV)/bin/python -m pytest
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -m "not workflow and not compile"
+
+test-avx2:
+	$(AVX2) $(MAKE) test

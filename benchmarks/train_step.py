@@ -82,7 +82,7 @@ def flops_per_token(cfg):
     return 6 * n + 12 * cfg.n_layer * cfg.n_head * head_dim * cfg.context
 
 
-def cpu_product_peak(dtype, warmup_s=1.0, measure_s=2.0, repeats=(3, 20)):
+def cpu_product_peak(dtype, warmup_s=1.0, measure_s=2.0, repeats=(1, 20)):
     """FLOP/s of the fastest (4096 x 768) @ (768 x 768) product in `dtype`, after `warmup_s`
     seconds of the same products (CPUs take a while to reach their top clock): as many as fit in
     `measure_s` seconds, within `repeats` (at least, at most; where bf16 is emulated one product

@@ -12,12 +12,21 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from unused_tokens import schemas
 from unused_tokens.tokenizer import load_gpt2
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker's torch takes its share of the cores: OpenMP threads that
+    outnumber the cores wait on one another (a small model's step then takes ten times as long)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def copy_workflow(dest):
@@ -64,6 +73,21 @@ TINY = {
     "seeds": [0],
     "runtime": {"train_threads": 1, "probe_threads": 1, "log_every": 3, "cpu_limit_hours": 0},
 }
+
+
+def results(workdir):
+    """The tiny study's results folder in `workdir`."""
+    return workdir / "results" / TINY["study"]
+
+
+def run_results(workdir):
+    """The folder of the tiny study's one run in `workdir`."""
+    return results(workdir) / RUN
+
+
+def temp_files(workdir):
+    """Files a stage was still writing (atomic_output's temporaries) anywhere under results/."""
+    return [p for p in (workdir / "results").rglob(".*.tmp*")]
 
 
 def book_text():

@@ -40,7 +40,14 @@ def test_env_pins_match_requirements(env):
 def test_every_runtime_requirement_is_in_some_env():
     in_envs = set().union(*(env_pins(p) for p in (ROOT / "envs").glob("*.yaml")))
     # run or check the workflow; not needed inside a job
-    tools = {"snakemake", "snakemake-executor-plugin-slurm", "pytest", "snakefmt", "ruff"}
+    tools = {
+        "snakemake",
+        "snakemake-executor-plugin-slurm",
+        "pytest",
+        "pytest-xdist",
+        "snakefmt",
+        "ruff",
+    }
     assert set(requirements()) - tools <= in_envs
 
 

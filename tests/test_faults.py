@@ -1,47 +1,28 @@
-"""Faults met in real use, each provoked for real through snakemake.
+"""Faults met in real use, each provoked for real through snakemake: bad sources, corpora,
+tokenizer files and inputs, full and read-only disks, bad config, a diverging training.
 
 Every failure must end with one line naming the file, source or config key and what to do, and
-leave no partial output behind; an interrupted training resumes exactly; repeated and concurrent
-runs behave; the same config gives the same bytes.
+leave no partial output behind. (Interruptions and repeated runs: test_interruptions.py.)
 """
 
 import contextlib
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
 
-import pandas as pd
 import pytest
 import torch
 
-from conftest import PARQUET_OUTPUTS, RUN, book_text, prepare_run, snakemake
+from conftest import RUN, book_text, prepare_run, results, run_results, snakemake, temp_files
 from unused_tokens.corpus import strip_gutenberg
 
 pytestmark = pytest.mark.workflow
-
-LONG = {"train": {"steps": 400}, "runtime": {"checkpoint_every": 25, "log_every": 50}}
-
-
-def results(workdir):
-    return workdir / "results" / "e2e"
-
-
-def run_results(workdir):
-    return results(workdir) / RUN
 
 
 def failing_run(workdir, *args):
     code, output = snakemake(workdir, *args, check=False)
     assert code != 0, output
     return output
-
-
-def temp_files(workdir):
-    """Files a stage was still writing (atomic_output's temporaries) anywhere under results/."""
-    return [p for p in (workdir / "results").rglob(".*.tmp*")]
 
 
 def one_error_line(output, text):
@@ -286,139 +267,3 @@ def test_diverging_training_stops_without_a_log(tmp_path):
     assert "the loss is nan at step" in line and line.endswith("(no training log was written)")
     assert not (run_results(work) / "train/training_log.parquet").exists()
     assert not (run_results(work) / "train/model.pt").exists()
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """An uninterrupted run of the LONG config."""
-    work = prepare_run(tmp_path_factory.mktemp("reference"), book_text(), LONG)
-    snakemake(work)
-    return work
-
-
-def start_snakemake(workdir, cores=2, session=False):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--cores",
-        str(cores),
-        "--configfile",
-        "config/test.yaml",
-    ]
-    return subprocess.Popen(
-        cmd,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=session,  # its own process group, as a terminal's foreground job
-    )
-
-
-def wait_for(condition, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def test_killed_training_resumes_bit_identically(reference, tmp_path):
-    work = prepare_run(tmp_path, book_text(), LONG)
-    resume = run_results(work) / "train/resume.pt"
-    run = start_snakemake(work)
-
-    def saved_step():
-        try:
-            return torch.load(resume)["next_step"] if resume.exists() else 0
-        except (EOFError, RuntimeError, FileNotFoundError):
-            return 0
-
-    wait_for(lambda: saved_step() >= 100)
-    script = f"{work}/.snakemake/scripts/.*train_model.py"
-    found = subprocess.run(["pgrep", "-f", script], capture_output=True, text=True).stdout.split()
-    assert len(found) == 1, found
-    subprocess.run(["kill", "-KILL", found[0]], check=True)
-    output, _ = run.communicate(timeout=120)
-    assert run.returncode != 0, output
-    assert not (run_results(work) / "train/training_log.parquet").exists()
-    assert resume.exists()
-    killed_at = saved_step()
-    assert 100 <= killed_at < 400
-
-    snakemake(work, "--until", "train")  # what comes after training is not the point here
-    log = (run_results(work) / "logs/train.log").read_text()
-    assert f"resuming at step {killed_at} from results/e2e/{RUN}/train/resume.pt" in log
-    assert not resume.exists()
-    got = pd.read_parquet(run_results(work) / "train/training_log.parquet")
-    assert got.equals(pd.read_parquet(run_results(reference) / "train/training_log.parquet"))
-    a = torch.load(run_results(work) / "train/model.pt")["model"]
-    b = torch.load(run_results(reference) / "train/model.pt")["model"]
-    assert all(torch.equal(a[k], b[k]) for k in b)
-
-
-def test_ctrl_c_saves_the_step_under_way_and_the_rerun_goes_on_from_it(reference, tmp_path):
-    """Ctrl-C (SIGINT to the whole foreground process group) with no periodic saves at all."""
-    no_saves = {"checkpoint_every": 0, "log_every": 50}
-    work = prepare_run(tmp_path, book_text(), {**LONG, "runtime": no_saves})
-    train_log = run_results(work) / "logs/train.log"
-    run = start_snakemake(work, session=True)
-    wait_for(lambda: train_log.exists() and "step 100/400" in train_log.read_text())
-    os.killpg(run.pid, signal.SIGINT)
-    output, _ = run.communicate(timeout=120)
-    assert run.returncode != 0, output
-    stopped = re.search(
-        r"interrupted by SIGINT at step (\d+): the training state is saved to "
-        r"(\S+); run the same command again to go on from step (\d+)",
-        train_log.read_text(),
-    )
-    assert stopped, train_log.read_text()
-    step = int(stopped[1])
-    assert 100 <= step < 400 and int(stopped[3]) == step + 1
-    assert stopped[2] == f"results/e2e/{RUN}/train/resume.pt"
-    assert torch.load(work / stopped[2])["next_step"] == step + 1
-
-    snakemake(work, "--until", "train")
-    log = train_log.read_text()
-    assert f"resuming at step {step + 1} from results/e2e/{RUN}/train/resume.pt" in log
-    got = pd.read_parquet(run_results(work) / "train/training_log.parquet")
-    assert got.equals(pd.read_parquet(run_results(reference) / "train/training_log.parquet"))
-
-
-def test_after_snakemake_itself_is_killed_unlock_and_a_plain_rerun_recover(tmp_path):
-    """SIGKILL to the whole process group mid-training (a power cut): Snakemake cannot clean
-    up, its lock and the incomplete marks stay; `--unlock`, then a plain run remakes what was
-    under way, with no temporaries left."""
-    work = prepare_run(tmp_path, book_text(), LONG)
-    train_log = run_results(work) / "logs/train.log"
-    run = start_snakemake(work, session=True)
-    wait_for(lambda: train_log.exists() and "step 50/400" in train_log.read_text())
-    os.killpg(run.pid, signal.SIGKILL)
-    run.communicate(timeout=60)
-    incomplete = work / ".snakemake" / "incomplete"
-    assert any(incomplete.iterdir())  # what the kill left marked
-    snakemake(work, "--unlock")
-    _, output = snakemake(work, "--until", "train")
-    assert "IncompleteFilesException" not in output
-    assert (run_results(work) / "train/training_log.parquet").exists()
-    assert temp_files(work) == []
-
-
-def test_same_config_twice_gives_identical_parquet_bytes(reference, tmp_path):
-    work = prepare_run(tmp_path, book_text(), LONG)
-    snakemake(work)
-    for path in PARQUET_OUTPUTS:
-        assert (results(work) / path).read_bytes() == (results(reference) / path).read_bytes(), path
-
-
-def test_a_concurrent_run_in_the_same_directory_is_refused(tmp_path):
-    work = prepare_run(tmp_path, book_text(), LONG)
-    first = start_snakemake(work, cores=1)  # one job at a time: only the training is under way
-    try:
-        wait_for(lambda: (run_results(work) / "train/resume.pt").exists())
-        code, output = snakemake(work, check=False)
-        assert code != 0
-        assert "Error: Directory cannot be locked." in output
-    finally:
-        first.send_signal(signal.SIGINT)
-        first.communicate(timeout=120)

@@ -53,6 +53,7 @@ def test_fused_head_equals_the_full_log_softmax_in_fp32(plan):
         torch.testing.assert_close(got_grad, expected_grad, rtol=0, atol=1e-7)
 
 
+@pytest.mark.compile
 def test_compiled_block_statistics_give_the_same_numbers():
     model = build_model(CFG, seed=0)
     x, y = batch(CFG)

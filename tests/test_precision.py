@@ -54,7 +54,13 @@ def run(options, steps, device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("options", [PIPELINE, FAST], ids=["pipeline", "fast"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param(PIPELINE, id="pipeline"),
+        pytest.param(FAST, id="fast", marks=pytest.mark.compile),
+    ],
+)
 def test_bf16_steps_agree_with_the_fp32_baseline(options, device):
     baseline, other = run(BASELINE, 50, device), run(replace(options, precision="bf16"), 50, device)
     torch.testing.assert_close(other[0], baseline[0], rtol=0, atol=BF16_TOLERANCE)
@@ -81,6 +87,7 @@ def test_bf16_probes_agree_with_fp32(device):
 
 
 @NO_CUDA
+@pytest.mark.compile
 def test_fast_step_captures_cuda_graphs():
     torch._dynamo.reset()
     step = TrainStep(build_model(CFG, seed=0), GROUPS, SETTINGS, "cuda", FAST)

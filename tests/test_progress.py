@@ -7,7 +7,14 @@ import pytest
 
 from unused_tokens import progress as progress_module
 from unused_tokens.errors import PipelineError
-from unused_tokens.progress import CpuLimit, CpuSample, Load, Progress, over_the_limit
+from unused_tokens.progress import (
+    CpuLimit,
+    CpuSample,
+    Load,
+    Progress,
+    busy_seconds,
+    over_the_limit,
+)
 
 
 @pytest.mark.parametrize(
@@ -35,14 +42,23 @@ def test_a_sample_pair_gives_cores_worth_of_cpu():
     assert later.since(CpuSample(10.0, 1.0, 104.0))[1] == 0.0  # never below zero
 
 
-def test_a_sample_of_this_process_reads_the_machine(monkeypatch, tmp_path):
+def test_a_sample_reads_the_busy_time_of_the_cores_this_process_may_use(monkeypatch, tmp_path):
     stat = tmp_path / "stat"
-    stat.write_text("cpu  100 5 20 900 7 3 2 10 0 0\ncpu0 50 2 10 450 3 1 1 5 0 0\n")
+    stat.write_text(
+        "cpu  300 0 60 900 7 3 2 10 0 0\n"  # all cores together: not read
+        "cpu0 100 5 20 450 3 1 1 5 0 0\n"
+        "cpu1 200 0 40 450 4 2 1 5 0 0\n"
+        "intr 12345 0 0\n"
+    )
     monkeypatch.setattr(progress_module, "PROC_STAT", stat)
-    ticks = (100 + 5 + 20 + 3 + 2 + 10) / progress_module.os.sysconf("SC_CLK_TCK")
-    assert CpuSample.now(1.0).machine == pytest.approx(ticks)  # idle and iowait left out
+    hz = progress_module.os.sysconf("SC_CLK_TCK")
+    cpu0, cpu1 = 100 + 5 + 20 + 1 + 1 + 5, 200 + 40 + 2 + 1 + 5  # idle and iowait left out
+    assert busy_seconds({0, 1}) == pytest.approx((cpu0 + cpu1) / hz)
+    assert busy_seconds({1}) == pytest.approx(cpu1 / hz)
+    monkeypatch.setattr(progress_module, "usable_cores", lambda: {1})
+    assert CpuSample.now(1.0).machine == pytest.approx(cpu1 / hz)
     monkeypatch.setattr(progress_module, "PROC_STAT", tmp_path / "absent")
-    assert CpuSample.now(1.0) == CpuSample(1.0, CpuSample.now(1.0).own, None)
+    assert busy_seconds({0, 1}) is None and CpuSample.now(1.0).machine is None
 
 
 LOADED = Load(own=0.5, others=1.5, threads=2, cores=2)
@@ -52,10 +68,11 @@ def test_the_stop_names_the_load_and_the_estimate_without_it():
     message = over_the_limit(4000, 1000, LOADED, CpuLimit(0.5, runs=3))
     assert message.startswith(
         "training would take about 3:20:00 on this CPU (3 runs of about 1:06:40), 0:50:00 "
-        "without the other processes (other processes used 1.5 of the 2 cores (load average "
+        "without the other processes (other processes used 1.5 of the 2 cores this run may use "
+        "while it was measured, the run itself 0.5 with its 2 threads (load average "
     )
     assert message.endswith(
-        "while it was measured, this run 0.5 with its 2 threads), over "
+        "), over "
         "runtime.cpu_limit_hours=0.5: add config/smoke.yaml to your --configfile list for the "
         "quick version (minutes), use a GPU, or rerun with --config 'runtime={cpu_limit_hours: "
         "0}' to train anyway"
@@ -81,7 +98,7 @@ def estimating(monkeypatch, load):
     busy = (load.own + load.others) * 4
     sample = CpuSample(now, load.own * 4, busy)
     monkeypatch.setattr(CpuSample, "now", classmethod(lambda cls, wall: sample))
-    monkeypatch.setattr(progress_module.os, "cpu_count", lambda: load.cores)
+    monkeypatch.setattr(progress_module, "usable_cores", lambda: set(range(load.cores)))
     return progress
 
 
@@ -91,7 +108,8 @@ def test_a_loaded_run_within_the_limit_without_the_load_goes_on(monkeypatch, cap
     progress.check_estimate(3, "cpu", CpuLimit(0.5, runs=3, quick=True), threads=2)
     assert "the study's 3 runs about 0:50:1" in caplog.text
     assert (
-        "the estimate was slowed by other processes: other processes used 1.5 of the 2 cores"
+        "the estimate was slowed by other processes: other processes used 1.5 of the 2 cores "
+        "this run may use while it was measured, the run itself 0.5 with its 2 threads"
         in caplog.text
     )
     assert "without them the study's runs would take about 0:12:3" in caplog.text

@@ -2,8 +2,8 @@
 
 A tiny study of two seeds runs with `--profile profiles/slurm
 --workflow-profile none` (the local profile's one-GPU cap must not rewrite cluster requests);
-the test overlay is the account and partitions in the environment the profile reads, and a
-short first status check. Its two training jobs each get one GPU, and run at the same time on
+the test overlay is the account and partitions in the environment the profile reads, and status
+checks timed to tiny jobs. Its two training jobs each get one GPU, and run at the same time on
 the node's two. Its outputs must equal those of a local run of the same config: the jobs use the
 same thread counts (1), so the probe and training numbers are compared exactly, byte for byte.
 """
@@ -26,7 +26,10 @@ ENV = {
     "UNUSED_TOKENS_GPU_PARTITION": PARTITION,
 }
 PROFILE = ["--profile", "profiles/slurm", "--workflow-profile", "none"]
-OVERLAY = ["--slurm-init-seconds-before-status-checks", "2"]
+# The first status check 20 s after a submission, and every 20 s while jobs keep finishing: a
+# tiny job takes 7-15 s here (Snakemake's start on the node included), and the plugin adds 10 s
+# to the wait after each check that finds nothing finished.
+OVERLAY = ["--slurm-init-seconds-before-status-checks", "20"]
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,14 @@ def run(options, steps=50, cfg=CFG):
 
 @pytest.mark.parametrize(
     "options",
-    [StepOptions(), PIPELINE, FAST, replace(FAST, compile_scope="blocks")],
-    ids=["full-log-softmax", "pipeline", "fast", "fast-blocks"],
+    [
+        pytest.param(StepOptions(), id="full-log-softmax"),
+        pytest.param(PIPELINE, id="pipeline"),
+        pytest.param(FAST, id="fast", marks=pytest.mark.compile),
+        pytest.param(
+            replace(FAST, compile_scope="blocks"), id="fast-blocks", marks=pytest.mark.compile
+        ),
+    ],
 )
 def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     baseline, other = run(BASELINE), run(replace(options, precision="fp32"))
@@ -49,6 +55,7 @@ def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.compile
 @pytest.mark.parametrize("scope", ["model", "blocks"])
 def test_the_step_without_update_compiles_nothing(scope):
     torch._dynamo.reset()
@@ -63,6 +70,7 @@ def test_the_step_without_update_compiles_nothing(scope):
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
 
 
+@pytest.mark.compile
 def test_compiled_blocks_share_one_graph():
     """compile_scope "blocks": three blocks compile as many graphs as one, to the same numbers."""
     graphs = {}
@@ -87,6 +95,7 @@ VARIANTS = {  # name: (model config, (build_model's output bias, frozen rows, to
 }
 
 
+@pytest.mark.compile
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_logs_the_same_numbers_under_the_fast_step(variant):
     """The fused head and compilation support each variant: no silent change of what is

@@ -3,10 +3,13 @@
 import csv
 import sys
 
+import pytest
 import yaml
 
 from conftest import ROOT, book_text, prepare_run
 from unused_tokens.hardware import resolve_precision
+
+pytestmark = [pytest.mark.workflow, pytest.mark.compile]  # the real train rule, compiled
 
 
 def test_second_run_takes_every_compiled_graph_from_the_cache(tmp_path, capsys):

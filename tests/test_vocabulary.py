@@ -106,7 +106,13 @@ def test_an_adaptive_model_needs_its_own_output_layers():
     assert "set tied: false and output_bias: false" in ADAPTIVE_HINT
 
 
-@pytest.mark.parametrize("fast", [PIPELINE, FAST], ids=["pipeline", "compiled"])
+@pytest.mark.parametrize(
+    "fast",
+    [
+        pytest.param(PIPELINE, id="pipeline"),
+        pytest.param(FAST, id="compiled", marks=pytest.mark.compile),
+    ],
+)
 def test_the_adaptive_softmax_under_every_speed_option(fast, caplog):
     """The fused head falls back to the plain head with a log line; compiled, the numbers stay."""
     groups = {"most_common": [0, 1], "least_common": [40], "never_used": [60]}

@@ -26,6 +26,7 @@ import yaml
 from conftest import (
     FINETUNE_OUTPUTS,
     FINETUNE_STEPS,
+    HANG_S,
     PARQUET_OUTPUTS,
     STEPS,
     book_text,
@@ -466,7 +467,7 @@ def chromium(*args):
             [binary, *flags, f"--user-data-dir={profile}", *args],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=HANG_S,
         )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -587,7 +588,7 @@ def test_every_other_snakemake_command_of_the_readme_plans(tmp_path):
     for args in commands:
         cmd = [sys.executable, "-m", "snakemake", "-n", *args]
         result = subprocess.run(
-            cmd, cwd=work, capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+            cmd, cwd=work, capture_output=True, text=True, timeout=HANG_S, env={**os.environ, **env}
         )
         assert result.returncode == 0, (args, result.stdout + result.stderr)
         assert "Job stats:" in result.stdout + result.stderr, args

@@ -7,10 +7,11 @@ another is logged; on the CPU, training stops there when the study's estimate is
 configured limit, naming the quick overlay (unless the study already uses it) and how to go on.
 
 A loaded machine must not pass for a slow one: the estimate says how many cores' worth of CPU
-other processes used while it was measured (from /proc/stat, where Linux has it), and the limit
-is applied to the estimate without them, the wall clock scaled by the share of the usable cores
-this run got against what it could have had. SIGINT (Ctrl-C) and SIGTERM (a scheduler's cancel)
-are caught, so that training can finish its step and save its state before it stops.
+other processes used while it was measured, on the cores this run may use (its CPU affinity,
+which a scheduler's cgroup or `taskset` may narrow; from /proc/stat, where Linux has it), and
+the limit is applied to the estimate without them: the wall clock scaled by the share of those
+cores this run got against what it could have had. SIGINT (Ctrl-C) and SIGTERM (a scheduler's
+cancel) are caught, so that training can finish its step and save its state before it stops.
 """
 
 import contextlib
@@ -58,18 +59,13 @@ class CpuSample:
 
     wall: float
     own: float
-    machine: float | None
+    machine: float | None  # on the cores this process may use
 
     @classmethod
     def now(cls, wall):
         """The CPU times now, with `wall`: the caller's reading of time.perf_counter()."""
-        machine = None
-        if PROC_STAT.exists():
-            fields = PROC_STAT.read_text().split("\n", 1)[0].split()[1:]
-            ticks = sum(int(fields[i]) for i in BUSY_FIELDS if i < len(fields))
-            machine = ticks / os.sysconf("SC_CLK_TCK")
         times = os.times()
-        return cls(wall, times.user + times.system, machine)
+        return cls(wall, times.user + times.system, busy_seconds(usable_cores()))
 
     def since(self, earlier):
         """(cores' worth of CPU this process used, other processes used; None if unknown)
@@ -81,6 +77,26 @@ class CpuSample:
         return own, max((self.machine - earlier.machine) / wall - own, 0.0)
 
 
+def usable_cores():
+    """The numbers of the cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return os.sched_getaffinity(0)
+    return set(range(os.cpu_count() or 1))
+
+
+def busy_seconds(cores):
+    """The CPU seconds the `cores` have been busy since boot (/proc/stat's per-core lines), or
+    None where /proc/stat is not there."""
+    if not PROC_STAT.exists():
+        return None
+    ticks = 0
+    for line in PROC_STAT.read_text().splitlines():
+        name, *fields = line.split()
+        if name[3:].isdigit() and name.startswith("cpu") and int(name[3:]) in cores:
+            ticks += sum(int(fields[i]) for i in BUSY_FIELDS if i < len(fields))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Load:
     """What other processes took from a run while its speed was measured."""
@@ -88,7 +104,7 @@ class Load:
     own: float  # cores' worth of CPU the run used
     others: float | None  # cores' worth other processes used (None: unknown)
     threads: int  # the run's threads
-    cores: int  # the machine's
+    cores: int  # the cores it may use
 
     @property
     def got(self):
@@ -114,10 +130,15 @@ class Load:
 
     def __str__(self):
         return (
-            f"other processes used {self.others:.1f} of the {self.cores} cores "
-            f"(load average {os.getloadavg()[0]:.1f}) while it was measured, "
-            f"this run {self.own:.1f} with its {self.threads} threads"
+            f"other processes used {self.others:.1f} of the {self.cores} cores this run may use "
+            f"while it was measured, the run itself {self.own:.1f} with its {self.threads} "
+            f"threads (load average {os.getloadavg()[0]:.1f})"
         )
+
+
+def runs_of(count):
+    """'1 run', '3 runs'."""
+    return f"{count} run{'s' if count != 1 else ''}"
 
 
 def hms(seconds):
@@ -187,17 +208,18 @@ class Progress:
         per_step = (now - self.first_done) / ESTIMATE_AFTER
         log.info(
             "estimate: this run takes about %s on %s (%.2f s per step, %d steps); "
-            "the study's %d runs about %s one after another",
+            "the study's %s about %s one after another",
             hms(total),
             device,
             per_step,
             self.steps - self.start,
-            limit.runs,
+            runs_of(limit.runs),
             hms(total * limit.runs),
         )
         if device != "cpu":
             return
-        load = Load(*CpuSample.now(now).since(self.start_sample), threads, os.cpu_count())
+        cores = len(usable_cores())
+        load = Load(*CpuSample.now(now).since(self.start_sample), threads, cores)
         unloaded = total * load.share
         if load.competing:
             log.warning(
@@ -212,7 +234,9 @@ class Progress:
 
 def over_the_limit(total, unloaded, load, limit):
     """The message that stops a CPU run whose study would take over `limit.hours`."""
-    took = f"about {hms(total * limit.runs)} on this CPU ({limit.runs} runs of about {hms(total)})"
+    took = (
+        f"about {hms(total * limit.runs)} on this CPU ({runs_of(limit.runs)} of about {hms(total)})"
+    )
     if load.competing:
         took += f", {hms(unloaded * limit.runs)} without the other processes ({load})"
     if limit.quick:
