@@ -2,8 +2,8 @@
 
 Reads one run's files (training log, untrained probe, vocabulary probe) once for each of
 VARIANTS x SEEDS runs, each log shifted by a small seeded offset so that the runs differ, then
-times what the aggregate rule and the report do with them: the long table, the summaries and
-paired differences, the claims, and the training and variants figures.
+times what the aggregate rule and the report do with them: the long table, the endpoints, the
+summaries and paired differences, the claims, and the training and variants figures.
 
     .venv/bin/python benchmarks/aggregate_study.py results/smoke   # a finished study
 """
@@ -58,17 +58,20 @@ def main(argv=None):
 
     started = time.perf_counter()
     logs = {run_id: log for run_id, (log, *_) in files.items()}
+    probes = {run_id: probe for run_id, (_, probe, *_) in files.items()}
+    controls = {run_id: control for run_id, (*_, control) in files.items()}
     measures = pd.DataFrame(
         [
-            {"variant": v, "seed": s, **run_measures(probe, log, vocab, counts, control)}
-            for (v, s), (log, probe, vocab, control) in files.items()
+            {"variant": v, "seed": s, **run_measures(probe, vocab, counts, control)}
+            for (v, s), (_, probe, vocab, control) in files.items()
         ]
     )
     long = aggregate.long_log(logs)
-    summary = aggregate.summary(long)
-    aggregate.paired_differences(long)
+    ends = aggregate.endpoints(long, probes, controls)
+    summary = aggregate.summary(ends)
+    aggregate.paired_differences(ends)
     table = claims(measures)
-    timings["measures, long table, summary, differences, claims"] = time.perf_counter() - started
+    timings["measures, endpoints, summary, differences, claims"] = time.perf_counter() - started
     started = time.perf_counter()
     bands = aggregate.describe(long[long["variant"] == "baseline"], ["quantity", "step"])
     figures.plot_training(bands)

@@ -54,6 +54,8 @@ PARQUET_OUTPUTS = {  # every Parquet file of a one-run study (under results/<stu
     f"{RUN}/probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
     f"{RUN}/probe/masking_control.parquet": schemas.MASKING_CONTROL,
     "aggregate/steps.parquet": schemas.STEPS,
+    "aggregate/endpoints.parquet": schemas.STEPS,
+    "aggregate/measures.parquet": schemas.RUN_MEASURES,
     "aggregate/summary.parquet": schemas.SUMMARY,
     "aggregate/differences.parquet": schemas.DIFFERENCES,
     "aggregate/claims.parquet": schemas.CLAIMS,

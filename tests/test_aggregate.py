@@ -88,3 +88,39 @@ def test_changes_are_each_runs_final_value_minus_its_step_0_described_over_seeds
     assert wide["n_seeds"] == 3 and wide["mean"] == pytest.approx((2.0 + 2.5 + 5.0) / 3 - 10)
     base = changes.loc[("baseline", "loss")]
     assert base["ci_high"] - base["mean"] == pytest.approx(T3 * math.sqrt(5 / 3) / 2, rel=1e-12)
+
+
+def probe_table(shift):
+    """A group table (the untrained probe's, or a masking control's rows) with masked means
+    -10 + shift and unmasked means -9 + shift per group."""
+    return pd.DataFrame(
+        {
+            "group": list(schemas.GROUP_NAMES),
+            "masked_mean": [-10.0 + shift + i for i in range(3)],
+            "unmasked_mean": [-9.0 + shift + i for i in range(3)],
+        }
+    )
+
+
+def test_endpoints_take_group_means_from_the_probe_and_the_loss_from_the_log():
+    logs = {("baseline", 0): log(3.0), ("wide", 1): log(2.0, steps=5)}
+    probes = {run: probe_table(0.0) for run in logs}
+    controls = {
+        run: pd.concat(
+            [
+                probe_table(shift).assign(predictor=p)
+                for p, shift in (("trained", 2), ("unigram", 7))
+            ]
+        )
+        for run in logs
+    }
+    ends = aggregate.endpoints(aggregate.long_log(logs), probes, controls)
+    assert ends.columns.tolist() == schemas.STEPS.names
+    assert len(ends) == 2 * 2 * (1 + 2 * len(schemas.GROUP_NAMES))  # runs, ends, quantities
+    wide = ends[ends["variant"] == "wide"].set_index(["step", "quantity"])["value"]
+    assert wide[(0, "loss")] == 10.0 and wide[(5, "loss")] == 2.0
+    assert wide[(0, "least_common_masked")] == -9.0  # the untrained probe
+    assert wide[(5, "least_common_masked")] == -7.0  # the control's trained rows, not unigram
+    assert wide[(5, "never_used_unmasked")] == -5.0
+    moved = aggregate.changes(ends).set_index(["variant", "quantity"])["mean"]
+    assert moved[("baseline", "most_common_masked")] == 2.0

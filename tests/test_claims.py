@@ -5,10 +5,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from unused_tokens import schemas
+from unused_tokens.aggregate import describe, holm, one_sided_p
 from unused_tokens.claims import (
     CLAIMS,
+    FAMILIES,
+    TESTED,
     claims,
     claims_page,
     copying_effect,
@@ -22,12 +26,13 @@ from unused_tokens.claims import (
 V = 1000
 U = -math.log(V)
 COUNTS = np.r_[np.arange(600, 0, -1), np.zeros(400, dtype=int)]  # ids 600..999 never occur
+GROUPS = ("most_common", "least_common", "never_used")
 
 
 def probe(gaps=(0.0, 0.01, -0.01)):
     return pd.DataFrame(
         {
-            "group": ["most_common", "least_common", "never_used"],
+            "group": list(GROUPS),
             "masked_mean": [U + g for g in gaps],
             "unmasked_mean": [U + g for g in gaps],
             "masked_out_fraction": [0.5, 0.0, 0.0],
@@ -36,63 +41,65 @@ def probe(gaps=(0.0, 0.01, -0.01)):
     )
 
 
-def log(end):
-    """A two-row training log going from U everywhere to `end` per group column."""
-    start = {
-        f"{g}_{k}": U
-        for g in ("most_common", "least_common", "never_used")
-        for k in ("masked", "unmasked")
-    }
-    return pd.DataFrame([{"step": 0, "loss": -U, **start}, {"step": 1, "loss": 6.0, **end}])
+GOOD = {"most_common": -6.0, "least_common": -12.0, "never_used": -13.5}  # trained, masked
 
 
-def vocab(trained=None):
-    """Untrained at U; trained: used ids +1 nat, never-used ids -2 nats (or `trained`)."""
-    default = np.where(COUNTS > 0, U + 1, U - 2)
+def control(end=None, trained_gap=0.6, unigram_gap=0.1, within=0.2):
+    """A masking control: the trained model's masked group means `end` (GOOD), gaps (unmasked -
+    masked) whose difference is the cross-check, and within-token copying `within`."""
+    rows = []
+    for group, mean in {**GOOD, **(end or {})}.items():
+        rows.append((group, "trained", mean, mean + trained_gap, 0.5, within))
+        rows.append((group, "unigram", -6.0 - unigram_gap, -6.0, 0.5, 0.0))
+    return pd.DataFrame(rows, columns=schemas.MASKING_CONTROL.names)
+
+
+def vocab(trained=None, normaliser=-1.5, never_logit=None):
+    """Untrained at U with logits 0 (logsumexp ln V); trained: used ids +1 nat, never-used ids -2
+    nats (or `trained`), with the mean logsumexp changed by `normaliser`, so that a never-used
+    id's logit changes by -2 + normaliser (or by `never_logit`, its log-probability following)."""
+    trained = np.where(COUNTS > 0, U + 1, U - 2) if trained is None else trained
+    if never_logit is not None:  # the log-probability follows: logit - logsumexp
+        trained = np.where(COUNTS == 0, never_logit + U - normaliser, trained)
+    logit = trained - U + normaliser
     return pd.DataFrame(
         {
             "token_id": np.arange(V),
             "untrained_mean": np.full(V, U),
-            "trained_mean": default if trained is None else trained,
+            "trained_mean": trained,
+            "untrained_logit": np.zeros(V),
+            "trained_logit": logit,
         }
     )
-
-
-def control(trained_gap=0.6, unigram_gap=0.1):
-    """A masking control whose most common group's copying effect is the gaps' difference."""
-    rows = []
-    for group in ("most_common", "least_common", "never_used"):
-        for predictor, gap in (("trained", trained_gap), ("unigram", unigram_gap)):
-            rows.append((group, predictor, -6.0 - gap, -6.0, 0.5))
-    return pd.DataFrame(rows, columns=schemas.MASKING_CONTROL.names)
-
-
-GOOD = {
-    "most_common_masked": -6.0,
-    "most_common_unmasked": -5.5,
-    "least_common_masked": -12.0,
-    "least_common_unmasked": -12.0,
-    "never_used_masked": -13.5,
-    "never_used_unmasked": -13.5,
-}
 
 
 def test_run_measures_of_a_hand_made_run():
-    measures = run_measures(probe(), log(GOOD), vocab(), COUNTS, control())
+    measures = run_measures(probe(), vocab(), COUNTS, control())
+    assert list(measures) == list(schemas.MEASURES)
     assert measures == pytest.approx(
         {
             "untrained_gap": 0.01,
-            "copying": 0.5,
+            "copying": 0.2,
+            "copying_gaps": 0.5,
             "change_most_common": -6.0 - U,
-            "change_least_common": -12.0 - U,
-            "change_never_used": -13.5 - U,
-            "fall_excess": -1.5,
+            "change_least_common": -12.0 - (U + 0.01),
+            "change_never_used": -13.5 - (U - 0.01),
+            "fall_excess": -1.5 + 0.02,
             "most_minus_least": 6.0,
             "least_minus_never": 1.5,
-            "moved_fraction": 1.0,
-            "largest_unseen_change": -2.0,
+            "never_used_log_prob_change": -2.0,
+            "never_used_logit_change": -3.5,
+            "logsumexp_change": -1.5,
         }
     )
+
+
+def test_final_group_means_come_from_the_probe_batches_not_the_training_log():
+    """The trained group means are the masking control's "trained" rows (masked)."""
+    lower = control({"most_common": -7.0})
+    measures = run_measures(probe(), vocab(), COUNTS, lower)
+    assert measures["change_most_common"] == pytest.approx(-7.0 - U)
+    assert measures["most_minus_least"] == pytest.approx(5.0)
 
 
 def seeds(*runs, variant="baseline"):
@@ -100,7 +107,7 @@ def seeds(*runs, variant="baseline"):
     return pd.DataFrame([{"variant": variant, "seed": i, **m} for i, m in enumerate(runs)])
 
 
-GOOD_MEASURES = run_measures(probe(), log(GOOD), vocab(), COUNTS, control())
+GOOD_MEASURES = run_measures(probe(), vocab(), COUNTS, control())
 
 
 def jittered(**shifts):
@@ -113,66 +120,130 @@ def jittered(**shifts):
     )
 
 
+def results(table):
+    return dict(zip(table["claim"], table["result"], strict=True))
+
+
 def test_a_result_the_seeds_agree_on_passes_every_claim():
     table = claims(jittered())
-    assert table.columns.tolist() == ["variant", "claim", "measured", "test", "result"]
-    assert table["claim"].tolist() == [text for text, _ in CLAIMS]
-    assert table["result"].tolist() == ["PASS"] * 7
-    assert table.loc[1, "measured"] == "copying = +0.5 [+0.4975, +0.5025]"
-    assert table.loc[1, "test"] == "copying > 0, for the 95% interval over 3 seeds"
-
-
-def test_a_mean_on_the_right_side_fails_when_its_interval_crosses_the_bound():
-    table = claims(jittered(copying=0.6))  # seeds at -0.1, 0.5, 1.1: mean 0.5 > 0
-    assert table.index[table["result"] == "FAIL"].tolist() == [1]
-    assert table.loc[1, "measured"] == "copying = +0.5 [-0.9905, +1.99]"  # t(2) = 4.303
-
-
-@pytest.mark.parametrize(
-    "change, gaps, failing",
-    [
-        ({}, (0.3, 0.35), [1]),  # masking costs the model less than the unigram predictor
-        ({"most_common_masked": -11.0, "most_common_unmasked": -10.9}, (0.6, 0.1), [2]),
-        ({"most_common_masked": -12.5, "most_common_unmasked": -12.4}, (0.6, 0.1), [2, 5]),
-        ({"least_common_masked": -6.5}, (0.6, 0.1), [3]),
-        ({"never_used_masked": -11.5}, (0.6, 0.1), [4, 5]),
-    ],
-)
-def test_each_broken_group_claim_fails_for_one_seed(change, gaps, failing):
-    run = run_measures(probe(), log({**GOOD, **change}), vocab(), COUNTS, control(*gaps))
-    table = claims(seeds(run))
-    assert table.index[table["result"] == "FAIL"].tolist() == failing
-    assert table["test"].str.endswith(", for the value").all()
-    assert table["measured"].str.contains(r"\(one seed: no interval\)").all()
-
-
-def test_untrained_groups_apart_fail_the_first_claim():
-    table = claims(
-        seeds(run_measures(probe(gaps=(0.2, 0, 0)), log(GOOD), vocab(), COUNTS, control()))
+    assert table.columns.tolist() == schemas.CLAIMS.names
+    assert table["claim"].tolist() == [c.text for c in CLAIMS]
+    assert table["family"].tolist() == [c.family for c in CLAIMS]
+    assert set(table["family"]) <= set(FAMILIES)
+    assert table["result"].tolist() == ["PASS"] * len(CLAIMS)
+    copying = table.set_index("family").loc["copying"]
+    assert copying["measured"] == "copying = +0.2 [+0.1975, +0.2025]"
+    assert copying["test"] == (
+        "copying > 0 (one-sided t-tests over 3 seeds, Holm-adjusted over the family's 1 tests, "
+        "p < 0.025)"
     )
-    assert table["result"].tolist() == ["FAIL"] + ["PASS"] * 6
+    raised = table.set_index("claim").loc["Training raises the most common tokens", "test"]
+    assert raised.endswith("Holm-adjusted over the family's 6 tests, p < 0.025)")
+    assert (table["p_adjusted"] < 0.025).all()
+
+
+def test_one_sided_p_is_scipys_one_sample_t_test():
+    values = np.array([0.3, 1.1, 0.2, 0.9])
+    row = describe(pd.DataFrame({"k": 1, "value": values}), ["k"]).iloc[0]
+    for above, alternative in ((True, "greater"), (False, "less")):
+        expected = stats.ttest_1samp(values, 0.1, alternative=alternative).pvalue
+        assert one_sided_p(row, 0.1, above) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(one_sided_p({**row, "n_seeds": 1}, 0.1, True))
+
+
+def test_holm_multiplies_the_kth_smallest_by_m_minus_k_plus_1_and_never_decreases():
+    adjusted = holm([0.01, 0.04, 0.03, np.nan, 0.5])
+    np.testing.assert_allclose(adjusted, [0.04, 0.09, 0.09, np.nan, 0.5], rtol=1e-12)
+    assert holm([0.3, 0.6]).tolist() == [0.6, 0.6]
+
+
+def test_a_family_of_one_passes_exactly_when_its_interval_lies_on_its_side():
+    """The copying claim (a family of one test) against the 95% interval, on seeds drawn to
+    fall on either side of the line."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        copying = rng.normal(0.2, 0.25, size=3)
+        runs = [{**GOOD_MEASURES, "copying": c} for c in copying]
+        table = claims(seeds(*runs)).set_index("family")
+        row = describe(pd.DataFrame({"k": 1, "value": copying}), ["k"]).iloc[0]
+        assert (table.loc["copying", "result"] == "PASS") == (row["ci_low"] > 0)
+
+
+def test_holm_fails_two_claims_whose_intervals_alone_pass():
+    """Two tests of the groups family at one-sided p = 0.015 each: each 95% interval lies above
+    0, but Holm doubles the smaller p-value to 0.03 over the family's six tests."""
+    half = stats.t.isf(0.015, 2) / math.sqrt(3)  # mean / sd of three seeds giving p = 0.015
+    spread = {"change_most_common": -U - 6.0, "most_minus_least": 6.0}
+    runs = [
+        {**GOOD_MEASURES, **{k: v + sign * v / half for k, v in spread.items()}}
+        for sign in (-1, 0, 1)
+    ]
+    table = claims(seeds(*runs)).set_index("claim")
+    for measure in spread:
+        row = describe(seeds(*runs).rename(columns={measure: "value"}), ["variant"]).iloc[0]
+        assert row["ci_low"] > 0  # each passes on its own
+    assert table.loc["Training raises the most common tokens", "result"] == "FAIL"
+    assert table.loc["Training raises the most common tokens", "p_adjusted"] == pytest.approx(
+        0.03, rel=1e-6
+    )
+    assert table.loc["After training: most common > least common > never used", "result"] == "FAIL"
+    assert table.loc["Training lowers the least common tokens", "result"] == "PASS"
 
 
 @pytest.mark.parametrize(
-    "edit",
+    "end, gaps, failing",
     [
-        lambda t: t.__setitem__(999, U + 0.5),  # one never-seen token rose
-        lambda t: t.__setitem__(slice(0, 20), U),  # 2% of tokens did not move
+        ({}, (0.6, 0.1, -0.01), ["copying"]),  # a token is less likely where it was just seen
+        ({"most_common": -13.0}, (0.6, 0.1), ["raises", "order"]),
+        ({"least_common": U + 0.5}, (0.6, 0.1), ["lowers"]),
+        ({"never_used": -11.5}, (0.6, 0.1), ["most", "order"]),
     ],
 )
-def test_every_token_moves_claim_fails(edit):
-    trained = np.where(COUNTS > 0, U + 1, U - 2)
-    edit(trained)
-    table = claims(seeds(run_measures(probe(), log(GOOD), vocab(trained), COUNTS, control())))
-    assert table.index[table["result"] == "FAIL"].tolist() == [6]
+def test_each_broken_group_claim_fails_for_one_seed(end, gaps, failing):
+    run = run_measures(probe(), vocab(), COUNTS, control(end, *gaps))
+    table = claims(seeds(run))
+    short = {
+        "Training raises the most common tokens": "raises",
+        "Training lowers the least common tokens": "lowers",
+        "Never-used tokens fall the most": "most",
+        "After training: most common > least common > never used": "order",
+    }
+    failed = table.loc[table["result"] == "FAIL"]
+    names = [short.get(c, f) for c, f in zip(failed["claim"], failed["family"], strict=True)]
+    assert names == failing
+    assert table["test"].str.endswith("(the value (one seed: no test))").all()
+    assert table["measured"].str.contains(r"\(one seed: no interval\)").all()
+    assert table["p_adjusted"].isna().all()
+
+
+def test_untrained_groups_apart_fail_the_sanity_check_which_the_tally_does_not_count():
+    measures = run_measures(probe(gaps=(0.2, 0, 0)), vocab(), COUNTS, control())
+    table = claims(seeds(measures))
+    assert table["result"].tolist() == ["FAIL"] + ["PASS"] * (len(CLAIMS) - 1)
+    tested = sum(c.family in TESTED for c in CLAIMS)
+    assert tally(table) == f"baseline {tested} PASS"
+
+
+@pytest.mark.parametrize(
+    "edit, failing",
+    [
+        ({"never_logit": 0.0}, "The never-used tokens' own logits fall"),  # frozen rows
+        ({"never_logit": 0.4}, "The never-used tokens' own logits fall"),  # they rose
+        ({"normaliser": 0.5}, "The normaliser (the mean logsumexp) falls"),
+    ],
+)
+def test_the_mechanism_claims_read_the_logits_and_the_normaliser(edit, failing):
+    table = claims(seeds(run_measures(probe(), vocab(**edit), COUNTS, control())))
+    failed = table.loc[table["result"] == "FAIL", "claim"].tolist()
+    assert len(failed) == 1 and failed[0].startswith(failing)
 
 
 def test_claims_are_tested_per_variant():
-    both = pd.concat([jittered(), jittered(copying=0.6).assign(variant="noisy")])
+    both = pd.concat([jittered(), jittered(copying=0.3).assign(variant="noisy")])
     table = claims(both)
     assert table.groupby("variant", sort=False)["result"].apply(list).to_dict() == {
-        "baseline": ["PASS"] * 7,
-        "noisy": ["PASS", "FAIL"] + ["PASS"] * 5,
+        "baseline": ["PASS"] * len(CLAIMS),
+        "noisy": ["FAIL" if c.family == "copying" else "PASS" for c in CLAIMS],
     }
 
 
@@ -200,40 +271,47 @@ def test_masking_effect_sentence():
 
 def test_claims_about_tokens_a_model_does_not_have_are_not_applicable():
     """A pruned vocabulary: no never-used group (NaN means), no probe of the unseen ids (NaN), and
-    -ln V of its own, smaller vocabulary."""
+    -ln V of its own, smaller vocabulary; an adaptive softmax has no logits (NaN)."""
     pruned_u = -math.log((COUNTS > 0).sum())
-    end = {**GOOD, "never_used_masked": math.nan, "never_used_unmasked": math.nan}
     start = probe().assign(masked_mean=[pruned_u, pruned_u, math.nan], uniform_log_prob=pruned_u)
-    trained = np.where(COUNTS > 0, U + 1, np.nan)
-    runs = vocab(trained).assign(untrained_mean=np.where(COUNTS > 0, U, np.nan))
-    measures = run_measures(start, log(end), runs, COUNTS, control())
-    assert measures["untrained_gap"] == 0 and measures["moved_fraction"] == 1.0
-    table = claims(seeds(measures, measures, measures)).set_index("claim")["result"]
-    assert table.to_dict() == {
-        "Untrained, every group sits at the uniform log-probability -ln V": "PASS",
-        CLAIMS[1][0]: "PASS",
-        "Training raises the most common tokens": "PASS",
-        "Training lowers the least common tokens": "PASS",
-        "Never-used tokens fall the most": "N/A",
-        "After training: most common > least common > never used": "N/A",
-        "Every token's probability moves, even tokens never seen": "N/A",
+    runs = vocab(np.where(COUNTS > 0, U + 1, np.nan)).assign(
+        untrained_mean=np.where(COUNTS > 0, U, np.nan),
+        untrained_logit=np.where(COUNTS > 0, 0.0, np.nan),
+    )
+    measures = run_measures(start, runs, COUNTS, control({"never_used": math.nan}))
+    assert measures["untrained_gap"] == 0 and math.isnan(measures["never_used_logit_change"])
+    assert measures["logsumexp_change"] == pytest.approx(-1.5)
+    table = results(claims(seeds(measures, measures, measures)))
+    not_applicable = {
+        "Never-used tokens fall the most",
+        "After training: most common > least common > never used",
+        "The never-used tokens' own logits fall: their fall is not the normaliser's alone",
     }
+    assert {c for c, r in table.items() if r == "N/A"} == not_applicable
+    adaptive = run_measures(probe(), vocab().assign(trained_logit=np.nan), COUNTS, control())
+    table = results(claims(seeds(adaptive, adaptive)))
+    assert [c for c, r in table.items() if r == "N/A"] == [
+        "The never-used tokens' own logits fall: their fall is not the normaliser's alone",
+        "The normaliser (the mean logsumexp) falls, which raises every token",
+    ]
 
 
-def test_copying_is_the_trained_gap_minus_the_unigram_gap_per_group():
-    effect = copying_effect(control(trained_gap=0.7, unigram_gap=0.25))
+def test_copying_effect_gives_the_cross_check_and_the_within_token_term_per_group():
+    effect = copying_effect(control(trained_gap=0.7, unigram_gap=0.25, within=0.03))
     assert effect.index.tolist() == ["most_common", "least_common", "never_used"]
-    assert effect.loc["least_common"].tolist() == pytest.approx([0.7, 0.25, 0.45])
+    assert effect.loc["least_common"].tolist() == pytest.approx([0.7, 0.25, 0.45, 0.03])
 
 
 def test_the_end_of_a_run_names_the_report_and_counts_the_claims(tmp_path):
     table = pd.DataFrame(
         {
-            "variant": ["baseline"] * 3 + ["pruned"] * 2,
-            "claim": ["a", "b", "c", "a", "b"],
-            "measured": [""] * 5,
-            "test": [""] * 5,
-            "result": ["PASS", "FAIL", "PASS", "N/A", "PASS"],
+            "variant": ["baseline"] * 4 + ["pruned"] * 2,
+            "family": ["groups", "mechanism", "groups", "sanity", "groups", "groups"],
+            "claim": ["a", "b", "c", "d", "a", "b"],
+            "measured": [""] * 6,
+            "test": [""] * 6,
+            "result": ["PASS", "FAIL", "PASS", "FAIL", "N/A", "PASS"],
+            "p_adjusted": [0.01, 0.2, 0.0, np.nan, np.nan, 0.001],
         }
     )
     assert tally(table) == "baseline 2 PASS, 1 FAIL; pruned 1 PASS, 1 N/A"
@@ -246,7 +324,7 @@ def test_the_end_of_a_run_names_the_report_and_counts_the_claims(tmp_path):
     )
     tuned = tmp_path / "finetune_claims.parquet"
     assert finished(report, [claims_path, tuned]) is None
-    table.iloc[:2].assign(variant="finetune").to_parquet(tuned)
+    table.iloc[:2].assign(variant="finetune", family="finetune").to_parquet(tuned)
     assert finished(report, [claims_path, tuned]).endswith("; finetune 1 PASS, 1 FAIL")
 
 
@@ -254,13 +332,16 @@ def test_the_claims_page_is_titled_by_the_study_and_tallies_the_claims():
     table = pd.DataFrame(
         {
             "variant": ["baseline", "baseline"],
+            "family": ["groups", "groups"],
             "claim": ["Training raises <the> most common tokens", "b"],
             "measured": ["x", "y"],
             "test": ["t", "u"],
             "result": ["PASS", "FAIL"],
+            "p_adjusted": [0.0123, 0.5],
         }
     )
     page = claims_page(table, "lr<3")
     assert "<title>lr&lt;3: claims</title>" in page
     assert "<p>baseline 1 PASS, 1 FAIL</p>" in page
     assert "Training raises &lt;the&gt; most common tokens" in page
+    assert ">0.012<" in page  # the adjusted p-value, two significant digits

@@ -14,6 +14,7 @@ from unused_tokens.step_options import (
     COMPILE_MODES,
     COMPILE_SCOPES,
     DECAY,
+    OPTIMIZERS,
     PRECISIONS,
 )
 
@@ -142,6 +143,7 @@ def test_the_schema_offers_exactly_the_choices_the_library_knows():
     assert runtime["required"] == [f.name for f in fields(Runtime)]
     assert list(schema["$defs"]["model"]["properties"]) == list(MODEL_KEYS)
     assert schema["$defs"]["train"]["properties"]["decay"]["enum"] == list(DECAY)
+    assert schema["$defs"]["train"]["properties"]["optimizer"]["enum"] == list(OPTIMIZERS)
     assert list(schema["$defs"]["train"]["properties"]) == [f.name for f in fields(TrainSettings)]
 
 
@@ -239,3 +241,17 @@ def test_the_compile_cache_stays_under_results(default_config, cache):
         f"config key runtime.compile_cache: {cache!r} is not a folder under results/, where the "
         "pipeline writes everything (the default: results/.torch-compile)"
     )
+
+
+def test_the_optimizers_overlay_compares_the_experiments_own_variants(default_config):
+    """config/optimizers.yaml runs two of config/experiments.yaml's variants on their own: each
+    defined exactly as there, so that the two studies compare the same thing."""
+    config = ROOT / "config"
+    experiments = yaml.safe_load((config / "experiments.yaml").read_text())["variants"]
+    optimizers = yaml.safe_load((config / "optimizers.yaml").read_text())
+    assert list(optimizers["variants"]) == ["baseline", "sgd"]
+    for name, overrides in optimizers["variants"].items():
+        assert overrides == experiments[name], name
+    assert optimizers["seeds"] == [0, 1, 2]
+    medium = yaml.safe_load((config / "medium.yaml").read_text())
+    validate_config(merged(merged(default_config, medium), optimizers), SCHEMA)

@@ -41,6 +41,8 @@ def test_the_overlay_runs_the_baseline_and_every_variant_over_three_seeds():
         "frozen_unseen",
         "no_decay",
         "decay_matrices",
+        "sgd",
+        "adam_large_eps",
         "pruned_vocabulary",
         "unigram_bias",
         "inverse_frequency",

@@ -10,7 +10,7 @@ from test_aggregate import LOGS
 from test_claims import COUNTS, V, probe, vocab
 
 from unused_tokens import aggregate, figures, finetune_results, weights_report
-from unused_tokens.schemas import ARMS
+from unused_tokens.schemas import ARMS, MAGIKARP_INDICATORS
 from unused_tokens.weights import COUNT_BUCKETS
 
 figures.apply_style()  # as the report does before its first figure
@@ -53,7 +53,7 @@ def scored():
     return pd.DataFrame(
         {
             "count": np.where(unused, 0, 5),
-            "magikarp_score": unused + rng.normal(0, 0.5, 20),
+            **{name: unused + rng.normal(0, 0.5, 20) for name in MAGIKARP_INDICATORS},
             "output_norm_trained": 1 - 0.2 * unused + rng.normal(0, 0.3, 20),
             "final_log_prob": -10 - unused + rng.normal(0, 1, 20),
         }

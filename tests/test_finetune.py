@@ -113,8 +113,11 @@ def test_claims_test_paired_differences_and_say_what_fails():
     assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
     assert table["measured"][0] == "new_loss pretrained - fresh at step 1 = +2 [+2, +2]"
     assert table["test"][4] == (
-        "steps to the level, pretrained_reset - pretrained < 0, for the 95% interval over 2 seeds"
+        "steps to the level, pretrained_reset - pretrained < 0 (one-sided t-tests over 2 seeds, "
+        "Holm-adjusted over the family's 5 tests, p < 0.025)"
     )
+    assert (table["family"] == "finetune").all()
+    assert table["p_adjusted"].tolist()[3:] == [0.0, 0.0]  # seeds that agree exactly
 
 
 def test_a_level_no_seed_reaches_in_both_arms_gives_n_a_and_says_so():

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unused_tokens.head import HeadPlan, block_statistics, fused_head, log_prob_sums
+from unused_tokens.head import HeadPlan, block_statistics, fused_head, output_sums
 from unused_tokens.model import build_model
 from unused_tokens.model_config import GPTConfig
 
@@ -87,14 +87,29 @@ def test_without_grad_nothing_is_kept_for_a_backward_pass():
 
 
 @pytest.mark.parametrize("plan", PLANS.values(), ids=PLANS)
-def test_log_prob_sums_equal_the_full_log_softmax_summed(plan):
+def test_output_sums_equal_the_full_log_softmax_and_logits_summed(plan):
     model = build_model(CFG, seed=0)
     x, _ = batch(CFG)
+    bias = torch.linspace(-2, 1, CFG.vocab_size)
     with torch.no_grad():
-        expected = model(x).double().sum(dim=(0, 1))
-        got = log_prob_sums(model.hidden(x), model.wte.weight, plan)
-    assert got.dtype == torch.float64 and got.shape == (CFG.vocab_size,)
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+        logits = model.hidden(x).double() @ model.wte.weight.double().T + bias.double()
+        within = torch.arange(CFG.vocab_size) % 3 == 0
+        got = output_sums(model.hidden(x), model.wte.weight, plan, bias, within)
+    for total in got[:2]:
+        assert total.dtype == torch.float64 and total.shape == (CFG.vocab_size,)
+    expected = logits.log_softmax(dim=-1).sum(dim=(0, 1))
+    torch.testing.assert_close(got.log_probs, expected, rtol=0, atol=1e-4)
+    torch.testing.assert_close(got.logits, logits.sum(dim=(0, 1)), rtol=0, atol=1e-4)
+    normaliser = got.logits - got.log_probs  # every id's: the positions' summed logsumexp
+    torch.testing.assert_close(normaliser, logits.logsumexp(dim=-1).sum().expand(CFG.vocab_size))
+    subset = logits[..., within].logsumexp(dim=-1).sum()  # over every third id only
+    torch.testing.assert_close(got.within, subset, rtol=0, atol=1e-4)
+    with torch.no_grad():  # without a bias: the model's own log-softmax
+        plain = output_sums(model.hidden(x), model.wte.weight, plan)
+        torch.testing.assert_close(
+            plain.log_probs, model(x).double().sum(dim=(0, 1)), rtol=0, atol=1e-5
+        )
+        assert plain.within.isnan()  # no subset asked for
 
 
 @pytest.mark.parametrize(

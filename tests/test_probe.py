@@ -4,6 +4,7 @@ import logging
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from unused_tokens.probe import (
     probe_groups,
     unigram_groups,
     vocab_means,
+    within_token_copying,
 )
 from unused_tokens.settings import ProbeSettings
 
@@ -98,7 +100,7 @@ def test_untrained_probe_tables():
     )
 
 
-def test_vocab_means_are_the_full_log_softmax_averaged():
+def test_vocab_means_are_the_full_log_softmax_averaged_and_logits_differ_by_the_normaliser():
     cfg = GPTConfig(vocab_size=50, context=8, n_embd=16, n_head=2, n_layer=1)
     model = build_model(cfg, seed=1)
     tokens = torch.randint(0, 50, (300,), generator=torch.Generator().manual_seed(0))
@@ -107,9 +109,18 @@ def test_vocab_means_are_the_full_log_softmax_averaged():
         expected = torch.stack(
             [model(random_windows(tokens, 3, cfg.context, generator)[0]) for _ in range(2)]
         )
-    got = vocab_means(model, tokens, ProbeSettings(batches=2, batch_size=3, seed=2), FP32)
-    assert got.shape == (50,)
-    np.testing.assert_allclose(got, expected.double().mean(dim=(0, 1, 2)), rtol=0, atol=1e-6)
+    counts = np.r_[np.ones(30), np.zeros(20)]  # ids 30..49 never occur
+    got = vocab_means(model, tokens, ProbeSettings(batches=2, batch_size=3, seed=2), FP32, counts)
+    assert got.log_probs.shape == got.logits.shape == got.within_corpus.shape == (50,)
+    np.testing.assert_allclose(got.log_probs, expected.double().mean(dim=(0, 1, 2)), atol=1e-6)
+    normaliser = got.logits - got.log_probs  # the mean logsumexp, the same for every id
+    np.testing.assert_allclose(normaliser, normaliser.mean(), rtol=0, atol=1e-6)
+    assert normaliser.mean() > 0  # logsumexp of 50 logits that start near 0: about ln 50
+    renormalised = expected[..., :30] - expected[..., :30].logsumexp(dim=-1, keepdim=True)
+    np.testing.assert_allclose(
+        got.within_corpus[:30], renormalised.double().mean(dim=(0, 1, 2)), rtol=0, atol=1e-6
+    )
+    assert np.isnan(got.within_corpus[30:]).all()
 
 
 def test_a_unigram_predictor_is_masked_like_a_model_by_a_plain_loop():
@@ -119,7 +130,8 @@ def test_a_unigram_predictor_is_masked_like_a_model_by_a_plain_loop():
     log_probs = np.array([-1.0, -3.0, -5.0])
     tokens = torch.tensor([0, 2, 2, 2, 2, 2, 0, 2, 2, 1, 2])
     settings = ProbeSettings(batches=2, batch_size=3, seed=0)
-    table = unigram_groups(log_probs, tokens, {"g": [0, 1]}, settings, context=2)
+    table, token_table = unigram_groups(log_probs, tokens, {"g": [0, 1]}, settings, context=2)
+    assert token_table["token_id"].tolist() == [0, 1]
     generator = torch.Generator().manual_seed(0)
     inputs = [random_windows(tokens, 3, 2, generator)[0] for _ in range(2)]
     kept = [log_probs[t] for x in inputs for w in x for t in (0, 1) if t not in w.tolist()]
@@ -142,6 +154,25 @@ def test_the_masking_control_holds_the_trained_model_and_the_unigram_predictor()
     never = unigram.loc["never_used"]  # count 0: the documented floor, never masked
     floor = np.log(1e-3 / (counts.sum() + 1e-3 * (counts == 0).sum()))
     assert never["masked_mean"] == never["unmasked_mean"] == pytest.approx(floor)
+    assert unigram.loc["most_common", "within_token_copying"] == pytest.approx(0, abs=1e-6)
+    assert np.isnan(never["within_token_copying"])  # never in an input: nothing to compare
+
+
+def test_within_token_copying_compares_each_token_with_itself():
+    """Token 1 is present in a quarter of the samples, at -2 there and -4 elsewhere; token 2 is
+    never present (left out); token 3 is present in half, at -1 there and -1.5 elsewhere."""
+    table = pd.DataFrame(
+        {
+            "group": ["a", "a", "a", "b"],
+            "token_id": [1, 2, 3, 4],
+            "masked_mean": [-4.0, -6.0, -1.5, -3.0],
+            "unmasked_mean": [0.25 * -2 + 0.75 * -4, -6.0, 0.5 * -1 + 0.5 * -1.5, -3.0],
+            "masked_out_fraction": [0.25, 0.0, 0.5, 1.0],
+        }
+    )
+    copying = within_token_copying(table)
+    assert copying["a"] == pytest.approx((2.0 + 0.5) / 2)
+    assert np.isnan(copying["b"])  # present everywhere: nothing to compare it with
 
 
 def test_a_long_probe_says_how_far_it_is(monkeypatch, caplog):

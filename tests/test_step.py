@@ -55,6 +55,40 @@ def test_faster_steps_log_the_same_numbers_as_the_baseline(options):
     torch.testing.assert_close(other, baseline, rtol=0, atol=TOLERANCE)
 
 
+def one_update(settings):
+    """(parameters before, after, the step's gradients) of one update of a fresh model, fp32."""
+    step = TrainStep(build_model(CFG, seed=0), GROUPS, settings, "cpu", BASELINE)
+    before = {n: p.detach().clone() for n, p in step.model.named_parameters()}
+    tokens = torch.randint(0, 60, (500,), generator=torch.Generator().manual_seed(0))
+    step(*random_windows(tokens, 4, CFG.context, torch.Generator().manual_seed(1)))
+    after = dict(step.model.named_parameters())
+    return before, {n: p.detach() for n, p in after.items()}, {n: p.grad for n, p in after.items()}
+
+
+@pytest.mark.parametrize("eps", [1e-8, 1.0])
+def test_adamws_first_update_is_its_scale_free_step_with_the_configured_epsilon(eps):
+    """Bias-corrected, AdamW's first step is lr * g / (|g| + eps), after decoupled decay."""
+    settings = replace(SETTINGS, adam_eps=eps)
+    before, after, grads = one_update(settings)
+    lr, wd = settings.lr, settings.weight_decay
+    for name, p in before.items():
+        g = grads[name]
+        expected = p * (1 - lr * wd) - lr * g / (g.abs() + eps)
+        torch.testing.assert_close(after[name], expected, rtol=0, atol=1e-6, msg=name)
+
+
+def test_sgds_first_update_is_proportional_to_the_gradient():
+    """SGD with momentum starts its buffer at the gradient (plus the L2 term of weight decay)."""
+    settings = replace(SETTINGS, optimizer="sgd", lr=0.1, momentum=0.9, decay="matrices")
+    before, after, grads = one_update(settings)
+    for name, p in before.items():
+        wd = settings.weight_decay if p.dim() == 2 and name.startswith("blocks.") else 0.0
+        expected = p - settings.lr * (grads[name] + wd * p)
+        torch.testing.assert_close(after[name], expected, rtol=0, atol=1e-6, msg=name)
+    with pytest.raises(ValueError, match=r"optimizer='lion' is not one of \('adamw', 'sgd'\)"):
+        TrainStep(build_model(CFG, 0), GROUPS, replace(settings, optimizer="lion"), "cpu")
+
+
 @pytest.mark.compile
 @pytest.mark.parametrize("scope", ["model", "blocks"])
 def test_the_step_without_update_compiles_nothing(scope):

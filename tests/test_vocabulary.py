@@ -144,8 +144,10 @@ def test_probes_of_an_adaptive_and_a_pruned_model():
     table, tokens_table = probe_groups(model, tokens, groups, PROBE, FP32)
     assert table["masked_mean"].isna().tolist() == [False, False, True]
     assert len(tokens_table) == 3
-    means = vocab_means(model, tokens, PROBE, FP32)
+    means, logits, within = vocab_means(model, tokens, PROBE, FP32, np.ones(64))
     assert means.shape == (64,) and np.isfinite(means).all()
+    assert logits.shape == within.shape == (64,)
+    assert np.isnan(logits).all() and np.isnan(within).all()  # no single output layer
     with torch.no_grad():
         full = torch.cat([model(x) for x, _ in _probe_batches(tokens)]).double().mean(dim=(0, 1))
     np.testing.assert_allclose(means, full.numpy(), rtol=0, atol=1e-5)

@@ -10,13 +10,16 @@ import torch
 
 from unused_tokens.model import build_model
 from unused_tokens.model_config import HEADS, GPTConfig
+from unused_tokens.schemas import MAGIKARP_INDICATORS
 from unused_tokens.weights import (
     MATRIX_READ,
     METHODS,
     collapse,
     detection,
+    displacement,
     features,
     geometry,
+    magikarp_scores,
     method_scores,
     principal_directions,
     reference_ids,
@@ -52,12 +55,37 @@ def scored_table(model, counts, seed=0):
 
 def test_planted_unused_rows_along_one_direction_are_found_and_random_ones_are_not():
     found = detection(scored_table(*planted(True))).set_index("method")
-    assert found.loc["magikarp", "auc"] == 1.0
-    assert found.loc["magikarp", "precision_at_k"] == 1.0
-    assert found.loc["magikarp", "k"] == UNUSED - 50 and found.loc["magikarp", "scored"] == V - 50
+    assert found.index.tolist() == list(METHODS)
+    pc1 = found.loc["magikarp_without_pc1"]
+    assert pc1["auc"] == 1.0 and pc1["precision_at_k"] == 1.0
+    assert pc1["k"] == UNUSED - 50 and pc1["scored"] == V - 50
     chance = detection(scored_table(*planted(False))).set_index("method")
-    assert abs(chance.loc["magikarp", "auc"] - 0.5) < 0.05
+    for indicator in MAGIKARP_INDICATORS:
+        assert abs(chance.loc[indicator, "auc"] - 0.5) < 0.05, indicator
     assert chance.loc["final_log_prob", "auc"] == 0.5  # ties everywhere
+
+
+def test_the_four_magikarp_indicators_by_a_plain_numpy_recomputation():
+    rng = np.random.default_rng(4)
+    matrix = rng.normal(size=(300, 12)) + rng.normal(size=12)  # rows off the origin
+    reference = [3, 50, 77, 120]
+
+    def cosine(rows):
+        centre = rows[reference].mean(axis=0)
+        return rows @ centre / np.linalg.norm(rows, axis=1) / np.linalg.norm(centre)
+
+    centred = matrix - matrix.mean(axis=0)
+    top = np.linalg.svd(centred, full_matrices=False)[2][0]  # first principal direction
+    expected = {
+        "magikarp_cosine": cosine(matrix),
+        "magikarp_centred": cosine(centred),
+        "magikarp_without_pc1": cosine(matrix - np.outer(matrix @ top, top)),
+        "magikarp_l2": -np.linalg.norm(matrix - matrix[reference].mean(axis=0), axis=1),
+    }
+    got = magikarp_scores(torch.tensor(matrix), reference)
+    assert list(got) == list(MAGIKARP_INDICATORS)
+    for name, values in expected.items():
+        np.testing.assert_allclose(got[name], values, rtol=0, atol=1e-9, err_msg=name)
 
 
 def test_the_reference_set_is_drawn_from_count_0_ids_and_never_scored():
@@ -67,7 +95,8 @@ def test_the_reference_set_is_drawn_from_count_0_ids_and_never_scored():
     assert reference.tolist() == sorted(reference.tolist())
     assert reference.tolist() == reference_ids(counts, 50, seed=3).tolist()  # seeded
     table = scored_table(model, counts, seed=3)
-    scored = table.loc[table["magikarp_score"].notna(), "token_id"].to_numpy()
+    scored = table.loc[table["magikarp_cosine"].notna(), "token_id"].to_numpy()
+    assert (table[list(MAGIKARP_INDICATORS)].isna().sum(axis=1).isin([0, 4])).all()
     assert np.intersect1d(scored, reference).size == 0
     assert sorted([*scored, *reference]) == list(range(V))
     by_method, truth = method_scores(table)
@@ -95,6 +124,22 @@ def test_collapse_measures_rows_along_one_direction():
     assert pairwise == pytest.approx(-1 / 3) and share == pytest.approx(0.5)
 
 
+def test_displacement_of_rows_moved_by_one_vector_and_by_their_own():
+    before = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, -1.0]])
+    shift = torch.tensor([0.5, -0.5, 0.0])
+    length, cosine, spread = displacement(before, before + shift)
+    assert length == pytest.approx(shift.norm().item()) and cosine == pytest.approx(1.0)
+    assert spread == pytest.approx(0.0, abs=1e-12)
+    scale = torch.tensor([[1.0], [2.0], [3.0]])  # one direction, lengths 1, 2, 3 (mean 2)
+    length, cosine, spread = displacement(before, before + scale * shift)
+    assert cosine == pytest.approx(1.0) and spread == pytest.approx((1 + 0 + 1) / 3 / 2)
+    assert length == pytest.approx(2 * shift.norm().item())
+    opposite = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    length, cosine, spread = displacement(before, before + opposite)  # mean (0, 1/3, 0)
+    assert cosine == pytest.approx(1 / 3) and spread == pytest.approx((2 * 10**0.5 + 2) / 3)
+    assert all(np.isnan(displacement(before[:0], before[:0])))
+
+
 def test_features_and_geometry_of_a_real_model_by_count_bucket():
     cfg = GPTConfig(vocab_size=500, context=8, n_embd=16, n_head=2, n_layer=1)
     untrained, trained = build_model(cfg, seed=0), build_model(cfg, seed=1)
@@ -109,24 +154,39 @@ def test_features_and_geometry_of_a_real_model_by_count_bucket():
     assert np.isnan(shape.loc[("untrained", "0"), "moved_cosine"])
     assert abs(shape.loc[("trained", "0"), "moved_cosine"]) < 0.2  # two unrelated seeds
     assert -0.05 < shape.loc[("trained", "0"), "pairwise_cosine"] < 0.05
+    moves = (trained.wte.weight - untrained.wte.weight).detach().double()
+    for bucket, rows in (("0", slice(0, 100)), ("2-10", slice(200, 500))):
+        expected = displacement(untrained.wte.weight[rows], trained.wte.weight[rows])
+        got = shape.loc[("trained", bucket), ["displacement_norm", "displacement_cosine"]]
+        assert got.tolist() == pytest.approx(expected[:2])
+        assert got["displacement_norm"] == pytest.approx(moves[rows].norm(dim=1).mean().item())
+    assert shape.loc["untrained", "displacement_norm"].isna().all()
 
 
-def test_the_verdict_says_how_well_and_which_score_points_backwards():
+def test_the_verdict_names_every_indicator_and_reads_its_interval():
+    aucs = {
+        "magikarp_cosine": (0.95, 0.93, 0.97),
+        "magikarp_centred": (0.70, 0.60, 0.80),
+        "magikarp_without_pc1": (0.55, 0.45, 0.65),
+        "magikarp_l2": (0.30, 0.25, 0.35),
+        "row_norm": (0.10, 0.08, 0.12),
+        "final_log_prob": (0.99, 0.98, 1.0),
+    }
+    assert set(aucs) == set(METHODS)
     rows = [
-        ("baseline", "magikarp", "auc", 3, 0.95, 0.01, 0.93, 0.97),
-        ("baseline", "row_norm", "auc", 3, 0.10, 0.01, 0.08, 0.12),
-        ("baseline", "final_log_prob", "auc", 3, 0.70, 0.05, 0.60, 0.80),
+        ("baseline", m, "auc", 3, mean, 0.01, low, high) for m, (mean, low, high) in aucs.items()
     ]
     columns = ["variant", "method", "quantity", "n_seeds", "mean", "std", "ci_low", "ci_high"]
     sentence = verdict(pd.DataFrame(rows, columns=columns), "baseline", scored_matrix("softmax"))
-    assert sentence.startswith(
-        "`baseline`: from the trained output matrix alone, the Magikarp indicator gives them "
-        "away almost perfectly (ROC AUC 0.950, 95% interval [0.930, 0.970]); of the three "
-        "scores the Magikarp indicator does best (AUC 0.950)."
-    )
-    assert sentence.endswith(
-        "The low row norm points the wrong way: never-used ids score high on its opposite "
-        "(AUC 0.100, so 0.900 reversed)."
+    assert sentence == (
+        "`baseline`: from the trained output matrix alone, the Magikarp cosine gives them away "
+        "almost perfectly (AUC 0.950 [0.930, 0.970]); the Magikarp cosine, centred tells them "
+        "apart better than chance (AUC 0.700 [0.600, 0.800]); the Magikarp cosine without the "
+        "first PC does not tell them apart better than chance (AUC 0.550 [0.450, 0.650]); the "
+        "Magikarp L2 distance points the wrong way (never-used ids score low) (AUC 0.300 "
+        "[0.250, 0.350]); the low row norm points the wrong way (never-used ids score low) (AUC "
+        "0.100 [0.080, 0.120]). For reference, the final log-probability on the probe's batches, "
+        "which is the effect itself and not read from the weights: AUC 0.990 [0.980, 1.000]."
     )
 
 
@@ -136,7 +196,12 @@ def test_the_verdict_names_the_matrix_the_detector_read():
     sentence = verdict(pd.DataFrame(rows, columns=columns), "adaptive", scored_matrix("adaptive"))
     assert sentence.startswith(
         "`adaptive`: from the trained input embedding (an adaptive softmax has no single output "
-        "matrix) alone, the Magikarp indicator does not tell them apart better than chance"
+        "matrix) alone, the Magikarp cosine does not tell them apart better than chance (AUC "
+        "0.500 [0.450, 0.550]); the Magikarp cosine, centred does not"
+    )
+    assert sentence.endswith(
+        "For reference, the final log-probability on the probe's batches, which is the effect "
+        "itself and not read from the weights: AUC 0.500 [0.450, 0.550]."
     )
     assert scored_matrix("softmax") == "output matrix"
     assert set(MATRIX_READ) == set(HEADS)  # every head says what the detector reads

@@ -38,11 +38,12 @@ from conftest import (
     snakemake,
 )
 from unused_tokens import schemas
-from unused_tokens.claims import tally
+from unused_tokens.claims import CLAIMS, tally
 from unused_tokens.corpus import strip_gutenberg
 from unused_tokens.files import read_parquet_metadata
 from unused_tokens.hardware import resolve_precision
 from unused_tokens.report_outline import FIGURES
+from unused_tokens.weights import COUNT_BUCKETS
 
 pytestmark = pytest.mark.workflow
 
@@ -212,9 +213,16 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
     summary = pd.read_parquet(out(workdir, "aggregate/summary.parquet")).set_index(
         ["variant", "quantity"]
     )
+    for run in RUNS:  # group means after training: on the probe's batches, not the log's
+        control = pd.read_parquet(out(workdir, run_path(*run, "probe/masking_control.parquet")))
+        trained = control[control["predictor"] == "trained"].set_index("group")
+        finals[run] = {
+            "loss": finals[run]["loss"],
+            **{f"{g}_masked": trained.loc[g, "masked_mean"] for g in schemas.GROUP_NAMES},
+        }
     t = 12.706204736174707  # Student t, 97.5% quantile, 1 degree of freedom
     for variant in ("baseline", "lr_high"):
-        for quantity in ("loss", "never_used_masked"):
+        for quantity in ("loss", "never_used_masked", "most_common_masked"):
             a, b = (finals[(variant, seed)][quantity] for seed in (0, 1))
             mean, sd = (a + b) / 2, abs(a - b) / math.sqrt(2)
             row = summary.loc[(variant, quantity)]
@@ -235,7 +243,9 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
         summary.loc[("lr_high", "loss"), "mean"]
     )
     claims = pd.read_parquet(out(workdir, "aggregate/claims.parquet"))
-    assert len(claims) == 2 * 7
+    assert len(claims) == 2 * len(CLAIMS)
+    measures = pd.read_parquet(out(workdir, "aggregate/measures.parquet"))
+    assert measures[["variant", "seed"]].to_numpy().tolist() == [list(run) for run in RUNS]
     assert headline["claims"]["baseline"] == dict(
         claims.loc[claims["variant"] == "baseline", ["claim", "result"]].to_numpy()
     )
@@ -270,7 +280,8 @@ def test_report_is_rendered_without_code(workdir):
     html = out(workdir, "report/report.html").read_text()
     assert "Claims, measured" in html and html.count("<img") == len(FIGURES)
     assert "import pandas" not in html
-    tally = re.findall(r"(baseline \d PASS(?:, \d FAIL)?; lr_high \d PASS(?:, \d FAIL)?)", html)
+    counts = r"\d PASS(?:, \d FAIL)?(?:, \d N/A)?"
+    tally = re.findall(rf"(baseline {counts}; lr_high {counts})", html)
     assert len(tally) == 2, tally  # in the summary, first, and under the claims table
     assert "2 seeds; means with 95% intervals" in html
 
@@ -479,7 +490,7 @@ def test_report_opens_in_a_browser_with_every_image_and_the_claims(workdir, tmp_
     dom = chromium("--virtual-time-budget=10000", "--dump-dom", page.as_uri())
     images = f"{len(FIGURES)}/{len(FIGURES)}"
     assert f'data-images="{images}"' in dom, re.findall(r"data-images=\"[^\"]*\"", dom)
-    verdicts = 2 * 7 + 2 * 3 + 2  # the variants' claims, then the fine-tuning's
+    verdicts = 2 * len(CLAIMS) + 2 * 3 + 2  # the variants' claims, then the fine-tuning's
     assert f'data-claims="{verdicts}"' in dom, re.findall(r"data-claims=\"[^\"]*\"", dom)
     assert f'data-alts="{images}"' in dom, re.findall(r"data-alts=\"[^\"]*\"", dom)
     assert 'data-title="e2e: what training does to rare and never-used tokens"' in dom
@@ -533,7 +544,29 @@ def test_the_aggregation_benchmark_times_a_larger_study_from_this_one(workdir, c
     aggregate_study.main([str(out(workdir, "")), "--variants", "3", "--seeds", "2"])
     printed = capsys.readouterr().out
     assert f"6 runs (3 variants x 2 seeds), {6 * (STEPS + 1) * 7:,} rows" in printed
-    assert re.search(r"^ +\d+\.\d\d s  in all; 21 claim rows$", printed, re.MULTILINE)
+    claim_rows = 3 * len(CLAIMS)
+    assert re.search(rf"^ +\d+\.\d\d s  in all; {claim_rows} claim rows$", printed, re.MULTILINE)
+
+
+def test_the_gradient_scale_script_prints_every_bucket_of_the_studys_model(workdir, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gradient_scale
+
+    config = workdir[0] / "config" / "test.yaml"
+    gradient_scale.main([str(out(workdir, "")), "--configfile", str(config), "--batches", "2"])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "per-element RMS gradient of the output rows over 2 batches (median):"
+    counts = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))["count"]
+    buckets = [
+        label for label, (low, high) in COUNT_BUCKETS.items() if counts.between(low, high).any()
+    ]
+    for line, label in zip(printed[1:-1], buckets, strict=True):
+        assert re.fullmatch(rf"  count {re.escape(f'{label:>6}')}: [0-9.e-]+ \(\d+ rows\)", line), (
+            line
+        )
+    assert re.fullmatch(
+        r"count-0 rows' first gradients: mean cosine with their mean -?[01]\.\d{5}", printed[-1]
+    )
 
 
 def test_the_startup_benchmark_trains_as_the_train_rule_does(workdir, tmp_path, capsys):

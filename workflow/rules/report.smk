@@ -11,8 +11,10 @@ rule aggregate:
         lib=lib("scripts/aggregate_runs.py"),
     output:
         steps=f"{OUT}/aggregate/steps.parquet",
+        endpoints=f"{OUT}/aggregate/endpoints.parquet",
         summary=f"{OUT}/aggregate/summary.parquet",
         differences=f"{OUT}/aggregate/differences.parquet",
+        measures=f"{OUT}/aggregate/measures.parquet",
         claims=f"{OUT}/aggregate/claims.parquet",
         claims_page=report(
             f"{OUT}/aggregate/claims.html",
@@ -52,8 +54,10 @@ rule report:
         summary=pretrain(rules.count_tokens.output.summary),
         groups=rules.select_groups.output.groups,
         steps=rules.aggregate.output.steps,
+        endpoints=rules.aggregate.output.endpoints,
         final=rules.aggregate.output.summary,
         differences=rules.aggregate.output.differences,
+        measures=rules.aggregate.output.measures,
         claims=rules.aggregate.output.claims,
         logs=every_run(rules.train.output.log),
         probe_groups=every_run(rules.probe_untrained.output.groups),

@@ -1,4 +1,6 @@
-"""probe_vocab rule: every token's mean log-probability before and after a run's training, and
+"""probe_vocab rule: every token's mean log-probability, mean logit (their difference is the
+normaliser, logsumexp) and mean log-probability renormalised over the corpus's ids, before and
+after a run's training, and
 the masking control: the trained model's group means against a context-free unigram
 predictor's, on the same probe batches."""
 
@@ -18,8 +20,12 @@ with stage(snakemake) as log:
     models = {"untrained": context.untrained_model(), "trained": load_model(snakemake.input.model)}
     table = pd.DataFrame({"token_id": range(context.vocabulary.size)})
     for name, model in models.items():
-        means = vocab_means(model, context.tokens, probe, context.precision, context.device)
-        table[f"{name}_mean"] = context.vocabulary.decode(means)  # NaN: an id without an index
+        means = vocab_means(
+            model, context.tokens, probe, context.precision, context.counts, context.device
+        )
+        table[f"{name}_mean"] = context.vocabulary.decode(means.log_probs)  # NaN: no index
+        table[f"{name}_logit"] = context.vocabulary.decode(means.logits)
+        table[f"{name}_within_corpus"] = context.vocabulary.decode(means.within_corpus)
     write_parquet(table, snakemake.output.logprobs, schemas.VOCAB_LOGPROBS, context.metadata())
     control = masking_control(
         models["trained"],

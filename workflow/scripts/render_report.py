@@ -19,6 +19,8 @@ with stage(snakemake) as log:
         "summary_path": i.summary,
         "groups_path": i.groups,
         "steps_path": i.steps,
+        "endpoints_path": i.endpoints,
+        "measures_path": i.measures,
         "final_path": i.final,
         "differences_path": i.differences,
         "claims_path": i.claims,

@@ -1,12 +1,21 @@
 """Every run of a study in one table, and what the seeds say together.
 
-`long_log` stacks the runs' training logs into (variant, seed, step, quantity, value) rows.
+`long_log` stacks the runs' training logs into (variant, seed, step, quantity, value) rows, and
+`endpoints` gives such rows for each run's first and last step, its group means taken on the
+probe's batches (what the summaries use; the training log's are one training batch each).
 `describe` gives, for any grouping of such rows, the number of seeds, the mean, the standard
 deviation (n - 1) and the 95% Student-t interval of the mean: mean ± t(0.975, n - 1) · sd / √n.
 With one seed there is no interval: its bounds are NaN. `summary` describes each variant's final
 values; `changes` how far training moved them from step 0; `paired_differences` each variant's
 final values minus the baseline's at the same seed, so that what the seeds share (the
 initialisation, the windows) cancels.
+
+A test that a measure lies above (or below) a bound is a one-sided t-test over seeds
+(`one_sided_p`); a family of such tests is corrected by Holm's step-down method (`holm`), and a
+test passes when its adjusted p-value is below ALPHA = (1 - LEVEL) / 2: for a family of one test,
+exactly when the 95% interval lies on its side of the bound. Seeds vary the initialisation and
+the training windows; the probe's batches and the groups' draw are fixed, so the intervals say
+nothing about other probe samples or other draws.
 """
 
 import numpy as np
@@ -17,6 +26,7 @@ from . import schemas
 from .schemas import BASELINE_VARIANT
 
 LEVEL = 0.95
+ALPHA = (1 - LEVEL) / 2  # one-sided: a family of one test passes as its 95% interval does
 
 
 def long_log(logs):
@@ -26,6 +36,39 @@ def long_log(logs):
         part = log.melt(id_vars="step", var_name="quantity", value_name="value")
         parts.append(part.assign(variant=variant, seed=seed))
     return pd.concat(parts, ignore_index=True)[schemas.STEPS.names]
+
+
+def endpoints(long, probes, controls):
+    """The (variant, seed, step, quantity, value) rows of each run's first and last step that
+    the summaries compare: the group means measured on the probe's batches, the same for every
+    run (step 0: the untrained probe's group table; the last step: the masking control's
+    "trained" rows; `probes` and `controls` keyed like the logs of `long`), and the training
+    log's loss (its first and last batch)."""
+    last = long.groupby(["variant", "seed"])["step"].transform("max")
+    ends = long[((long["step"] == 0) | (long["step"] == last)) & (long["quantity"] == "loss")]
+    parts = [ends]
+    final = ends.groupby(["variant", "seed"])["step"].max()
+    for (variant, seed), probe in probes.items():
+        trained = controls[(variant, seed)]
+        trained = trained[trained["predictor"] == "trained"]
+        for step, table in ((0, probe), (int(final[(variant, seed)]), trained)):
+            rows = table.melt(
+                id_vars="group", value_vars=["masked_mean", "unmasked_mean"], value_name="value"
+            )
+            quantity = rows["group"] + "_" + rows["variable"].str.removesuffix("_mean")
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "variant": variant,
+                        "seed": seed,
+                        "step": step,
+                        "quantity": quantity,
+                        "value": rows["value"],
+                    }
+                )
+            )
+    table = pd.concat(parts, ignore_index=True)[schemas.STEPS.names]
+    return table.sort_values(["variant", "seed", "step"], kind="stable", ignore_index=True)
 
 
 def describe(values, by):
@@ -44,6 +87,35 @@ def bounds(row):
     if np.isnan(row["ci_low"]):
         return row["mean"], row["mean"]
     return row["ci_low"], row["ci_high"]
+
+
+def one_sided_p(row, bound, above):
+    """The p-value of a one-sided t-test over seeds that the mean of a `describe` row lies above
+    `bound` (or below it, `above` False); NaN with fewer than two seeds. Seeds that all agree
+    (sd 0) give 0 on the claimed side of the bound and 1 elsewhere."""
+    n, mean, sd = row["n_seeds"], row["mean"], row["std"]
+    if n < 2 or np.isnan(mean):
+        return np.nan
+    side = mean - bound if above else bound - mean
+    if sd == 0:
+        return 0.0 if side > 0 else 1.0
+    return float(stats.t.sf(side / (sd / np.sqrt(n)), n - 1))
+
+
+def holm(p_values):
+    """Holm's step-down adjustment of a family of p-values (NaN ones left out and kept NaN): the
+    k-th smallest of m is multiplied by m - k + 1, and adjusted values never decrease in that
+    order; capped at 1."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p), np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def final_values(long):

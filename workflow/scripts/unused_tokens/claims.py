@@ -1,11 +1,18 @@
 """The experiment's claims, each tested on what a variant's seeds show together.
 
-A claim is one or more measures of a run (`run_measures`), each with a test on a side of a
-bound. Over the seeds of a variant a measure has a 95% Student-t interval (aggregate.describe),
-and a test passes only when the whole interval lies on its side of the bound. With one seed no
-interval exists: the test is applied to the single value, and the table says so. A claim the
-data do not support FAILs, and is shown like one that PASSes. A claim about tokens a variant's
-model does not have (never-used ids after vocabulary pruning: NaN measures) is N/A.
+A claim is one or more measures of a run (`run_measures`), each with a test on a side of a bound: a
+one-sided t-test over the seeds of a variant (aggregate.one_sided_p). Claims come in families
+(FAMILIES). The tests of a tested family are Holm-corrected together, per variant, and a claim
+PASSes when every one of its tests' adjusted p-values is below aggregate.ALPHA (for a family of one
+test: when its 95% interval lies on its side of the bound). A sanity check holds by construction: it
+is shown, and not counted in the tally. With one seed no test exists: the claim is judged on the
+single value, and the table says so. A claim the data do not support FAILs, and is shown like one
+that PASSes. A claim about tokens a variant's model does not have (never-used ids after vocabulary
+pruning, the logits of an adaptive softmax: NaN measures) is N/A.
+
+Group means before and after training are taken on the probe's batches, the same for every run (the
+untrained probe and the masking control's trained rows); the training log's last row, one training
+batch, is not used here.
 """
 
 import html
@@ -15,101 +22,205 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .aggregate import bounds, describe
+from . import schemas
+from .aggregate import ALPHA, describe, holm, one_sided_p
 from .schemas import GROUP_NAMES
 
-MOVED_NATS = 0.01  # a token "moved" if its mean log-probability changed by more than this
 UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
 RESULTS = ("PASS", "FAIL", "N/A")  # a claim's result: supported, not supported, not applicable
+FAMILIES = {  # name: what its claims are; the tally counts the TESTED ones
+    "sanity": "sanity check: holds by construction (the initialisation), not counted",
+    "groups": "how training moves the three groups (Holm-corrected together)",
+    "mechanism": "where the never-used tokens' fall comes from (Holm-corrected together)",
+    "copying": "whether the model copies from its context (one test)",
+    "finetune": "fine-tuning on the second book (Holm-corrected together)",
+}
+TESTED = ("groups", "mechanism", "copying", "finetune")
 
 
 def copying_effect(control):
     """Per group: the trained model's unmasked-minus-masked gap, a context-free unigram
-    predictor's gap on the same probe batches, and their difference, "copying": what reading the
-    context adds. Masking alone lowers a group's mean even for the unigram predictor, because it
-    drops a group's most frequent members more often than its rare ones.
+    predictor's gap on the same probe batches, their difference ("copying", a cross-check) and
+    the trained model's within-token copying (probe.within_token_copying, what the claim
+    tests). Masking alone lowers a group's mean even for the unigram predictor, because it drops
+    a group's most frequent members more often than its rare ones; the difference of gaps still
+    carries the two predictors' different selection effects, which comparing each token with
+    itself does not.
 
     control: a run's masking-control table (schemas.MASKING_CONTROL).
     """
     gap = control.assign(gap=control["unmasked_mean"] - control["masked_mean"]).pivot(
         index="group", columns="predictor", values="gap"
     )
+    within = control[control["predictor"] == "trained"].set_index("group")
     return pd.DataFrame(
         {
             "trained_gap": gap["trained"],
             "unigram_gap": gap["unigram"],
             "copying": gap["trained"] - gap["unigram"],
+            "within_token": within["within_token_copying"],
         }
     ).loc[list(GROUP_NAMES)]
 
 
-def run_measures(probe_groups, training_log, vocab_logprobs, counts, control):
-    """The measures the claims test, for one run: {name: value}.
+def run_measures(probe_groups, vocab_logprobs, counts, control):
+    """The measures the claims test, for one run: {name: value} in schemas.MEASURES's order.
 
-    probe_groups: the untrained probe's group table; training_log: the run's log; vocab_logprobs:
-    every token's untrained and trained mean (NaN for an id the model does not cover); counts:
-    every token's count in the corpus, by id; control: the masking control (copying_effect).
-    "-ln V" is the model's own vocabulary size.
+    probe_groups: the untrained probe's group table; control: the masking control, whose
+    "trained" rows are the trained model's group means on the same probe batches; vocab_logprobs:
+    every token's untrained and trained mean log-probability and logit (NaN for an id the model
+    does not cover, logits NaN for an adaptive softmax); counts: every token's count in the
+    corpus, by id. "-ln V" is the model's own vocabulary size. The never-used tokens' changes of
+    mean log-probability and logit are means over every id of count 0 (unmasked); the
+    normaliser's, the positions' mean logsumexp, is an id's logit change minus its
+    log-probability change (the same for all ids), so that for the never-used ids
+    log_prob_change = logit_change - logsumexp_change.
     """
     uniform = probe_groups["uniform_log_prob"].iloc[0]
-    first, last = training_log.iloc[0], training_log.iloc[-1]
-    change = {g: last[f"{g}_masked"] - first[f"{g}_masked"] for g in GROUP_NAMES}
-    delta = (vocab_logprobs["trained_mean"] - vocab_logprobs["untrained_mean"]).to_numpy()
-    most, least, never = (last[f"{g}_masked"] for g in GROUP_NAMES)
-    return {
+    before = probe_groups.set_index("group")["masked_mean"]
+    trained_rows = control[control["predictor"] == "trained"].set_index("group")
+    trained = trained_rows["masked_mean"]
+    change = {g: trained[g] - before[g] for g in GROUP_NAMES}
+    most, least, never = (trained[g] for g in GROUP_NAMES)
+    logit = (vocab_logprobs["trained_logit"] - vocab_logprobs["untrained_logit"]).to_numpy()
+    log_prob = (vocab_logprobs["trained_mean"] - vocab_logprobs["untrained_mean"]).to_numpy()
+    unseen = np.asarray(counts) == 0
+    normaliser = (logit - log_prob)[np.isfinite(logit - log_prob)]
+    measures = {
         "untrained_gap": float((probe_groups["masked_mean"] - uniform).abs().max()),
-        "copying": float(copying_effect(control).loc["most_common", "copying"]),
-        **{f"change_{g}": change[g] for g in GROUP_NAMES},
-        "fall_excess": change["never_used"] - change["least_common"],
-        "most_minus_least": most - least,
-        "least_minus_never": least - never,
-        "moved_fraction": float(np.mean(np.abs(delta[~np.isnan(delta)]) > MOVED_NATS)),
-        "largest_unseen_change": float(delta[np.asarray(counts) == 0].max()),
+        "copying": float(trained_rows.loc["most_common", "within_token_copying"]),
+        "copying_gaps": float(copying_effect(control).loc["most_common", "copying"]),
+        **{f"change_{g}": float(change[g]) for g in GROUP_NAMES},
+        "fall_excess": float(change["never_used"] - change["least_common"]),
+        "most_minus_least": float(most - least),
+        "least_minus_never": float(least - never),
+        "never_used_log_prob_change": _mean_or_nan(log_prob[unseen]),
+        "never_used_logit_change": _mean_or_nan(logit[unseen]),
+        "logsumexp_change": _mean_or_nan(normaliser),
     }
+    return {name: measures[name] for name in schemas.MEASURES}
+
+
+def _mean_or_nan(values):
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else np.nan
 
 
 @dataclass(frozen=True)
 class Test:
     measure: str
-    above: bool  # the interval must lie above `bound` (else below it)
+    above: bool  # the measure must lie above `bound` (else below it)
     bound: float
 
     def passes(self, low, high):
         return low > self.bound if self.above else high < self.bound
 
+    def p_value(self, row):
+        """The one-sided t-test's p-value of a `describe` row (NaN with one seed)."""
+        return one_sided_p(row, self.bound, self.above)
+
     def __str__(self):
         return f"{self.measure} {'>' if self.above else '<'} {self.bound:g}"
 
 
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    tests: tuple
+    family: str  # a key of FAMILIES
+
+
 CLAIMS = (
-    (
+    Claim(
         "Untrained, every group sits at the uniform log-probability -ln V",
         (Test("untrained_gap", False, UNIFORM_TOLERANCE),),
+        "sanity",
     ),
-    (
-        "The trained model copies common tokens from context: its unmasked-minus-masked gap "
-        "exceeds a context-free unigram predictor's on the same batches",
-        (Test("copying", True, 0),),
+    Claim(
+        "Training raises the most common tokens", (Test("change_most_common", True, 0),), "groups"
     ),
-    ("Training raises the most common tokens", (Test("change_most_common", True, 0),)),
-    ("Training lowers the least common tokens", (Test("change_least_common", False, 0),)),
-    (
+    Claim(
+        "Training lowers the least common tokens",
+        (Test("change_least_common", False, 0),),
+        "groups",
+    ),
+    Claim(
         "Never-used tokens fall the most",
         (Test("change_never_used", False, 0), Test("fall_excess", False, 0)),
+        "groups",
     ),
-    (
+    Claim(
         "After training: most common > least common > never used",
         (Test("most_minus_least", True, 0), Test("least_minus_never", True, 0)),
+        "groups",
     ),
-    (
-        "Every token's probability moves, even tokens never seen",
-        (Test("moved_fraction", True, 0.99), Test("largest_unseen_change", False, 0)),
+    Claim(
+        "The never-used tokens' own logits fall: their fall is not the normaliser's alone",
+        (Test("never_used_logit_change", False, 0),),
+        "mechanism",
+    ),
+    Claim(
+        "The normaliser (the mean logsumexp) falls, which raises every token",
+        (Test("logsumexp_change", False, 0),),
+        "mechanism",
+    ),
+    Claim(
+        "The trained model copies common tokens from context: a most-common token is likelier "
+        "in samples whose input holds it than in those whose input does not (each token "
+        "compared with itself)",
+        (Test("copying", True, 0),),
+        "copying",
     ),
 )
 
 
+def judged(rows):
+    """Results of claims of one variant and family: `rows` are (claim, [describe row per test]),
+    returned as (result, adjusted p-value, how it was tested) per claim. A tested family's tests
+    are Holm-corrected together; a NaN measure makes its claim N/A and takes no part."""
+    family = rows[0][0].family if rows else None
+    entries = [(c, t, d) for c, ds in rows for t, d in zip(c.tests, ds, strict=True)]
+    p = np.array([np.nan if np.isnan(d["mean"]) else t.p_value(d) for _, t, d in entries])
+    adjusted = holm(p) if family in TESTED else p
+    tested = int((~np.isnan(p)).sum())
+    out, at = [], 0
+    for claim, ds in rows:
+        mine = adjusted[at : at + len(ds)]
+        at += len(ds)
+        n = min(int(d["n_seeds"]) for d in ds)
+        if any(np.isnan(d["mean"]) for d in ds):
+            out.append((RESULTS[2], np.nan, "n/a"))
+            continue
+        if n < 2:
+            ok = all(t.passes(d["mean"], d["mean"]) for t, d in zip(claim.tests, ds, strict=True))
+            out.append((RESULTS[0] if ok else RESULTS[1], np.nan, "the value (one seed: no test)"))
+            continue
+        how = f"one-sided t-tests over {n} seeds"
+        if family in TESTED:
+            how += f", Holm-adjusted over the family's {tested} tests"
+        worst = float(np.max(mine))
+        out.append((RESULTS[0] if worst < ALPHA else RESULTS[1], worst, f"{how}, p < {ALPHA:g}"))
+    return out
+
+
+def claim_rows(variant, found, missing=None):
+    """schemas.CLAIMS rows of one variant's claims of one family: `found` as for `judged`;
+    `missing` ({measure: why}) says why a measure without values has none (by default: the
+    model has no such tokens)."""
+    rows, missing = [], missing or {}
+    for (claim, ds), (result, p, how) in zip(found, judged(found), strict=True):
+        measured = "; ".join(
+            measured_text(t.measure, d, missing.get(t.measure, NO_TOKENS))
+            for t, d in zip(claim.tests, ds, strict=True)
+        )
+        test = " and ".join(map(str, claim.tests)) + f" ({how})"
+        rows.append((variant, claim.family, claim.text, measured, test, result, p))
+    return rows
+
+
 def claims(measures):
-    """One row per variant and claim: variant, claim, measured, test, result (PASS or FAIL).
+    """One row per variant and claim (schemas.CLAIMS): variant, family, claim, measured, test,
+    result (PASS, FAIL or N/A) and the claim's adjusted p-value (the largest of its tests').
 
     measures: one row per run with columns variant, seed and every run_measures name.
     """
@@ -117,23 +228,19 @@ def claims(measures):
     described = describe(values, ["variant", "quantity"]).set_index(["variant", "quantity"])
     rows = []
     for variant in dict.fromkeys(measures["variant"]):
-        for text, tests in CLAIMS:
-            verdicts, measured = [], []
-            for test in tests:
-                d = described.loc[(variant, test.measure)]
-                single = d["n_seeds"] < 2
-                verdicts.append(test.passes(*bounds(d)))
-                measured.append(measured_text(test.measure, d))
-            how = "the value" if single else f"the 95% interval over {int(d['n_seeds'])} seeds"
-            test_text = " and ".join(map(str, tests)) + f", for {how}"
-            missing = any(np.isnan(described.loc[(variant, t.measure), "mean"]) for t in tests)
-            result = RESULTS[2] if missing else RESULTS[0] if all(verdicts) else RESULTS[1]
-            rows.append((variant, text, "; ".join(measured), test_text, result))
-    return pd.DataFrame(rows, columns=["variant", "claim", "measured", "test", "result"])
+        for family in FAMILIES:
+            members = [c for c in CLAIMS if c.family == family]
+            if not members:
+                continue
+            found = [(c, [described.loc[(variant, t.measure)] for t in c.tests]) for c in members]
+            rows += claim_rows(variant, found)
+    return pd.DataFrame(rows, columns=schemas.CLAIMS.names)
 
 
 def tally(table):
-    """The claims table's results counted per variant, in one line: "baseline 6 PASS, 1 FAIL"."""
+    """The tested claims' results counted per variant, in one line: "baseline 6 PASS, 1 FAIL";
+    sanity checks and exploratory claims are not counted."""
+    table = table[table["family"].isin(TESTED)]
     counts = table.groupby("variant", sort=False)["result"].value_counts()
     return "; ".join(
         f"{variant} "
@@ -152,7 +259,10 @@ def finished(report, claims_paths):
     return f"report: {report}\nclaims: {tally(tables)}"
 
 
-def measured_text(measure, d, missing="the model has no such tokens"):
+NO_TOKENS = "the model has no such tokens"
+
+
+def measured_text(measure, d, missing=NO_TOKENS):
     """A measure's mean with its 95% interval (a `describe` row `d`), as a claim shows it; where
     there is no value, n/a and why (`missing`)."""
     if np.isnan(d["mean"]):
@@ -172,6 +282,7 @@ def styled_claims(table):
     return (
         table.style.hide(axis="index")
         .format(escape="html")
+        .format("{:.2g}", subset=["p_adjusted"], na_rep="")
         .map(colour.get, subset=["result"])
         .set_properties(subset=["claim", "measured", "test"], **{"text-align": "left"})
     )

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from . import schemas
-from .aggregate import bounds, describe
-from .claims import RESULTS, Test, measured_text
+from .aggregate import describe
+from .claims import Claim, Test, claim_rows
 from .figures import legend_outside
 from .finetune import steps_to_level
 from .schemas import ARMS
@@ -104,44 +104,39 @@ def reach_summary(reach):
 
 
 def claims(long, report_steps, smooth_steps, reached):
-    """schemas.CLAIMS rows (variant "finetune"): the loss claims at each report step and the
-    claims on the steps to the unigram level (`reached`, from reach), each on the paired
-    difference of two arms over seeds. A seed at which either arm never reached the level within
-    the run is left out; with no seed left the claim is N/A and says how many seeds reached it."""
+    """schemas.CLAIMS rows (variant "finetune", one Holm-corrected family): the loss claims at
+    each report step and the claims on the steps to the unigram level (`reached`, from reach),
+    each on the paired difference of two arms over seeds. A seed at which either arm never
+    reached the level within the run is left out; with no seed left the claim is N/A and says
+    how many seeds reached it."""
     values = smoothed(long, smooth_steps).set_index(["step", "arm", "seed", "quantity"])["value"]
     steps = reached.set_index(["arm", "seed"])["steps_to_level"]
-    rows = []
+    found, why = [], {}
     for k in report_steps:
         for text, (first, second, quantity, above) in LOSS_CLAIMS:
             at = values.xs((k, quantity), level=("step", "quantity"))
             measure = f"{quantity} {first} - {second} at step {k}"
-            rows.append(_paired(text.format(k=k), measure, at[first] - at[second], above))
+            found.append(_paired(text.format(k=k), measure, at[first] - at[second], above))
     for text, (first, second, above) in REACH_CLAIMS:
         measure = f"steps to the level, {first} - {second}"
-        missing = (
+        why[measure] = (
             f"no seed at which both arms reach the level within {long['step'].max()} steps; "
             + (", ".join(f"{arm} reaches it at {_reached(steps[arm])}" for arm in (first, second)))
         )
-        rows.append(_paired(text, measure, steps[first] - steps[second], above, missing))
-    return pd.DataFrame(rows, columns=schemas.CLAIMS.names)
+        found.append(_paired(text, measure, steps[first] - steps[second], above))
+    return pd.DataFrame(claim_rows("finetune", found, why), columns=schemas.CLAIMS.names)
 
 
 def _reached(steps):
     return f"{steps.notna().sum()} of {len(steps)} seeds"
 
 
-def _paired(text, measure, differences, above, missing="no values"):
-    """A claim's row from its per-seed `differences`: PASS where their 95% interval lies on the
-    claimed side of 0, FAIL otherwise (what the data does not show), N/A without values (and
-    why: `missing`)."""
+def _paired(text, measure, differences, above):
+    """A claims.Claim of the family "finetune" on the per-seed `differences` of two arms (above
+    or below 0), with the differences described over seeds (NaN ones left out)."""
     values = pd.DataFrame({"measure": measure, "value": differences.to_numpy()})
     d = describe(values, ["measure"]).iloc[0]
-    test = Test(measure, above, 0)
-    how = "the value" if d["n_seeds"] < 2 else f"the 95% interval over {d['n_seeds']} seeds"
-    result = (
-        RESULTS[2] if d["n_seeds"] == 0 else RESULTS[0] if test.passes(*bounds(d)) else RESULTS[1]
-    )
-    return ("finetune", text, measured_text(measure, d, missing), f"{test}, for {how}", result)
+    return Claim(text, (Test(measure, above, 0),), "finetune"), [d]
 
 
 def plot_recovery(long, level, smooth_steps):

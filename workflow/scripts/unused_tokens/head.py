@@ -218,18 +218,38 @@ def fused_head(
     return HeadOutput(objective, loss, probes, losses.view(targets.shape))
 
 
-@torch.no_grad()
-def log_prob_sums(hidden, weight, plan, bias=None):
-    """Every vocabulary id's log-probability summed over the positions of hidden (..., d): (V,).
+class OutputSums(NamedTuple):
+    """Every vocabulary id's log-probability and logit summed over positions: (V,) each, float64.
+    A position's log-probability is its logit minus its logsumexp, so the two sums of any id
+    differ by the positions' summed logsumexp: the same for every id. `within`: the positions'
+    summed logsumexp over a subset of ids only (a 0-dim float64 tensor; NaN without a subset):
+    an id's logit sum minus it is its log-probability sum renormalised over that subset."""
 
-    The log-softmax is taken in fp32 (the bias, if any, added in fp32), the sums in float64.
-    """
+    log_probs: torch.Tensor
+    logits: torch.Tensor
+    within: torch.Tensor
+
+
+@torch.no_grad()
+def output_sums(hidden, weight, plan, bias=None, within=None):
+    """The OutputSums of the positions of hidden (..., d), `within` a boolean mask of ids (or
+    None). The logits (the bias, if any, added) and the log-softmax are taken in fp32, the sums
+    in float64."""
     vocab = len(weight)
-    total = torch.zeros(vocab, dtype=torch.float64, device=hidden.device)
+    log_prob_total = torch.zeros(vocab, dtype=torch.float64, device=hidden.device)
+    logit_total = torch.zeros_like(log_prob_total)
+    within_total = torch.zeros((), dtype=torch.float64, device=hidden.device)
     h, w = operands(hidden.flatten(0, -2), weight, plan)
     b = padded_bias(bias, len(w))
     for _, logits in padded_logits(h, w, vocab, plan):
         for start in range(0, len(logits), plan.block):
-            log_probs = log_softmax(logits[start : start + plan.block], b)
-            total += log_probs[:, :vocab].sum(dim=0, dtype=torch.float64)
-    return total
+            block = logits[start : start + plan.block, :vocab].float()
+            if b is not None:
+                block = block + b[:vocab]
+            log_prob_total += torch.log_softmax(block, dim=1).sum(dim=0, dtype=torch.float64)
+            logit_total += block.sum(dim=0, dtype=torch.float64)
+            if within is not None:
+                within_total += block[:, within].logsumexp(dim=1).sum(dtype=torch.float64)
+    if within is None:
+        within_total = torch.tensor(float("nan"), dtype=torch.float64)
+    return OutputSums(log_prob_total, logit_total, within_total)

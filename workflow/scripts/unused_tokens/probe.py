@@ -14,6 +14,7 @@ after vocabulary pruning) has no tokens, and its means are NaN.
 import logging
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ import torch
 from . import schemas
 from .batches import random_windows
 from .frequency import unigram_log_probs
-from .head import HeadPlan, fused_head, log_prob_sums
+from .head import HeadPlan, fused_head, output_sums
 from .progress import INTERVAL_S, hms
 
 log = logging.getLogger(__name__)
@@ -142,41 +143,87 @@ def probe_groups(model, tokens, groups, settings, precision, device="cpu"):
 
 
 def unigram_groups(log_probs, tokens, groups, settings, context):
-    """The group table of a context-free predictor that gives every position the same
-    log-probabilities `log_probs` (one per model index), on the probe's batches of `context`
-    tokens: what masking does to a group's mean when nothing can be copied from the context."""
+    """The group and token tables (as probe_groups's) of a context-free predictor that gives
+    every position the same log-probabilities `log_probs` (one per model index), on the probe's
+    batches of `context` tokens: what masking does to a group's mean when nothing can be copied
+    from the context."""
     probe = GroupProbe(groups)
     fixed = torch.as_tensor(log_probs, dtype=torch.float64)[probe.ids]
     batches = _batches(context, tokens, settings, "cpu")
-    return _tables(probe, batches, lambda x, y: fixed.expand(*x.shape, -1))[0]
+    return _tables(probe, batches, lambda x, y: fixed.expand(*x.shape, -1))
+
+
+def within_token_copying(token_table):
+    """Per group (a Series): the mean over its tokens of (mean log-probability in samples whose
+    input holds the token) minus (mean in samples whose input does not), over the tokens that
+    are present in some samples and absent from others. Comparing each token with itself leaves
+    out the selection effect of masking (which drops frequent tokens more often); a context-free
+    predictor scores exactly 0. The present mean comes from a token-table row (schemas
+    PROBE_TOKENS): unmasked = f * present + (1 - f) * masked, f the share masked out."""
+    f = token_table["masked_out_fraction"]
+    both = (f > 0) & (f < 1)
+    present = (token_table["unmasked_mean"] - (1 - f) * token_table["masked_mean"]) / f
+    difference = (present - token_table["masked_mean"]).where(both)
+    return difference.groupby(token_table["group"], sort=False).mean()
 
 
 def masking_control(model, tokens, groups, settings, precision, counts, device="cpu"):
     """The trained `model`'s group means and those of the corpus's unigram predictor (`counts`
-    per model index, frequency.unigram_log_probs) on the same probe batches, one table
-    (schemas.MASKING_CONTROL): claims.copying_effect reads what copying adds from it."""
-    trained, _ = probe_groups(model, tokens, groups, settings, precision, device)
-    unigram = unigram_groups(unigram_log_probs(counts), tokens, groups, settings, model.cfg.context)
-    tables = [trained.drop(columns="uniform_log_prob").assign(predictor="trained")]
-    tables.append(unigram.assign(predictor="unigram"))
+    per model index, frequency.unigram_log_probs) on the same probe batches, with each one's
+    within-token copying, one table (schemas.MASKING_CONTROL): claims.copying_effect reads what
+    copying adds from it."""
+    trained, trained_tokens = probe_groups(model, tokens, groups, settings, precision, device)
+    unigram, unigram_tokens = unigram_groups(
+        unigram_log_probs(counts), tokens, groups, settings, model.cfg.context
+    )
+    tables = []
+    for name, table, token_table in (
+        ("trained", trained, trained_tokens),
+        ("unigram", unigram, unigram_tokens),
+    ):
+        copying = within_token_copying(token_table).reindex(table["group"]).to_numpy()
+        tables.append(table.assign(predictor=name, within_token_copying=copying))
     return pd.concat(tables, ignore_index=True)[schemas.MASKING_CONTROL.names]
 
 
+class VocabMeans(NamedTuple):
+    """Per model index, over the probe's batches (unmasked), as float64 numpy arrays: the mean
+    log-probability, the mean logit, and the mean log-probability renormalised over the ids of
+    count > 0 (NaN for the others): what a model pruned to the corpus's ids would be compared
+    with. The logits of an adaptive softmax, which has no single output layer, are NaN, and so
+    are its renormalised means. An id's mean logit minus its mean log-probability is the
+    positions' mean logsumexp, the normaliser, the same for every id."""
+
+    log_probs: np.ndarray
+    logits: np.ndarray
+    within_corpus: np.ndarray
+
+
 @torch.no_grad()
-def vocab_means(model, tokens, settings, precision, device="cpu"):
-    """Mean log-probability of every vocabulary id over the probe's random batches (unmasked).
+def vocab_means(model, tokens, settings, precision, counts, device="cpu"):
+    """The VocabMeans of `model` (`counts`: the corpus count of every model index).
 
     The same probe settings give the same batches as probe_groups, so models are compared on
     one sample.
     """
     model.eval().to(device)
     plan = HeadPlan.for_device(device, precision.dtype, vocab=model.cfg.vocab_size)
-    total = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
+    occurs = torch.as_tensor(np.asarray(counts) > 0, device=device)
+    log_probs = torch.zeros(model.cfg.vocab_size, dtype=torch.float64, device=device)
+    logits = torch.zeros_like(log_probs)
+    within = torch.zeros((), dtype=torch.float64, device=device)
     for x, _ in _batches(model.cfg.context, tokens, settings, device):
         with precision.autocast(device):
             if model.adaptive is not None:
-                total += model(x).sum(dim=(0, 1))
+                log_probs += model(x).sum(dim=(0, 1))
+                logits += np.nan
+                within += np.nan
             else:
-                total += log_prob_sums(model.hidden(x), model.output_weight, plan, model.bias)
+                sums = output_sums(model.hidden(x), model.output_weight, plan, model.bias, occurs)
+                log_probs += sums.log_probs
+                logits += sums.logits
+                within += sums.within
     positions = settings.batches * settings.batch_size * model.cfg.context
-    return (total / positions).cpu().numpy()
+    logits = (logits / positions).cpu().numpy()
+    renormalised = np.where(occurs.cpu().numpy(), logits - float(within) / positions, np.nan)
+    return VocabMeans((log_probs / positions).cpu().numpy(), logits, renormalised)

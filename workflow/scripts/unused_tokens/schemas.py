@@ -80,6 +80,7 @@ MASKING_CONTROL = pa.schema(  # the trained model and a context-free unigram pre
         ("masked_mean", pa.float64()),
         ("unmasked_mean", pa.float64()),
         ("masked_out_fraction", pa.float64()),
+        ("within_token_copying", pa.float64()),  # probe.within_token_copying
     ]
 )
 
@@ -106,11 +107,12 @@ FINETUNE_STEPS = pa.schema(  # every arm's fine-tuning log in one long table
     ]
 )
 
-VOCAB_LOGPROBS = pa.schema(
-    [
-        ("token_id", pa.int32()),
-        ("untrained_mean", pa.float64()),
-        ("trained_mean", pa.float64()),
+VOCAB_LOGPROBS = pa.schema(  # probe.VocabMeans of the untrained and the trained model, per id
+    [("token_id", pa.int32())]
+    + [
+        (f"{model}_{kind}", pa.float64())
+        for kind in ("mean", "logit", "within_corpus")  # within_corpus: renormalised, count > 0
+        for model in ("untrained", "trained")
     ]
 )
 
@@ -141,8 +143,25 @@ SUMMARY = described(  # a quantity's final value over a variant's seeds
 )
 DIFFERENCES = SUMMARY  # the same for (variant - baseline) at each seed
 
-CLAIMS = pa.schema(
-    [(name, pa.string()) for name in ("variant", "claim", "measured", "test", "result")]
+MEASURES = (  # what claims.run_measures gives for one run, in this order
+    "untrained_gap",
+    "copying",  # within tokens (probe.within_token_copying), the most common group
+    "copying_gaps",  # the cross-check: trained minus unigram unmasked-minus-masked gap
+    *(f"change_{g}" for g in GROUP_NAMES),
+    "fall_excess",
+    "most_minus_least",
+    "least_minus_never",
+    "never_used_log_prob_change",
+    "never_used_logit_change",
+    "logsumexp_change",
+)
+RUN_MEASURES = pa.schema(  # one row per run: its claims' measures
+    [("variant", pa.string()), ("seed", pa.int32())] + [(m, pa.float64()) for m in MEASURES]
+)
+
+CLAIMS = pa.schema(  # claims.py: p_adjusted is NaN where there is no test (one seed, N/A)
+    [(name, pa.string()) for name in ("variant", "family", "claim", "measured", "test", "result")]
+    + [("p_adjusted", pa.float64())]
 )
 
 FINETUNE_AT_STEPS = described(  # an arm's loss on new and other targets at a report step
@@ -155,6 +174,13 @@ FINETUNE_REACH = pa.schema(  # the step at which the new tokens' loss reaches th
     [("arm", pa.string()), ("seed", pa.int32()), ("steps_to_level", pa.float64())]
 )
 
+MAGIKARP_INDICATORS = (  # weights.magikarp_scores: higher looks more like the reference rows
+    "magikarp_cosine",  # cosine with the reference rows' mean (Magikarp's default for GPT-2)
+    "magikarp_centred",  # the same after subtracting the mean row from every row
+    "magikarp_without_pc1",  # the same after removing the first principal component
+    "magikarp_l2",  # minus the L2 distance to the reference rows' mean
+)
+
 WEIGHT_FEATURES = pa.schema(  # one row per model id: what the weights say about it
     [("token_id", pa.int32()), ("count", pa.int64())]
     + [
@@ -163,7 +189,7 @@ WEIGHT_FEATURES = pa.schema(  # one row per model id: what the weights say about
         for feature in ("input_norm", "output_norm", "never_cosine")
     ]
     + [("moved_cosine", pa.float64()), ("final_log_prob", pa.float64())]
-    + [("magikarp_score", pa.float64())]  # NaN for the detector's reference ids
+    + [(name, pa.float64()) for name in MAGIKARP_INDICATORS]  # NaN for the reference ids
 )
 
 GEOMETRY = pa.schema(  # the rows of each count bucket, before and after training
@@ -175,6 +201,9 @@ GEOMETRY = pa.schema(  # the rows of each count bucket, before and after trainin
         ("moved_cosine", pa.float64()),
         ("pairwise_cosine", pa.float64()),
         ("first_component_share", pa.float64()),
+        ("displacement_norm", pa.float64()),  # trained only: weights.displacement
+        ("displacement_cosine", pa.float64()),
+        ("displacement_spread", pa.float64()),
     ]
 )
 

@@ -38,6 +38,9 @@ class TrainSettings:
     decay: str = "all"  # which parameters decay: all, or the blocks' matrices (step_options.DECAY)
     freeze_unseen: bool = False  # zero gradient on the rows of ids with count 0
     loss_weighting: str = "none"  # or inverse_frequency (frequency.inverse_frequency_weights)
+    optimizer: str = "adamw"  # or sgd (step_options.OPTIMIZERS)
+    momentum: float = 0.9  # SGD's momentum (AdamW ignores it)
+    adam_eps: float = 1e-8  # added to the root of AdamW's second moment (SGD ignores it)
 
 
 @dataclass(frozen=True)

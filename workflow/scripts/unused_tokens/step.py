@@ -17,7 +17,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from .hardware import resolve_precision
 from .head import HeadOutput, HeadPlan, block_statistics, fused_head
 from .probe import GroupProbe
-from .step_options import ADAMW_KERNELS, DECAY, PIPELINE
+from .step_options import ADAMW_KERNELS, DECAY, OPTIMIZERS, PIPELINE
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def compile_report():
 
 
 def parameter_groups(model, weight_decay, decay):
-    """AdamW's parameter groups: which parameters decay by `weight_decay`.
+    """The optimizer's parameter groups: which parameters decay by `weight_decay`.
 
     decay "all": every parameter (as the course does); "matrices": only the 2-D weights of the
     blocks' linear layers, not the embeddings (input, position, untied output), LayerNorm
@@ -51,6 +51,19 @@ def parameter_groups(model, weight_decay, decay):
     ]
 
 
+def make_optimizer(model, settings, kernel="default"):
+    """The run's optimizer over parameter_groups: AdamW (lr, adam_eps, decoupled weight decay)
+    or SGD (lr, momentum, weight decay as an L2 term), with the kernel ADAMW_KERNELS[kernel]."""
+    if settings.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={settings.optimizer!r} is not one of {OPTIMIZERS}")
+    groups = parameter_groups(model, settings.weight_decay, settings.decay)
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(
+            groups, lr=settings.lr, momentum=settings.momentum, **ADAMW_KERNELS[kernel]
+        )
+    return torch.optim.AdamW(groups, lr=settings.lr, eps=settings.adam_eps, **ADAMW_KERNELS[kernel])
+
+
 def _compiled_body(model, options):
     """What the step calls for hidden states (fused head) or log-probs, compiled as asked; with
     scope "blocks" the model's blocks are compiled in place, keeping their parameter names."""
@@ -66,9 +79,10 @@ def _compiled_body(model, options):
 
 
 class TrainStep:
-    """Forward, loss, group probes and (optionally) one AdamW update, all left on the device.
+    """Forward, loss, group probes and (optionally) one update, all left on the device.
 
-    settings: the training settings (settings.TrainSettings: lr, weight_decay, decay). With
+    settings: the training settings (settings.TrainSettings: the optimizer and its lr, weight
+    decay and which parameters decay, momentum or epsilon; make_optimizer). With
     frozen_rows (token ids), those rows of the embedding and of an untied output matrix get
     exactly zero gradient at every update. With token_weights (one per vocabulary id), training
     minimises the mean of each target's weight times its loss; the log keeps the plain loss.
@@ -99,11 +113,7 @@ class TrainStep:
         self.body = _compiled_body(model, options)
         self.statistics = torch.compile(block_statistics) if options.compile else block_statistics
         self.probe = GroupProbe(groups, device)
-        self.optimizer = torch.optim.AdamW(
-            parameter_groups(model, settings.weight_decay, settings.decay),
-            lr=settings.lr,
-            **ADAMW_KERNELS[options.adamw],
-        )
+        self.optimizer = make_optimizer(model, settings, options.adamw)
         self.frozen = None if frozen_rows is None else torch.as_tensor(frozen_rows).to(device)
         self.token_weights = None if token_weights is None else token_weights.float().to(device)
         self.vocab_rows = [model.wte.weight] + ([] if model.head is None else [model.head.weight])

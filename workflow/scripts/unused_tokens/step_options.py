@@ -4,13 +4,14 @@ checked against and the rule layer reads (step.py runs the step they describe).
 The options choose kernels, the precision of the matrix products, the fused output layer and
 compilation, never what is computed. PIPELINE is the default config's step, BASELINE the plain
 step the benchmark compares it with, FAST config/fast.yaml's. DECAY names which parameters
-AdamW's weight decay reaches (a train key, so it does change what is computed).
+the optimizer's weight decay reaches and OPTIMIZERS the optimizers a run may use (train keys,
+so they do change what is computed).
 """
 
 from dataclasses import dataclass, replace
 
 PRECISIONS = ("auto", "fp32", "bf16")  # hardware.py says what auto means on a device
-ADAMW_KERNELS = {
+ADAMW_KERNELS = {  # the optimizer's kernel (AdamW's or SGD's: both take these switches)
     "default": {},  # PyTorch's choice for the device
     "loop": {"foreach": False, "fused": False},  # one parameter at a time
     "fused": {"fused": True},  # one fused kernel for all parameters
@@ -49,3 +50,4 @@ PIPELINE = StepOptions(adamw="fused", fused_head=True, pad_vocab=64)  # the defa
 BASELINE = StepOptions(precision="fp32", math_attention=True, adamw="loop")
 FAST = replace(PIPELINE, compile=True, compile_mode="reduce-overhead")  # config/fast.yaml
 DECAY = ("all", "matrices")
+OPTIMIZERS = ("adamw", "sgd")  # AdamW (decoupled decay), or SGD with momentum (decay as L2)

@@ -10,13 +10,24 @@ Geometry, by count bucket (COUNT_BUCKETS), before and after training: the mean o
 and how far rows moved (the cosine of each row with its untrained self); for the count-0 rows
 also their mean pairwise cosine and the share of their squared length along their first
 principal direction (about the origin): rows that collapse toward one direction push both up.
+And what training added to each row, its displacement (trained row minus untrained row): the
+mean length, the mean cosine of each displacement with the bucket's mean displacement, and the
+mean distance from that mean relative to its length. Displacements that are one vector (cosine
+1, spread 0) are what an optimizer whose step ignores the gradient's scale (Adam) gives rows
+whose gradients share a direction; one whose step is proportional to the gradient (SGD) moves
+them by their gradients, which differ in size.
 
-The detector, after "Fishing for Magikarp" (Land & Bartolo, 2024), sees only the trained output
-matrix. It removes the matrix's first principal component (the top eigenvector of the covariance
-of its centred rows) from every row; draws a reference set of `reference_size` count-0 ids with
-`seed`; and scores every other id by the cosine of its row with the reference rows' mean: the
-higher, the more it looks unused. Two baselines are scored alike: a low row norm and a low final
-mean log-probability. Each is scored against the truth (count 0) by ROC AUC and by precision at
+The detector, after "Fishing for Magikarp" (Land & Bartolo, 2024; cohere-ai/magikarp), sees
+only the trained output matrix. It draws a reference set of `reference_size` count-0 ids with
+`seed` and scores every other id by four indicators (schemas.MAGIKARP_INDICATORS), each against
+the reference rows' mean: the row's cosine with it (Magikarp's plain E_out cosine distance, its
+choice for tied models and in its GPT-2 report), the same with the mean row subtracted from every
+row first (centred), the same with the first principal component (the top eigenvector of the
+covariance of the centred rows) removed from every row first, and minus the L2 distance. Each
+score's direction is fixed in advance: the higher, the more the row looks like the reference
+rows. A low row norm is scored alike. The final mean log-probability on the probe's batches is
+not read from the weights (it is the quantity that defines the effect): it is scored as a
+reference line only. Each is scored against the truth (count 0) by ROC AUC and by precision at
 k, k being the number of count-0 ids scored. No step loops over tokens in Python.
 """
 
@@ -25,6 +36,8 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
+from .schemas import MAGIKARP_INDICATORS
+
 COUNT_BUCKETS = {  # label: (lowest, highest count), both included
     "0": (0, 0),
     "1": (1, 1),
@@ -32,7 +45,10 @@ COUNT_BUCKETS = {  # label: (lowest, highest count), both included
     "11-100": (11, 100),
     ">100": (101, np.inf),
 }
-METHODS = ("magikarp", "row_norm", "final_log_prob")  # the detector, then the baselines
+DISPLACEMENT = ("displacement_norm", "displacement_cosine", "displacement_spread")
+DETECTORS = (*MAGIKARP_INDICATORS, "row_norm")  # what reads the weights alone
+REFERENCE_SCORE = "final_log_prob"  # not from the weights: shown for reference
+METHODS = (*DETECTORS, REFERENCE_SCORE)
 MATRIX_READ = {  # per model_config.HEADS: what output_matrix reads, in words
     "softmax": "output matrix",
     "adaptive": "input embedding (an adaptive softmax has no single output matrix)",
@@ -76,18 +92,29 @@ def reference_ids(counts, size, seed):
 
 
 def magikarp_scores(matrix, reference):
-    """The detector's score of every row: its cosine, first component removed, with the mean of
-    the `reference` rows."""
-    rows = without_first_component(matrix)
-    centre = rows[torch.as_tensor(reference)].mean(dim=0)
-    return (unit_rows(rows) @ (centre / centre.norm())).numpy()
+    """{indicator: the score of every row} for schemas.MAGIKARP_INDICATORS, each against the
+    mean of the `reference` rows (the module docstring says how), as float64 numpy arrays."""
+    ids = torch.as_tensor(reference)
+
+    def cosine(rows):
+        centre = rows[ids].mean(dim=0)
+        return (unit_rows(rows) @ (centre / centre.norm())).double().numpy()
+
+    centre = matrix[ids].mean(dim=0)
+    scores = {
+        "magikarp_cosine": cosine(matrix),
+        "magikarp_centred": cosine(matrix - matrix.mean(dim=0)),
+        "magikarp_without_pc1": cosine(without_first_component(matrix)),
+        "magikarp_l2": -(matrix - centre).norm(dim=1).double().numpy(),
+    }
+    return {name: scores[name] for name in MAGIKARP_INDICATORS}
 
 
 def features(trained, untrained, token_ids, counts, final_log_prob, reference):
     """One row per model id (tokenizer id `token_ids`, its `counts`): the input and output row
     norms before and after training, each output row's cosine with the never-used rows' mean
     direction (before and after) and with its untrained self, the final mean log-probability,
-    and the detector's score (NaN for the `reference` ids, which it is not scored on)."""
+    and the four Magikarp indicators (NaN for the `reference` ids, which are not scored)."""
     counts = np.asarray(counts)
     table = {"token_id": np.asarray(token_ids, dtype=np.int32), "count": counts}
     unused = torch.from_numpy(counts == 0)
@@ -100,24 +127,24 @@ def features(trained, untrained, token_ids, counts, final_log_prob, reference):
     before, after = unit_rows(output_matrix(untrained)), unit_rows(output_matrix(trained))
     table["moved_cosine"] = (before * after).sum(dim=1).numpy()
     table["final_log_prob"] = np.asarray(final_log_prob, dtype=np.float64)
-    detector = np.full(len(counts), np.nan)
+    scores = dict.fromkeys(MAGIKARP_INDICATORS, np.full(len(counts), np.nan))
     if len(reference):
-        detector = magikarp_scores(output_matrix(trained), reference).astype(np.float64)
-        detector[reference] = np.nan
-    table["magikarp_score"] = detector
+        scores = magikarp_scores(output_matrix(trained), reference)
+    for name, values in scores.items():
+        values = values.copy()
+        values[reference] = np.nan
+        table[name] = values
     return pd.DataFrame(table)
 
 
 def method_scores(table):
     """Each method's score of the scored ids of a features `table` (the reference set left
     out), higher meaning more likely unused, and the truth (count 0): ({method: scores}, truth)."""
-    scored = table[table["magikarp_score"].notna()]
-    by_method = {
-        "magikarp": scored["magikarp_score"].to_numpy(),
-        "row_norm": -scored["output_norm_trained"].to_numpy(),
-        "final_log_prob": -scored["final_log_prob"].to_numpy(),
-    }
-    return by_method, scored["count"].to_numpy() == 0
+    scored = table[table[MAGIKARP_INDICATORS[0]].notna()]
+    by_method = {name: scored[name].to_numpy() for name in MAGIKARP_INDICATORS}
+    by_method["row_norm"] = -scored["output_norm_trained"].to_numpy()
+    by_method[REFERENCE_SCORE] = -scored["final_log_prob"].to_numpy()
+    return {m: by_method[m] for m in METHODS}, scored["count"].to_numpy() == 0
 
 
 def bucket_of(counts):
@@ -144,18 +171,35 @@ def collapse(matrix):
     return pairwise, float(eigenvalues[-1] / eigenvalues.sum())
 
 
+def displacement(before, after):
+    """(mean length, mean cosine with their mean, mean spread) of the displacements after -
+    before of a set of rows; the spread of a row is its distance from the mean displacement
+    over that mean's length. NaN for no rows."""
+    if len(before) == 0:
+        return (np.nan,) * 3
+    moves = (after - before).double()
+    centre = moves.mean(dim=0)
+    length = centre.norm().clamp_min(1e-300)
+    cosine = unit_rows(moves) @ (centre / length)
+    spread = (moves - centre).norm(dim=1) / length
+    return float(moves.norm(dim=1).mean()), float(cosine.mean()), float(spread.mean())
+
+
 def geometry(trained, untrained, counts):
     """One row per count bucket and model (untrained, trained): rows, mean output-row norm,
-    mean cosine with the untrained row (trained only), and the collapse measures (count 0)."""
+    mean cosine with the untrained row and the displacement measures (trained only), and the
+    collapse measures (count 0)."""
     counts = np.asarray(counts)
     buckets = bucket_of(counts)
-    moved = (unit_rows(output_matrix(untrained)) * unit_rows(output_matrix(trained))).sum(dim=1)
+    before, after = output_matrix(untrained), output_matrix(trained)
+    moved = (unit_rows(before) * unit_rows(after)).sum(dim=1)
     rows = []
     for name, model in (("untrained", untrained), ("trained", trained)):
         norms = output_matrix(model).norm(dim=1)
         for label in COUNT_BUCKETS:
             chosen = torch.from_numpy(buckets == label)
             collapsed = collapse(output_matrix(model)[chosen]) if label == "0" else (np.nan,) * 2
+            moves = displacement(before[chosen], after[chosen]) if name == "trained" else None
             rows.append(
                 {
                     "model": name,
@@ -165,6 +209,7 @@ def geometry(trained, untrained, counts):
                     "moved_cosine": _mean(moved, chosen) if name == "trained" else np.nan,
                     "pairwise_cosine": collapsed[0],
                     "first_component_share": collapsed[1],
+                    **dict(zip(DISPLACEMENT, moves or (np.nan,) * 3, strict=True)),
                 }
             )
     return pd.DataFrame(rows)

@@ -9,12 +9,15 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from .aggregate import bounds
-from .weights import COUNT_BUCKETS, METHODS, method_scores
+from .weights import COUNT_BUCKETS, DETECTORS, METHODS, REFERENCE_SCORE, method_scores
 
-METHOD_LABELS = {
-    "magikarp": "Magikarp indicator",
+METHOD_LABELS = {  # every weights.METHODS, named in every sentence and figure
+    "magikarp_cosine": "Magikarp cosine",
+    "magikarp_centred": "Magikarp cosine, centred",
+    "magikarp_without_pc1": "Magikarp cosine without the first PC",
+    "magikarp_l2": "Magikarp L2 distance",
     "row_norm": "low row norm",
-    "final_log_prob": "low final log-probability",
+    REFERENCE_SCORE: "low final log-probability (reference, not from the weights)",
 }
 MODEL_STYLES = {"untrained": ("grey", "o"), "trained": ("#0072B2", "s")}
 WELL = 0.9  # an AUC interval above this: the weights give the tokens away
@@ -45,7 +48,8 @@ def plot_roc(table):
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
     for method in METHODS:
         false_positive, true_positive, _ = roc_curve(truth, by_method[method])
-        ax.plot(false_positive, true_positive, label=METHOD_LABELS[method])
+        style = "--" if method == REFERENCE_SCORE else "-"
+        ax.plot(false_positive, true_positive, style, label=METHOD_LABELS[method])
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
     ax.set_xlabel("false positive rate (ids that occur)")
     ax.set_ylabel("true positive rate (never-used ids)")
@@ -62,35 +66,40 @@ def auc_table(detection, interval):
     return table.loc[order, list(METHODS)].rename(columns=METHOD_LABELS)
 
 
+def _reading(row):
+    """How an AUC row (mean, 95% interval) reads, in words."""
+    low, high = bounds(row)
+    if low > WELL:
+        return "gives them away almost perfectly"
+    if low > 0.5:
+        return "tells them apart better than chance"
+    if high < 0.5:
+        return "points the wrong way (never-used ids score low)"
+    return "does not tell them apart better than chance"
+
+
+def _auc(row):
+    low, high = bounds(row)
+    return f"AUC {row['mean']:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def verdict(detection, variant, matrix):
-    """One sentence on whether `variant`'s weights alone (its `matrix`, in words:
-    weights.scored_matrix) give the never-used tokens away."""
+    """Sentences on whether `variant`'s weights alone (its `matrix`, in words:
+    weights.scored_matrix) give the never-used tokens away: every detector by name with its AUC
+    and what it reads, then the final log-probability, named as the reference it is."""
     auc = detection[(detection["variant"] == variant) & (detection["quantity"] == "auc")]
     auc = auc.set_index("method")
-    magikarp = auc.loc["magikarp"]
-    if math.isnan(magikarp["mean"]):
+    if math.isnan(auc.loc[DETECTORS[0], "mean"]):
         return f"`{variant}`: the model has no never-used ids, so there is nothing to find."
-    low, high = bounds(magikarp)
-    how = (
-        "gives them away almost perfectly"
-        if low > WELL
-        else "tells them apart better than chance"
-        if low > 0.5
-        else "does not tell them apart better than chance"
+    parts = [
+        f"the {METHOD_LABELS[m]} {_reading(auc.loc[m])} ({_auc(auc.loc[m])})" for m in DETECTORS
+    ]
+    reference = auc.loc[REFERENCE_SCORE]
+    return (
+        f"`{variant}`: from the trained {matrix} alone, " + "; ".join(parts) + ". For "
+        f"reference, the final log-probability on the probe's batches, which is the effect "
+        f"itself and not read from the weights: {_auc(reference)}."
     )
-    best = auc["mean"].idxmax()
-    sentence = (
-        f"`{variant}`: from the trained {matrix} alone, the Magikarp indicator {how} "
-        f"(ROC AUC {magikarp['mean']:.3f}, 95% interval [{low:.3f}, {high:.3f}]); of the "
-        f"three scores the {METHOD_LABELS[best]} does best (AUC {auc.loc[best, 'mean']:.3f})."
-    )
-    for method, row in auc.iterrows():
-        if bounds(row)[1] < 0.5:  # the whole interval below chance: the score points backwards
-            sentence += (
-                f" The {METHOD_LABELS[method]} points the wrong way: never-used ids score "
-                f"high on its opposite (AUC {row['mean']:.3f}, so {1 - row['mean']:.3f} reversed)."
-            )
-    return sentence
 
 
 def collapse_table(geometry, variant):
