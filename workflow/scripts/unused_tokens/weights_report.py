@@ -20,7 +20,7 @@ METHOD_LABELS = {  # every weights.METHODS, named in every sentence and figure
     REFERENCE_SCORE: "low final log-probability (reference, not from the weights)",
 }
 MODEL_STYLES = {"untrained": ("grey", "o"), "trained": ("#0072B2", "s")}
-WELL = 0.9  # an AUC interval above this: the weights give the tokens away
+WELL = 0.9  # an AUC interval above this: the weights give most of the tokens away
 
 
 def plot_norms(geometry, variant):
@@ -70,7 +70,7 @@ def _reading(row):
     """How an AUC row (mean, 95% interval) reads, in words."""
     low, high = bounds(row)
     if low > WELL:
-        return "gives them away almost perfectly"
+        return "gives most of them away"
     if low > 0.5:
         return "tells them apart better than chance"
     if high < 0.5:
