@@ -177,7 +177,7 @@ def displacement(before, after):
     over that mean's length. NaN for no rows."""
     if len(before) == 0:
         return (np.nan,) * 3
-    moves = (after - before).double()
+    moves = (after - before).detach().double()
     centre = moves.mean(dim=0)
     length = centre.norm().clamp_min(1e-300)
     cosine = unit_rows(moves) @ (centre / length)
