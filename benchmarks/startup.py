@@ -129,26 +129,36 @@ def main(argv=None):
     step = TrainStep(model, context.groups(data / "groups.parquet"), run.train, device, options)
     setup.disable()
     clock.lap("TrainStep (to device)", device)
+    held_out = context.held_out(data / "pretrain" / "held_out.parquet", config["held_out"]["every"])
+    clock.lap("held-out slice (to device)", device)
     generator = torch.Generator().manual_seed(run.window_seed)
+    steps = run.train.steps
+
+    unscored = torch.full((1,), torch.nan, dtype=torch.float64, device=device)
 
     def batch():
         windows = random_windows(context.tokens, run.train.batch_size, model.cfg.context, generator)
         return [to_device(t, device) for t in windows]
 
+    def logged(i):
+        """Step i's log row, as train.train writes it (held-out values NaN where not scored)."""
+        scored = held_out.losses(step, i, steps) if held_out else unscored
+        return torch.cat([step(*batch(), update=i < steps), scored])
+
     rows = []
     profiler = cProfile.Profile()
     profiler.enable()
-    rows.append(step(*batch()))
+    rows.append(logged(0))
     clock.lap("step 0", device)
     profiler.disable()
     for i in (1, 2, 3):
-        rows.append(step(*batch()))
+        rows.append(logged(i))
         clock.lap(f"step {i}", device)
-    for _ in range(4, run.train.steps):
-        rows.append(step(*batch()))
+    for i in range(4, steps):
+        rows.append(logged(i))
     clock.lap("steps 4 to the last update", device)
-    per_step = clock.phases["steps 4 to the last update"] / (run.train.steps - 4)
-    rows.append(step(*batch(), update=False))
+    per_step = clock.phases["steps 4 to the last update"] / (steps - 4)
+    rows.append(logged(steps))
     clock.lap("last step (no update, eager)", device)
     out = args.workdir / "results" / args.study / "bench" / "startup"
     out.mkdir(parents=True, exist_ok=True)
@@ -158,7 +168,7 @@ def main(argv=None):
     frame.insert(0, "step", range(len(frame)))
     write_parquet(frame, out / "training_log.parquet", schemas.TRAINING_LOG, context.metadata())
     clock.lap("write training log")
-    save_model(model, out / "model.pt", run.train.steps)
+    save_model(model, out / "model.pt", steps)
     clock.lap("save model")
     total = time.perf_counter() - STARTED
     print(f"{'total':<36} {total:8.2f} s; steady step {per_step * 1e3:.2f} ms")

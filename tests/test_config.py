@@ -59,6 +59,15 @@ def test_shipped_configs_are_valid(default_config, overlays):
             r"config key finetune.report_steps: 300 is past finetune.steps=200",
         ),
         (
+            {"finetune": {"enabled": True, "report_steps": [25, 110, 200]}},
+            r"config key finetune.report_steps: the held-out slice is not scored at step 110: "
+            r"use multiples of held_out.every=25 or finetune.steps=200",
+        ),
+        (
+            {"held_out": {"fraction": 0}},
+            r"config key held_out.fraction: 0 is less than or equal to the minimum of 0",
+        ),
+        (
             {"finetune": {"enabled": True}, "model": {"vocabulary": "corpus"}},
             r"config key finetune.enabled: fine-tuning starts from the baseline's model, which "
             r"must have model.vocabulary: full and model.head: softmax",

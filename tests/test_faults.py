@@ -6,6 +6,7 @@ leave no partial output behind. (Interruptions and repeated runs: test_interrupt
 """
 
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -106,9 +107,12 @@ def test_text_shorter_than_one_window(tmp_path, encoding):
     text = f"*** START OF X ***\n{words}\n*** END OF X ***\n"
     work = prepare_run(tmp_path, text, {"groups": {"size": 2}})
     output = failing_run(work, "--keep-going")
-    line = one_error_line(output, "fewer than one window")
-    n = len(encoding.encode_ordinary(strip_gutenberg(text)))
+    whole = len(encoding.encode_ordinary(strip_gutenberg(text)))
+    n = whole - math.ceil(0.1 * whole)  # the rest is held out
+    line = one_error_line(output, "the corpus has")
     assert f"the corpus has {n} tokens, fewer than one window of context+1=17: use a longer" in line
+    line = one_error_line(output, "the held-out slice has")
+    assert f"the held-out slice has {whole - n} tokens, fewer than one window of" in line
     assert not (run_results(work) / "train/training_log.parquet").exists()
     assert not (run_results(work) / "probe/untrained_groups.parquet").exists()
 

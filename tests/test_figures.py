@@ -67,7 +67,7 @@ def tuned():
         for i, arm in enumerate(ARMS)
         for seed in (0, 1)
         for step in range(4)
-        for quantity in ("new_loss", "other_loss")
+        for quantity in ("held_out_new_loss", "held_out_other_loss")
     ]
     return pd.DataFrame(rows, columns=["arm", "seed", "step", "quantity", "value"])
 
@@ -91,7 +91,7 @@ def every_figure():
         "vocabulary_final": figures.plot_vocab(vocab(), freq(), GROUPS),
         "weights_norms": weights_report.plot_norms(norms(), "baseline"),
         "weights_roc": weights_report.plot_roc(scored()),
-        "finetune_recovery": finetune_results.plot_recovery(tuned(), 7.0, smooth_steps=2),
+        "finetune_recovery": finetune_results.plot_recovery(tuned(), 7.0),
     }
 
 

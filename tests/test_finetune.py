@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from unused_tokens.errors import PipelineError
 from unused_tokens.finetune import finetune_groups, reset_unseen_rows, steps_to_level, unigram_level
 from unused_tokens.finetune_results import claims
 from unused_tokens.model import build_model
@@ -74,25 +75,37 @@ def test_the_split_loss_adds_up_to_the_loss_weighted_by_positions(options):
     assert len(means) == 2 * len(groups)
 
 
-def test_the_unigram_level_and_the_step_that_reaches_it():
-    counts = np.array([6, 3, 1, 0])
-    level = unigram_level(counts, [1, 2])  # (3 * -log .3 + 1 * -log .1) / 4
+def test_the_unigram_level_on_held_out_targets_and_the_step_that_reaches_it():
+    counts = np.array([6, 3, 1, 0])  # the training text's
+    targets = np.array([[0, 1, 1], [2, 0, 1]])  # held out: ids 1 and 2 are new, three and one
+    level = unigram_level(counts, targets, [1, 2])  # (3 * -log .3 + 1 * -log .1) / 4
     assert level == pytest.approx((3 * -np.log(0.3) - np.log(0.1)) / 4)
-    loss = pd.Series([9.0, 7.0, np.nan, 5.0, 3.0, 2.0], index=range(6))
-    assert steps_to_level(loss, 4.0, smooth_steps=2) == 4.0  # means 9, 8, 7, 5, 4, 2.5
-    assert steps_to_level(loss, 4.0, smooth_steps=1) == 4.0
-    assert np.isnan(steps_to_level(loss, 1.0, smooth_steps=1))
+    loss = pd.Series([9.0, np.nan, 5.0, np.nan, 3.0, 2.0], index=range(6))  # scored 0, 2, 4, 5
+    assert steps_to_level(loss, 4.0) == 4.0
+    assert steps_to_level(loss, 5.0) == 2.0
+    assert np.isnan(steps_to_level(loss, 1.0))
+
+
+def test_a_held_out_slice_without_a_new_target_is_refused_with_the_key_to_change():
+    with pytest.raises(
+        PipelineError,
+        match=r"^no target in the second book's held-out slice .* "
+        r"raise held_out.fraction",
+    ):
+        unigram_level(np.array([6, 3, 1]), np.array([[0, 0]]), [1, 2])
 
 
 def arms_log():
-    """new_loss: pretrained 2 above fresh at every seed, reset 1 below pretrained; other_loss
-    equal (steps 0 and 1, seeds 0-2)."""
+    """Held-out new_loss: pretrained 2 above fresh at every seed, reset 1 below pretrained;
+    other_loss equal (steps 0 and 1, seeds 0-2); beside them training-batch values that the
+    claims must not read."""
     rows = []
     for seed, noise in enumerate((0.0, 0.1, -0.1)):
         for arm, new in (("fresh", 5.0), ("pretrained", 7.0), ("pretrained_reset", 6.0)):
             for step in (0, 1):
-                rows.append((arm, seed, step, "new_loss", new + noise))
-                rows.append((arm, seed, step, "other_loss", 4.0 + noise))
+                rows.append((arm, seed, step, "held_out_new_loss", new + noise))
+                rows.append((arm, seed, step, "held_out_other_loss", 4.0 + noise))
+                rows.append((arm, seed, step, "new_loss", 99.0 - new))
     return pd.DataFrame(rows, columns=["arm", "seed", "step", "quantity", "value"])
 
 
@@ -109,9 +122,9 @@ def test_claims_test_paired_differences_and_say_what_fails():
     reached = steps_reached(
         {"fresh": [10.0] * 3, "pretrained": [30.0] * 3, "pretrained_reset": [20.0, 20.0, np.nan]}
     )
-    table = claims(arms_log(), [1], smooth_steps=1, reached=reached)
+    table = claims(arms_log(), [1], reached=reached)
     assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
-    assert table["measured"][0] == "new_loss pretrained - fresh at step 1 = +2 [+2, +2]"
+    assert table["measured"][0] == "held_out_new_loss pretrained - fresh at step 1 = +2 [+2, +2]"
     assert table["test"][4] == (
         "steps to the level, pretrained_reset - pretrained < 0 (one-sided t-tests over 2 seeds, "
         "Holm-adjusted over the family's 5 tests, p < 0.025)"
@@ -128,7 +141,7 @@ def test_a_level_no_seed_reaches_in_both_arms_gives_n_a_and_says_so():
             "pretrained_reset": [np.nan] * 3,
         }
     )
-    table = claims(arms_log(), [1], smooth_steps=1, reached=reached)
+    table = claims(arms_log(), [1], reached=reached)
     assert table["result"].tolist()[-2:] == ["N/A", "N/A"]
     assert table["measured"].iloc[-2] == (
         "steps to the level, pretrained - fresh: n/a (no seed at which both arms reach the level "

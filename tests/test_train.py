@@ -18,11 +18,13 @@ from unused_tokens.errors import PipelineError
 from unused_tokens.frequency import count_tokens
 from unused_tokens.groups import group_ids, select_groups
 from unused_tokens.hardware import resolve_device
+from unused_tokens.held_out import HeldOut
 from unused_tokens.model import build_model, load_model, save_model
 from unused_tokens.model_config import GPTConfig
 from unused_tokens.progress import CpuLimit, CpuSample, Progress, hms
 from unused_tokens.settings import TrainSettings
 from unused_tokens.step_options import BASELINE, PIPELINE
+from unused_tokens.tokens import tiled_windows
 from unused_tokens.train import ResumePoint, train
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
@@ -38,11 +40,13 @@ def zipf_corpus():
     return torch.from_numpy(ids), group_ids(select_groups(freq, size=20, seed=0))
 
 
-def run(corpus, steps, seed=0, lr=3e-3, resume=None, options=PIPELINE):
+def run(corpus, steps, seed=0, lr=3e-3, resume=None, options=PIPELINE, held_out=None):
     tokens, groups = corpus
     model = build_model(CFG, seed=0)
     settings = TrainSettings(steps, batch_size=8, lr=lr, weight_decay=0.01)
-    log = train(model, tokens, groups, settings, seed, "cpu", options, log_every=10, resume=resume)
+    log = train(
+        model, tokens, groups, settings, seed, "cpu", options, 10, resume, held_out=held_out
+    )
     return model, log
 
 
@@ -51,7 +55,8 @@ def test_log_has_one_row_per_step_plus_the_start(zipf_corpus):
     assert log.columns.tolist() == schemas.TRAINING_LOG.names
     assert log["step"].tolist() == list(range(6))
     assert log.iloc[0]["loss"] == pytest.approx(math.log(CFG.vocab_size), abs=0.02)
-    assert log.notna().all().all()
+    assert log.drop(columns="held_out_loss").notna().all().all()
+    assert log["held_out_loss"].isna().all()  # no held-out slice given
 
 
 PRECISIONS = {name: replace(PIPELINE, precision=name) for name in ("fp32", "bf16")}
@@ -66,12 +71,11 @@ def test_same_seed_gives_an_identical_log(zipf_corpus, options):
     assert not a["loss"].equals(c["loss"])
 
 
-def test_common_rise_rare_sink_never_used_sink_most(zipf_corpus):
+def test_training_lowers_the_loss_on_a_learnable_corpus(zipf_corpus):
+    """A sanity check that the step trains; which way each group moves is the experiment's
+    finding, measured by the pipeline, not asserted here."""
     _, log = run(zipf_corpus, steps=150)
-    first, last = log.iloc[0], log.iloc[-1]
-    assert last["loss"] < first["loss"] - 1
-    change = {g: last[f"{g}_masked"] - first[f"{g}_masked"] for g in schemas.GROUP_NAMES}
-    assert change["most_common"] > 0 > change["least_common"] > change["never_used"]
+    assert log.iloc[-1]["loss"] < log.iloc[0]["loss"] - 1
 
 
 def test_checkpoint_round_trip(zipf_corpus, tmp_path):
@@ -108,7 +112,7 @@ def test_resuming_from_a_saved_state_is_bit_identical(zipf_corpus, tmp_path, cap
     resume = ResumePoint(tmp_path / "resume.pt", every=4, fingerprint="abc")
     run(zipf_corpus, steps=12, resume=resume, options=options)  # leaves the state after update 8
     saved = torch.load(resume.path)
-    assert saved["next_step"] == 8 and saved["rows"].shape == (8, 7)
+    assert saved["next_step"] == 8 and saved["rows"].shape == (8, len(schemas.LOG_ROW))
     caplog.set_level("INFO")
     resumed_model, resumed_log = run(zipf_corpus, steps=12, resume=resume, options=options)
     assert f"resuming at step 8 from {resume.path}" in caplog.text
@@ -216,3 +220,18 @@ def test_a_progress_line_comes_at_least_every_interval(monkeypatch):
     assert progress.due(8)  # t=32: 31 s since the last line
     progress.report(8, [1.0] * len(schemas.LOG_ROW))  # at t=32
     assert not progress.due(9)  # t=40
+
+
+def test_training_scores_the_slice_at_its_steps_and_trains_exactly_as_without(zipf_corpus):
+    _, plain = run(zipf_corpus, steps=5)
+    tokens = torch.randint(0, 40, (100,), generator=torch.Generator().manual_seed(1))
+    held = HeldOut(tokens, CFG.context, 8, every=2, device="cpu")
+    _, scored = run(zipf_corpus, steps=5, held_out=held)
+    assert plain["held_out_loss"].isna().all()
+    assert scored["held_out_loss"].notna().tolist() == [True, False, True, False, True, True]
+    assert scored.drop(columns="held_out_loss").equals(plain.drop(columns="held_out_loss"))
+    untrained = build_model(CFG, seed=0)  # what run() trains, before its first update
+    x, y = tiled_windows(tokens, CFG.context)
+    with torch.no_grad():
+        expected = -untrained(x).gather(-1, y[..., None]).mean().item()
+    assert scored["held_out_loss"][0] == pytest.approx(expected, abs=1e-5)

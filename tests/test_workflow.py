@@ -129,8 +129,12 @@ def test_every_parquet_output_has_its_schema(workdir, path):
 
 
 def test_outputs_hold_the_expected_values(workdir, encoding):
-    ids = encoding.encode_ordinary(strip_gutenberg(book_text()))
+    whole = encoding.encode_ordinary(strip_gutenberg(book_text()))
+    cut = len(whole) - math.ceil(0.1 * len(whole))  # held_out.fraction: 0.1
+    ids, held_out = whole[:cut], whole[cut:]
     assert pd.read_parquet(out(workdir, "data/pretrain/tokens.parquet"))["token_id"].tolist() == ids
+    written = pd.read_parquet(out(workdir, "data/pretrain/held_out.parquet"))["token_id"].tolist()
+    assert written == held_out
     freq = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))
     assert len(freq) == 50257 and freq["count"].sum() == len(ids)
     summary = pd.read_parquet(out(workdir, "data/pretrain/frequency_summary.parquet")).iloc[0]
@@ -145,6 +149,7 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
     for variant, seed in RUNS:
         log = pd.read_parquet(out(workdir, run_path(variant, seed, "train/training_log.parquet")))
         assert log["step"].tolist() == list(range(STEPS + 1))
+        assert log.loc[log["held_out_loss"].notna(), "step"].tolist() == [0, 2, 4, 6]  # every 2
         saved = torch.load(out(workdir, run_path(variant, seed, "train/model.pt")))
         assert saved["steps"] == STEPS
     provenance = json.loads(out(workdir, "data/pretrain/corpus.provenance.json").read_text())
@@ -161,7 +166,9 @@ def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):
         for seed in (0, 1):
             log = pd.read_parquet(out(workdir, f"finetune/{arm}/seed{seed}/log.parquet"))
             assert log["step"].tolist() == list(range(FINETUNE_STEPS + 1))
-            assert log.notna().all().all()
+            held_out = log.filter(like="held_out_")
+            assert held_out.notna().all(axis=1).tolist() == [s % 2 == 0 for s in log["step"]]
+            assert log.drop(columns=held_out.columns).notna().all().all()
     reset = out(workdir, "finetune/pretrained_reset/seed0/logs/finetune.log").read_text()
     assert f"reset: {int((first == 0).sum())} rows of ids with count 0 in the first book" in reset
     claims = pd.read_parquet(out(workdir, "finetune/claims.parquet"))
@@ -543,7 +550,9 @@ def test_the_aggregation_benchmark_times_a_larger_study_from_this_one(workdir, c
 
     aggregate_study.main([str(out(workdir, "")), "--variants", "3", "--seeds", "2"])
     printed = capsys.readouterr().out
-    assert f"6 runs (3 variants x 2 seeds), {6 * (STEPS + 1) * 7:,} rows" in printed
+    assert (
+        f"6 runs (3 variants x 2 seeds), {6 * (STEPS + 1) * len(schemas.LOG_ROW):,} rows" in printed
+    )
     claim_rows = 3 * len(CLAIMS)
     assert re.search(rf"^ +\d+\.\d\d s  in all; {claim_rows} claim rows$", printed, re.MULTILINE)
 

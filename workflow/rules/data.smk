@@ -52,6 +52,7 @@ rule tokenize:
         lib=lib("scripts/tokenize_corpus.py"),
     output:
         tokens=f"{DATA}/tokens.parquet",
+        held_out=f"{DATA}/held_out.parquet",
     log:
         f"{OUT}/logs/{{corpus}}/tokenize.log",
     benchmark:
@@ -60,6 +61,7 @@ rule tokenize:
         "../../envs/data.yaml"
     params:
         strip_gutenberg=lambda w: book(w.corpus)["strip_gutenberg"],
+        held_out_fraction=config["held_out"]["fraction"],
         vocab_bpe_sha256=config["tokenizer"]["vocab_bpe_sha256"],
         encoder_json_sha256=config["tokenizer"]["encoder_json_sha256"],
     script:

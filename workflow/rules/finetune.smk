@@ -26,6 +26,7 @@ rule select_finetune_group:
 rule finetune:
     input:
         tokens=rules.tokenize.output.tokens.format(corpus="finetune"),
+        held_out=rules.tokenize.output.held_out.format(corpus="finetune"),
         frequency=pretrain(rules.count_tokens.output.frequency),
         groups=rules.select_finetune_group.output.groups,
         model=lambda w: (
@@ -49,6 +50,7 @@ rule finetune:
         gpu=config["runtime"]["gpus"],
     params:
         run=finetune_params,
+        held_out_every=config["held_out"]["every"],
         quick=QUICK,
         makers=makers,
     script:
@@ -58,6 +60,7 @@ rule finetune:
 rule aggregate_finetune:
     input:
         frequency=rules.count_tokens.output.frequency.format(corpus="finetune"),
+        held_out=rules.tokenize.output.held_out.format(corpus="finetune"),
         groups=rules.select_finetune_group.output.groups,
         logs=every_finetune(rules.finetune.output.log),
         lib=lib("scripts/aggregate_finetune.py"),
@@ -76,7 +79,7 @@ rule aggregate_finetune:
     params:
         runs=[[arm, seed] for arm in ARMS for seed in STUDY.seeds],
         report_steps=config["finetune"]["report_steps"],
-        smooth_steps=config["finetune"]["smooth_steps"],
+        context=config["model"]["context"],
         steps=config["finetune"]["steps"],
         makers=makers,
     script:

@@ -28,6 +28,7 @@ rule probe_untrained:
 rule train:
     input:
         tokens=pretrain(rules.tokenize.output.tokens),
+        held_out=pretrain(rules.tokenize.output.held_out),
         groups=rules.select_groups.output.groups,
         frequency=pretrain(rules.count_tokens.output.frequency),
         lib=lib("scripts/train_model.py"),
@@ -46,6 +47,7 @@ rule train:
     params:
         run=run_params,
         resume=f"{RUN}/train/resume.pt",
+        held_out_every=config["held_out"]["every"],
         quick=QUICK,
         makers=makers,
     script:

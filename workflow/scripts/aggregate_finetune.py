@@ -9,20 +9,22 @@ from unused_tokens.files import write_json, write_parquet
 from unused_tokens.finetune import unigram_level
 from unused_tokens.groups import read_groups
 from unused_tokens.stage import stage
+from unused_tokens.tokens import read_tokens, tiled_windows
 
 with stage(snakemake) as log:
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     logs = {tuple(run): pd.read_parquet(path) for run, path in zip(p.runs, i.logs, strict=True)}
     long = results.long_log(logs)
     counts = pd.read_parquet(i.frequency)["count"].to_numpy()
-    level = unigram_level(counts, read_groups(i.groups)[schemas.NEW_GROUP])
-    reached = results.reach(long, level, p.smooth_steps)
-    table = results.claims(long, p.report_steps, p.smooth_steps, reached)
+    _, targets = tiled_windows(read_tokens(i.held_out), p.context)
+    level = unigram_level(counts, targets, read_groups(i.groups)[schemas.NEW_GROUP])
+    reached = results.reach(long, level)
+    table = results.claims(long, p.report_steps, reached)
     write_parquet(long, o.steps, schemas.FINETUNE_STEPS)
-    at_steps = results.at_steps(long, p.report_steps, p.smooth_steps)
+    at_steps = results.at_steps(long, p.report_steps)
     write_parquet(at_steps, o.at_steps, schemas.FINETUNE_AT_STEPS)
     write_parquet(reached, o.reach, schemas.FINETUNE_REACH)
     write_parquet(table, o.claims, schemas.CLAIMS)
-    write_json({"unigram_level": level, "smooth_steps": p.smooth_steps}, o.level)
-    log.info("unigram level of the new tokens: %.4f nats", level)
+    write_json({"unigram_level": level}, o.level)
+    log.info("unigram level of the new tokens on the held-out slice: %.4f nats", level)
     log.info("claims:\n%s", table[["claim", "result"]].to_string(index=False))

@@ -22,6 +22,13 @@ with stage(snakemake) as log:
             len(reset_unseen_rows(model, context.counts)),
         )
     groups = context.groups(snakemake.input.groups)
+    every, new = snakemake.params.held_out_every, groups[schemas.NEW_GROUP]
+    held_out = context.held_out(snakemake.input.held_out, every, split_ids=new)
+    log.info(
+        "held-out loss every %d steps: %d positions, %d of them with a new token as target",
+        every,
+        *held_out.positions[:2],
+    )
     table = train(
         model,
         context.tokens,
@@ -36,7 +43,8 @@ with stage(snakemake) as log:
             runs=len(schemas.ARMS) * len(Study.from_config(snakemake.config).seeds),
             quick=snakemake.params.quick,
         ),
-        split_ids=groups[schemas.NEW_GROUP],
+        split_ids=new,
+        held_out=held_out,
     )
     write_parquet(
         table, snakemake.output.log, schemas.FINETUNE_LOG, {**context.metadata(), "arm": arm}

@@ -1,11 +1,12 @@
-"""tokenize rule: strip the Gutenberg header and footer, encode with GPT-2, write tokens.parquet."""
+"""tokenize rule: strip the Gutenberg header and footer, encode with GPT-2, hold the end out, write
+the training tokens and the held-out ones."""
 
 import hashlib
 
 from unused_tokens.corpus import read_corpus
 from unused_tokens.stage import stage
 from unused_tokens.tokenizer import load_gpt2
-from unused_tokens.tokens import encode, write_tokens
+from unused_tokens.tokens import encode, split_held_out, write_tokens
 
 with stage(snakemake) as log:
     p, i = snakemake.params, snakemake.input
@@ -13,5 +14,14 @@ with stage(snakemake) as log:
     text = read_corpus(i.text, strip=p.strip_gutenberg)
     ids = encode(text, encoding)
     text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    write_tokens(ids, snakemake.output.tokens, encoding, text_sha256)
-    log.info("%d characters -> %d tokens (%s)", len(text), len(ids), encoding.name)
+    training, held_out = split_held_out(ids, p.held_out_fraction)
+    write_tokens(training, snakemake.output.tokens, encoding, text_sha256)
+    write_tokens(held_out, snakemake.output.held_out, encoding, text_sha256)
+    log.info(
+        "%d characters -> %d tokens (%s): %d to train on, the last %d held out",
+        len(text),
+        len(ids),
+        encoding.name,
+        len(training),
+        len(held_out),
+    )

@@ -17,16 +17,23 @@ with stage(snakemake) as log:
     use_compile_cache(runtime.compile_cache)
     model = context.untrained_model()
     log.info("model: %.1fM parameters", sum(t.numel() for t in model.parameters()) / 1e6)
-    settings = {**run.as_params(), "precision": context.precision.name}
+    every = snakemake.params.held_out_every
+    settings = {**run.as_params(), "precision": context.precision.name, "held_out_every": every}
+    i = snakemake.input
     resume = ResumePoint(
         Path(snakemake.params.resume),
         runtime.checkpoint_every,
-        fingerprint(settings, snakemake.input.tokens, snakemake.input.groups),
+        fingerprint(settings, i.tokens, i.held_out, i.groups),
     )
+    held_out = context.held_out(i.held_out, every)
+    if held_out is None:
+        log.info("held-out loss: not scored, the vocabulary lacks ids of the held-out slice")
+    else:
+        log.info("held-out loss: %d positions, every %d steps", held_out.positions[0], every)
     table = train(
         model,
         context.tokens,
-        context.groups(snakemake.input.groups),
+        context.groups(i.groups),
         run.train,
         run.window_seed,
         context.device,
@@ -39,6 +46,7 @@ with stage(snakemake) as log:
             runs=len(Study.from_config(snakemake.config).runs()),
             quick=snakemake.params.quick,
         ),
+        held_out=held_out,
     )
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, context.metadata())
     save_model(model, snakemake.output.model, run.train.steps)

@@ -180,6 +180,14 @@ def _first_problem(config, schema):
     late = [k for k in finetune["report_steps"] if k > finetune["steps"]]
     if late:
         return "finetune.report_steps", f"{late[0]} is past finetune.steps={finetune['steps']}"
+    every = config["held_out"]["every"]
+    unscored = [k for k in finetune["report_steps"] if k % every and k != finetune["steps"]]
+    if finetune["enabled"] and unscored:
+        return (
+            "finetune.report_steps",
+            f"the held-out slice is not scored at step {unscored[0]}: use multiples of "
+            f"held_out.every={every} or finetune.steps={finetune['steps']}",
+        )
     runtime = config["runtime"]
     cache = Path(runtime["compile_cache"])
     if cache.is_absolute() or ".." in cache.parts or cache.parts[:1] != ("results",):

@@ -153,11 +153,15 @@ def plot_training(bands, entropy=None, plateau=None):
     """Loss and each group's mean log-softmax per step, mean over seeds with a 95% band.
 
     bands: one variant's aggregate.describe rows by step and quantity (step, quantity, mean,
-    ci_low, ci_high). Unmasked dashed; the unigram entropy and plateau marked.
+    ci_low, ci_high). Unmasked dashed; the held-out loss where it was scored; the unigram entropy
+    and plateau marked.
     """
     curves = {q: part for q, part in bands.groupby("quantity")}
     fig, (ax_loss, ax_groups) = plt.subplots(1, 2, figsize=(11, 4))
-    _band(ax_loss, curves["loss"], "black", "loss")
+    _band(ax_loss, curves["loss"], "black", "training batches")
+    held_out = curves["held_out_loss"].dropna(subset=["mean"])
+    if len(held_out):
+        _band(ax_loss, held_out, "#D55E00", "held-out slice", "--")
     if entropy is not None:
         ax_loss.axhline(
             entropy, color="grey", linestyle=":", label=f"unigram entropy {entropy:.2f}"
@@ -171,7 +175,7 @@ def plot_training(bands, entropy=None, plateau=None):
             label="unigram plateau",
         )
     ax_loss.set_xlabel("optimizer step")
-    ax_loss.set_ylabel("training loss (nats/token)")
+    ax_loss.set_ylabel("loss (nats/token)")
     ax_loss.set_title("Loss")
     legend_outside(ax_loss, below=True)
     for g in GROUP_NAMES:

@@ -14,16 +14,18 @@ The second book uses tokens the first never does: those the pretrained model has
   matrix too; when untied, its output matrix gets the same reset, with its own mean. Every other
   row and parameter (the output bias included) stays bit-identical; the optimizer state of
   pretraining is not kept by any arm.
-- The level the new tokens' loss is compared with: the loss of the context-free unigram
-  predictor of the second book at the positions whose target is a new token
-  (unigram_level); an arm reaches it at the first step where the mean of its last
-  `smooth_steps` values of that loss is at or below it.
+- Every measure is taken on the second book's held-out slice (held_out.py), never trained on:
+  a loss reached there cannot come from memorising the training text. The level the new tokens'
+  held-out loss is compared with is that of the context-free unigram predictor of the second
+  book's training text at the held-out positions whose target is a new token (unigram_level);
+  an arm reaches it at the first scored step where its held-out loss on them is at or below it.
 """
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .errors import PipelineError
 from .schemas import GROUP_NAMES, NEW_GROUP
 
 
@@ -64,18 +66,24 @@ def reset_unseen_rows(model, counts):
     return unseen
 
 
-def unigram_level(finetune_counts, new_ids):
-    """The loss (nats) of the second book's unigram predictor, -log(count / total), averaged
-    over the positions whose target is one of `new_ids` (weighted by their counts)."""
+def unigram_level(finetune_counts, targets, new_ids):
+    """The loss (nats) of the unigram predictor of the second book's training text (its
+    `finetune_counts`), -log(count / total), averaged over the held-out `targets` that are one
+    of `new_ids` (every new id occurs in the training text, so each term is finite)."""
     counts = np.asarray(finetune_counts, dtype=np.float64)
-    chosen = counts[np.asarray(new_ids)]
-    return float(np.sum(chosen * -np.log(chosen / counts.sum())) / chosen.sum())
+    targets = np.asarray(targets).ravel()
+    chosen = targets[np.isin(targets, np.asarray(new_ids))]
+    if not len(chosen):
+        raise PipelineError(
+            "no target in the second book's held-out slice is one of its new tokens: raise "
+            "held_out.fraction or use a longer second book"
+        )
+    return float(np.mean(-np.log(counts[chosen] / counts.sum())))
 
 
-def steps_to_level(new_loss, level, smooth_steps):
-    """The first step at which the mean of the last `smooth_steps` values of `new_loss` (a
-    Series indexed by step, NaN where a batch had no new target) is at or below `level`; NaN
-    where it never is."""
-    smoothed = new_loss.rolling(smooth_steps, min_periods=1).mean()
-    reached = smoothed.index[smoothed.to_numpy() <= level]
+def steps_to_level(new_loss, level):
+    """The first step at which `new_loss` (a Series indexed by step, NaN at steps not scored) is
+    at or below `level`; NaN where it never is."""
+    scored = new_loss.dropna()
+    reached = scored.index[scored.to_numpy() <= level]
     return float(reached[0]) if len(reached) else float("nan")

@@ -1,8 +1,8 @@
 """What the fine-tuning arms show together: curves over seeds, the new tokens' loss at the
 report's steps, the steps to the unigram level, the claims, and the recovery figure.
 
-A value "at step K" is the mean of the last `smooth_steps` values of a quantity up to K (the new
-tokens' loss jumps from batch to batch: few positions have a new target). Every interval is the
+Every value is the loss on the second book's held-out slice (held_out.py), scored at the same
+steps for every arm; the training batches' losses stay in the long table. Every interval is the
 95% Student-t interval over seeds (aggregate.describe); the claims compare arms seed by seed, so
 that what a seed's arms share (their windows, the pretrained run) cancels.
 """
@@ -18,33 +18,35 @@ from .figures import legend_outside
 from .finetune import steps_to_level
 from .schemas import ARMS
 
-QUANTITIES = ("new_loss", "other_loss")  # the loss split by the target: a new token or not
+# The held-out loss split by the target: a new token or not.
+QUANTITIES = ("held_out_new_loss", "held_out_other_loss")
 ARM_COLOURS = dict(zip(ARMS, ("#CC79A7", "#009E73", "#56B4E9"), strict=True))
 LOSS_CLAIMS = (  # (claim after {k} steps; first arm, second arm, quantity, difference above 0)
     (
-        "Pretraining on the first book handicaps the new tokens: after {k} steps, their loss is "
-        "higher for the pretrained model than for a fresh one",
-        ("pretrained", "fresh", "new_loss", True),
+        "Pretraining on the first book handicaps the new tokens: after {k} steps, their held-out "
+        "loss is higher for the pretrained model than for a fresh one",
+        ("pretrained", "fresh", "held_out_new_loss", True),
     ),
     (
-        "Resetting the unseen rows before fine-tuning lowers the new tokens' loss after {k} steps",
-        ("pretrained_reset", "pretrained", "new_loss", False),
+        "Resetting the unseen rows before fine-tuning lowers the new tokens' held-out loss after "
+        "{k} steps",
+        ("pretrained_reset", "pretrained", "held_out_new_loss", False),
     ),
     (
-        "Pretraining helps the second book's other tokens: after {k} steps, their loss is lower "
-        "for the pretrained model than for a fresh one",
-        ("pretrained", "fresh", "other_loss", False),
+        "Pretraining helps the second book's other tokens: after {k} steps, their held-out loss "
+        "is lower for the pretrained model than for a fresh one",
+        ("pretrained", "fresh", "held_out_other_loss", False),
     ),
 )
 REACH_CLAIMS = (  # (claim; first arm, second arm, difference of steps to the level above 0)
     (
         "Pretraining delays the new tokens: the pretrained model needs more steps than a fresh "
-        "one to bring their loss to the unigram level",
+        "one to bring their held-out loss to the unigram level",
         ("pretrained", "fresh", True),
     ),
     (
-        "Resetting the unseen rows first brings the new tokens' loss to the unigram level in "
-        "fewer steps",
+        "Resetting the unseen rows first brings the new tokens' held-out loss to the unigram "
+        "level in fewer steps",
         ("pretrained_reset", "pretrained", False),
     ),
 )
@@ -59,27 +61,23 @@ def long_log(logs):
     return pd.concat(parts, ignore_index=True)[schemas.FINETUNE_STEPS.names]
 
 
-def smoothed(long, smooth_steps):
-    """`long` with each run's quantities replaced by their mean over the last `smooth_steps`
-    steps (NaN values, batches without a new target, left out)."""
-    ordered = long.sort_values(["arm", "seed", "quantity", "step"])
-    values = ordered.groupby(["arm", "seed", "quantity"], sort=False)["value"]
-    rolled = values.transform(lambda v: v.rolling(smooth_steps, min_periods=1).mean())
-    return ordered.assign(value=rolled)
+def scored(long):
+    """The rows of `long` that hold a held-out value (QUANTITIES at the steps it was scored)."""
+    return long[long["quantity"].isin(QUANTITIES) & long["value"].notna()]
 
 
-def at_steps(long, report_steps, smooth_steps):
-    """Each arm's new and other tokens' loss at each report step, described over seeds."""
-    chosen = smoothed(long, smooth_steps)
-    chosen = chosen[chosen["step"].isin(report_steps) & chosen["quantity"].isin(QUANTITIES)]
-    return describe(chosen, ["arm", "quantity", "step"])
+def at_steps(long, report_steps):
+    """Each arm's held-out loss on new and other targets at each report step, over seeds."""
+    chosen = scored(long)
+    return describe(chosen[chosen["step"].isin(report_steps)], ["arm", "quantity", "step"])
 
 
-def reach(long, level, smooth_steps):
-    """Per arm and seed: the step at which the new tokens' loss reaches `level` (NaN: never)."""
-    new = long[long["quantity"] == "new_loss"]
+def reach(long, level):
+    """Per arm and seed: the step at which the new tokens' held-out loss reaches `level` (NaN:
+    never)."""
+    new = long[long["quantity"] == QUANTITIES[0]]
     rows = [
-        (arm, seed, steps_to_level(run.set_index("step")["value"], level, smooth_steps))
+        (arm, seed, steps_to_level(run.set_index("step")["value"], level))
         for (arm, seed), run in new.groupby(["arm", "seed"], sort=False)
     ]
     return pd.DataFrame(rows, columns=["arm", "seed", "steps_to_level"])
@@ -103,13 +101,13 @@ def reach_summary(reach):
     return pd.DataFrame(rows)
 
 
-def claims(long, report_steps, smooth_steps, reached):
+def claims(long, report_steps, reached):
     """schemas.CLAIMS rows (variant "finetune", one Holm-corrected family): the loss claims at
     each report step and the claims on the steps to the unigram level (`reached`, from reach),
     each on the paired difference of two arms over seeds. A seed at which either arm never
     reached the level within the run is left out; with no seed left the claim is N/A and says
     how many seeds reached it."""
-    values = smoothed(long, smooth_steps).set_index(["step", "arm", "seed", "quantity"])["value"]
+    values = scored(long).set_index(["step", "arm", "seed", "quantity"])["value"]
     steps = reached.set_index(["arm", "seed"])["steps_to_level"]
     found, why = [], {}
     for k in report_steps:
@@ -139,11 +137,12 @@ def _paired(text, measure, differences, above):
     return Claim(text, (Test(measure, above, 0),), "finetune"), [d]
 
 
-def plot_recovery(long, level, smooth_steps):
-    """The new tokens' loss (left) and the other tokens' (right) over fine-tuning steps, each
-    arm's mean over seeds with its 95% band, smoothed; the unigram level dashed on the left."""
-    curves = smoothed(long, smooth_steps)
+def plot_recovery(long, level):
+    """The held-out loss on the new tokens (left) and on every other target (right) over
+    fine-tuning steps, each arm's mean over seeds with its 95% band; the unigram level dashed on
+    the left."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
+    curves = scored(long)
     for ax, quantity in zip(axes, QUANTITIES, strict=True):
         described = describe(curves[curves["quantity"] == quantity], ["arm", "step"])
         for arm in ARMS:
@@ -151,7 +150,7 @@ def plot_recovery(long, level, smooth_steps):
             ax.plot(d["step"], d["mean"], color=ARM_COLOURS[arm], label=arm.replace("_", ", "))
             ax.fill_between(d["step"], d["ci_low"], d["ci_high"], color=ARM_COLOURS[arm], alpha=0.2)
         ax.set_xlabel("fine-tuning step")
-        ax.set_ylabel("loss (nats)")
+        ax.set_ylabel("held-out loss (nats)")
     axes[0].set_title("targets among the new tokens")
     axes[1].set_title("every other target")
     axes[0].axhline(level, color="grey", linestyle="--", label="unigram level")

@@ -181,6 +181,8 @@ class Progress:
         )
         if "new_loss" in row:
             groups += f" | loss on new/other targets {row['new_loss']:.4f}/{row['other_loss']:.4f}"
+        if row.get("held_out_loss") == row.get("held_out_loss"):  # not NaN: scored at this step
+            groups += f" | held-out loss {row['held_out_loss']:.4f}"
         log.info(
             "step %d/%d loss %.4f | masked/unmasked %s | %.0f tok/s | %s left",
             step,

@@ -15,6 +15,7 @@ import torch
 from .frequency import unigram_log_probs
 from .groups import read_groups
 from .hardware import Precision, describe_device, host_cpu, resolve_device, resolve_precision
+from .held_out import HeldOut
 from .model import build_model
 from .settings import Run, Runtime
 from .tokens import read_tokens
@@ -46,6 +47,17 @@ class RunContext:
         cfg = self.run.model_config(len(self.counts))
         bias = unigram_log_probs(self.counts) if cfg.output_bias else None
         return build_model(cfg, self.run.init_seed, bias)
+
+    def held_out(self, path, every, split_ids=None):
+        """held_out.HeldOut of the slice in `path` (tokens.parquet's schema), cut into the model's
+        windows and the training's batch size; None where the model's vocabulary has no index
+        for some of its ids (a pruned vocabulary cannot read text it was not built from)."""
+        ids = torch.from_numpy(read_tokens(path))
+        if (torch.from_numpy(self.vocabulary.index)[ids] < 0).any():
+            return None
+        tokens = self.vocabulary.encode(ids)
+        context, batch_size = self.run.model["context"], self.run.train.batch_size
+        return HeldOut(tokens, context, batch_size, every, self.device, split_ids)
 
     def metadata(self):
         """Parquet metadata of the run's outputs: run, device, host CPU, precision, runtime,

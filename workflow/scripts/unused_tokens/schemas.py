@@ -84,16 +84,18 @@ MASKING_CONTROL = pa.schema(  # the trained model and a context-free unigram pre
     ]
 )
 
-TRAINING_LOG = pa.schema(
+TRAINING_LOG = pa.schema(  # held_out_*: NaN at the steps where the slice is not scored
     [("step", pa.int32()), ("loss", pa.float64())]
     + [(f"{g}_{kind}", pa.float64()) for g in GROUP_NAMES for kind in ("masked", "unmasked")]
+    + [("held_out_loss", pa.float64())]
 )
-LOG_ROW = TRAINING_LOG.names[1:]  # one step's values, in the order step.TrainStep returns them
+LOG_ROW = TRAINING_LOG.names[1:]  # one step's values: step.TrainStep's, then held_out.HeldOut's
 
 FINETUNE_LOG = pa.schema(  # the loss split by whether the target is a new token
     [("step", pa.int32()), ("loss", pa.float64()), ("new_loss", pa.float64())]
     + [("other_loss", pa.float64())]
     + [(f"{g}_{k}", pa.float64()) for g in FINETUNE_GROUP_NAMES for k in ("masked", "unmasked")]
+    + [(f"held_out_{k}", pa.float64()) for k in ("loss", "new_loss", "other_loss")]
 )
 FINETUNE_ROW = FINETUNE_LOG.names[1:]
 

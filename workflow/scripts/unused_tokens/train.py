@@ -1,4 +1,5 @@
-"""Train the model on random windows of the corpus, logging loss and group probes every step.
+"""Train the model on random windows of the corpus, logging loss and group probes every step,
+and the held-out slice's loss at the steps held_out.HeldOut scores it.
 
 Step 0 is measured before the first update, so `steps` updates give `steps + 1` log rows. The
 loss and the group means of every step stay on the device and are copied to the host once at the
@@ -92,6 +93,7 @@ def train(
     counts=None,
     cpu_limit=UNLIMITED,
     split_ids=None,
+    held_out=None,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
@@ -108,6 +110,8 @@ def train(
     `options` (step_options.StepOptions) choose kernels and compilation, not what is computed.
     With split_ids (fine-tuning: the new group's ids), the log also splits the loss by whether
     the target is one of them (schemas.FINETUNE_LOG), and groups are FINETUNE_GROUP_NAMES.
+    held_out (held_out.HeldOut, with the same split ids) is scored before the update of each of
+    its steps; without it the held-out columns are NaN (a vocabulary that cannot read the slice).
     """
     names, row = (
         (schemas.GROUP_NAMES, schemas.LOG_ROW)
@@ -123,6 +127,8 @@ def train(
     frozen = np.flatnonzero(counts == 0) if settings.freeze_unseen else None
     weights = torch.from_numpy(inverse_frequency_weights(counts)) if weighted else None
     step_once = TrainStep(model, groups, settings, device, options, frozen, weights, split_ids)
+    width = sum(name.startswith("held_out_") for name in row)
+    unscored = torch.full((width,), torch.nan, dtype=torch.float64, device=device)
     optimizer = step_once.optimizer
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
@@ -142,7 +148,8 @@ def train(
                 to_device(t, device)
                 for t in random_windows(tokens, settings.batch_size, model.cfg.context, generator)
             )
-            rows.append(step_once(x, y, update=step < steps))
+            scored = held_out.losses(step_once, step, steps) if held_out else unscored
+            rows.append(torch.cat([step_once(x, y, update=step < steps), scored]))
             stopping = bool(received) and step < steps
             saving = resume is not None and (resume.due(step + 1, steps) or stopping)
             if saving or progress.due(step):
