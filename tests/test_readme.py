@@ -1,12 +1,20 @@
-"""The README's links to files of the repository (its figures) point at files that exist."""
+"""The README's and the docs' links to files of the repository point at files that exist."""
 
 import re
 
+import pytest
+
 from conftest import ROOT
 
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
-def test_every_local_link_of_the_readme_resolves():
-    text = (ROOT / "README.md").read_text()
-    links = re.findall(r"\]\(([^)#:\s]+)\)", text)  # not anchors (#...), not URLs (https:...)
-    assert "docs/training.png" in links
-    assert [link for link in links if not (ROOT / link).is_file()] == []
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_local_link_resolves(page):
+    text = page.read_text()
+    links = re.findall(r"\]\(([^)#:\s]+)(?:#[^)\s]*)?\)", text)  # files, not URLs (https:...)
+    assert [link for link in links if not (page.parent / link).exists()] == []
+
+
+def test_the_readme_shows_the_key_figure():
+    assert "](docs/training.png)" in (ROOT / "README.md").read_text()

@@ -557,6 +557,23 @@ def test_the_aggregation_benchmark_times_a_larger_study_from_this_one(workdir, c
     assert re.search(rf"^ +\d+\.\d\d s  in all; {claim_rows} claim rows$", printed, re.MULTILINE)
 
 
+def test_the_study_tables_print_the_studys_own_numbers(workdir, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import study_tables
+
+    study_tables.main([str(out(workdir, ""))])
+    printed = capsys.readouterr().out
+    summary = pd.read_parquet(out(workdir, "aggregate/summary.parquet"))
+    values = summary.set_index(["variant", "quantity"])
+    row = "| `baseline` | " + " | ".join(
+        study_tables.interval(values.loc[("baseline", q)]) for q in study_tables.COLUMNS
+    )
+    assert row + " |" in printed.splitlines()
+    for title in ("Final values", "Normaliser split", "ROC AUC", "Fine-tuning: claims"):
+        assert f"#### {title}" in printed
+    assert tally(pd.read_parquet(out(workdir, "aggregate/claims.parquet"))) in printed
+
+
 def test_the_gradient_scale_script_prints_every_bucket_of_the_studys_model(workdir, capsys):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import gradient_scale

@@ -82,6 +82,14 @@ def describe(values, by):
     return table.assign(ci_low=table["mean"] - half, ci_high=table["mean"] + half)
 
 
+def text_table(described, index, column, labels, interval, order):
+    """`describe` rows as a table of text: `index` x `column`, each cell shown by `interval` (a
+    row to text); rows in `order`, columns the keys of `labels`, renamed to its values."""
+    shown = described.assign(value=described.apply(interval, axis=1))
+    table = shown.pivot(index=index, columns=column, values="value")
+    return pd.DataFrame(table.reindex(order)[list(labels)]).rename(columns=labels)
+
+
 def bounds(row):
     """(low, high) of a `describe` row: its 95% interval, or its mean twice where there is no
     interval (one seed)."""

@@ -9,9 +9,7 @@ displacement (trained minus untrained) against the mean displacement of its coun
 gradients share a direction one and the same displacement.
 """
 
-import pandas as pd
-
-from .aggregate import describe
+from .aggregate import describe, text_table
 
 NORMALISER_COLUMNS = {  # measure: column heading; the first is the second minus the third
     "never_used_log_prob_change": "never-used log-prob change",
@@ -34,12 +32,8 @@ def normaliser_table(measures, interval):
         id_vars=["variant", "seed"], value_vars=list(NORMALISER_COLUMNS), var_name="quantity"
     )
     described = describe(values, ["variant", "quantity"])
-    shown = described.assign(value=described.apply(interval, axis=1))
-    table = shown.pivot(index="variant", columns="quantity", values="value")
     order = list(dict.fromkeys(measures["variant"]))
-    return pd.DataFrame(table.loc[order, list(NORMALISER_COLUMNS)]).rename(
-        columns=NORMALISER_COLUMNS
-    )
+    return text_table(described, "variant", "quantity", NORMALISER_COLUMNS, interval, order)
 
 
 def displacement_table(geometry, interval):
@@ -50,9 +44,6 @@ def displacement_table(geometry, interval):
         & geometry["bucket"].isin(list(DISPLACEMENT_BUCKETS))
         & geometry["quantity"].isin(list(DISPLACEMENT_COLUMNS))
     ].assign(bucket=lambda t: t["bucket"].map(DISPLACEMENT_BUCKETS))
-    shown = rows.assign(value=rows.apply(interval, axis=1))
-    table = shown.pivot(index=["variant", "bucket"], columns="quantity", values="value")
     order = [(v, b) for v in dict.fromkeys(rows["variant"]) for b in DISPLACEMENT_BUCKETS.values()]
-    return pd.DataFrame(table.reindex(order)[list(DISPLACEMENT_COLUMNS)]).rename(
-        columns=DISPLACEMENT_COLUMNS
-    )
+    index = ["variant", "bucket"]
+    return text_table(rows, index, "quantity", DISPLACEMENT_COLUMNS, interval, order)

@@ -1,8 +1,9 @@
 """The remedies compared like for like.
 
-A model pruned to the corpus's ids (model.vocabulary: corpus) spreads its probability over 9,786
-ids instead of 50,257, so it starts every token at -ln 9,786, 1.64 nats above the full
-vocabulary's -ln 50,257: its levels cannot be set beside the others'. Here every model's mean
+A model pruned to the corpus's ids (model.vocabulary: corpus) spreads its probability over those
+ids alone (9,416 in the trained part of Gulliver's Travels) instead of 50,257, so it starts every
+token at -ln 9,416, 1.67 nats above the full vocabulary's -ln 50,257: its levels cannot be set
+beside the others'. Here every model's mean
 log-probabilities are renormalised over the ids that occur in the corpus (probe.VocabMeans
 within_corpus, on the probe's batches, unmasked), which is what a pruned model computes anyway,
 and each group's change is taken from the model's own start.
@@ -10,7 +11,7 @@ and each group's change is taken from the model's own start.
 
 import pandas as pd
 
-from .aggregate import describe
+from .aggregate import describe, text_table
 from .schemas import GROUP_LABELS, GROUP_NAMES
 
 COMPARED = GROUP_NAMES[:2]  # groups whose ids occur in the corpus: most and least common
@@ -40,12 +41,10 @@ def like_for_like(vocab_by_run, groups, interval):
         for quantity, value in renormalised_groups(vocab, groups).items()
     ]
     described = describe(pd.DataFrame(rows), ["variant", "quantity"])
-    shown = described.assign(value=described.apply(interval, axis=1))
-    table = shown.pivot(index="variant", columns="quantity", values="value")
     columns = {
         f"{g} {kind}": f"{GROUP_LABELS[g]}: {kind}"
         for g in COMPARED
         for kind in ("level", "change")
     }
     order = list(dict.fromkeys(variant for variant, _ in vocab_by_run))
-    return pd.DataFrame(table.loc[order, list(columns)]).rename(columns=columns)
+    return text_table(described, "variant", "quantity", columns, interval, order)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from .aggregate import bounds
+from .aggregate import bounds, text_table
 from .weights import COUNT_BUCKETS, DETECTORS, METHODS, REFERENCE_SCORE, method_scores
 
 METHOD_LABELS = {  # every weights.METHODS, named in every sentence and figure
@@ -60,10 +60,9 @@ def plot_roc(table):
 def auc_table(detection, interval):
     """Variant x method: the AUC (mean [95% interval]) as text; `interval` formats a row."""
     auc = detection[detection["quantity"] == "auc"]
-    shown = auc.assign(value=auc.apply(interval, axis=1))
-    table = shown.pivot(index="variant", columns="method", values="value")
     order = list(dict.fromkeys(detection["variant"]))
-    return table.loc[order, list(METHODS)].rename(columns=METHOD_LABELS)
+    labels = {method: METHOD_LABELS[method] for method in METHODS}
+    return text_table(auc, "variant", "method", labels, interval, order)
 
 
 def _reading(row):
