@@ -161,7 +161,7 @@ def plot_training(bands, entropy=None, plateau=None):
     _band(ax_loss, curves["loss"], "black", "training batches")
     held_out = curves["held_out_loss"].dropna(subset=["mean"])
     if len(held_out):
-        _band(ax_loss, held_out, "#D55E00", "held-out slice", "--")
+        _band(ax_loss, held_out, "#CC79A7", "held-out slice", "--")
     if entropy is not None:
         ax_loss.axhline(
             entropy, color="grey", linestyle=":", label=f"unigram entropy {entropy:.2f}"
