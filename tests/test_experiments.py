@@ -63,6 +63,9 @@ def test_a_pruned_vocabulary_has_no_never_used_tokens_anywhere(study):
     run = study / "runs" / "pruned_vocabulary" / "seed0"
     log = pd.read_parquet(run / "train" / "training_log.parquet")
     assert log["never_used_masked"].isna().all() and log["least_common_masked"].notna().all()
+    assert log["held_out_loss"].isna().all()  # the held-out text holds ids it does not have
+    train_log = (run / "logs" / "train.log").read_text()
+    assert "held-out loss: not scored, the vocabulary lacks ids of the held-out slice" in train_log
     vocab = pd.read_parquet(run / "probe" / "vocab_logprobs.parquet")
     assert np.array_equal(vocab["trained_mean"].isna().to_numpy(), counts == 0)
     probe = pd.read_parquet(run / "probe" / "untrained_groups.parquet").set_index("group")
@@ -95,8 +98,9 @@ def test_the_report_says_what_each_variant_did(study):
     for variant in VARIANTS[1:]:
         sentence = re.search(rf"<strong>{variant}</strong> against the baseline[^<]*", html)
         assert sentence, variant
-        assert "the loss" in sentence[0]
+        assert "held-out loss" in sentence[0]
     assert "it has no never-used tokens" in html  # pruned_vocabulary's sentence
+    assert "it has no held-out loss (the held-out text holds ids its vocabulary lacks)" in html
     for name in ("variants", "variant_trajectories"):
         assert name in FIGURES
         assert (study / "report" / "figures" / f"{name}.png").stat().st_size > 10_000
