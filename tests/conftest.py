@@ -123,6 +123,7 @@ def second_book_text():
 def finetune_overlay(book):
     """Config keys that fine-tune on the text file `book`, tiny and quick."""
     corpus = {
+        "title": "the second test book",
         "sources": [book.as_uri()],
         "sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
         "strip_gutenberg": False,
@@ -166,7 +167,11 @@ def prepare_run(workdir, text, overlay=None):
     copy_workflow(workdir)
     book = workdir / "book.txt"
     book.write_bytes(text.encode() if isinstance(text, str) else text)
-    corpus = {"sources": [book.as_uri()], "sha256": hashlib.sha256(book.read_bytes()).hexdigest()}
+    corpus = {
+        "title": "the test book",
+        "sources": [book.as_uri()],
+        "sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
+    }
     config = merged(merged(TINY, {"corpus": corpus}), overlay or {})
     (workdir / "config" / "test.yaml").write_text(yaml.safe_dump(config))
     return workdir

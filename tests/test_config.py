@@ -264,3 +264,25 @@ def test_the_optimizers_overlay_compares_the_experiments_own_variants(default_co
     assert optimizers["seeds"] == [0, 1, 2]
     medium = yaml.safe_load((config / "medium.yaml").read_text())
     validate_config(merged(merged(default_config, medium), optimizers), SCHEMA)
+
+
+@pytest.mark.parametrize("section", ["corpus", "finetune.corpus"])
+def test_another_book_must_come_with_its_title(default_config, section):
+    book = {"sources": ["file:book.txt"], "sha256": "0" * 64}
+    overlay = (
+        {"study": "mine", "corpus": book}
+        if section == "corpus"
+        else {
+            "study": "mine",
+            "finetune": {"corpus": book},
+        }
+    )
+    with pytest.raises(PipelineError) as err:
+        check_study_named(default_config, [("mine.yaml", overlay)], SCHEMA)
+    assert str(err.value) == (
+        f"mine.yaml changes {section}.sha256 (another book) but not {section}.title, so the "
+        f"report would name the book it replaces: add title: <the book's title> to {section} "
+        "in mine.yaml"
+    )
+    book["title"] = "My Book"
+    check_study_named(default_config, [("mine.yaml", overlay)], SCHEMA)

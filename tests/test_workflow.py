@@ -557,6 +557,12 @@ def test_the_aggregation_benchmark_times_a_larger_study_from_this_one(workdir, c
     assert re.search(rf"^ +\d+\.\d\d s  in all; {claim_rows} claim rows$", printed, re.MULTILINE)
 
 
+def test_the_report_names_the_configured_books(workdir):
+    html = out(workdir, "report/report.html").read_text()
+    assert "A GPT-2-like model is trained on <em>the test book</em>" in html
+    assert "Gulliver" not in html
+
+
 def test_the_study_tables_print_the_studys_own_numbers(workdir, capsys):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import study_tables

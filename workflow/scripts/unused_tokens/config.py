@@ -56,7 +56,8 @@ def changed_keys(before, overlay, path=()):
 def check_study_named(base, overlays, schema_path):
     """Refuse overlays that would silently replace a study's results: the last overlay that
     changes what is computed must name the study, or a later one must. Values are compared as
-    the schema types them (coerce_types): lr: 3e-4 in an overlay is the default's 0.0003.
+    the schema types them (coerce_types): lr: 3e-4 in an overlay is the default's 0.0003. An
+    overlay that gives a book without its title is refused too (_check_titled).
 
     base: config/config.yaml; overlays: (label, mapping) in the order they are applied (the
     --configfile files, then --config).
@@ -67,6 +68,7 @@ def check_study_named(base, overlays, schema_path):
     for label, overlay in overlays:
         overlay = copy.deepcopy(overlay)
         coerce_types(overlay, schema)
+        _check_titled(label, overlay)
         changed = changed_keys(config, overlay)
         if "study" in overlay:
             unnamed = None
@@ -83,6 +85,21 @@ def check_study_named(base, overlays, schema_path):
             f"results/{study}/: add {fix} to {label} (naming the study {study} there replaces "
             "them on purpose)"
         )
+
+
+def _check_titled(label, overlay):
+    """Refuse an overlay that gives a book another sha256 (another book) but not its title,
+    which the report would otherwise take from the book it replaces."""
+    sections = {"corpus": overlay.get("corpus"), "finetune.corpus": None}
+    if isinstance(overlay.get("finetune"), dict):
+        sections["finetune.corpus"] = overlay["finetune"].get("corpus")
+    for key, section in sections.items():
+        if isinstance(section, dict) and "sha256" in section and "title" not in section:
+            raise PipelineError(
+                f"{label} changes {key}.sha256 (another book) but not {key}.title, so the "
+                f"report would name the book it replaces: add title: <the book's title> to "
+                f"{key} in {label}"
+            )
 
 
 def _schema(path):
