@@ -26,11 +26,12 @@ class HeldOut:
             weights = torch.tensor(positions, dtype=torch.float64, device=device)
             self.chunks.append((to_device(x, device), to_device(y, device), weights))
         self.missing = torch.full((len(positions),), torch.nan, dtype=torch.float64, device=device)
+        self.total = sum(weights for _, _, weights in self.chunks)  # positions per value
 
     @property
     def positions(self):
         """How many held-out positions each value averages over."""
-        return sum(weights for _, _, weights in self.chunks).tolist()
+        return self.total.tolist()
 
     def due(self, step, steps):
         return step % self.every == 0 or step == steps
@@ -44,4 +45,4 @@ class HeldOut:
         for x, y, weights in self.chunks:
             means = step_once(x, y, update=False)[: len(weights)]
             total += torch.nan_to_num(means) * weights
-        return total / sum(weights for _, _, weights in self.chunks)
+        return total / self.total
