@@ -19,6 +19,8 @@ from unused_tokens import schemas
 from unused_tokens.tokenizer import load_gpt2
 
 ROOT = Path(__file__).resolve().parent.parent
+# The pages a user reads: the README, the docs and the configuration reference.
+PAGES = [ROOT / "README.md", ROOT / "config" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def pytest_configure(config):

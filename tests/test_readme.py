@@ -1,12 +1,11 @@
-"""The README's and the docs' links to files of the repository point at files that exist."""
+"""The links of the README, the docs and config/README.md to files of the repository point at files
+that exist, and the README stays one screen of essentials."""
 
 import re
 
 import pytest
 
-from conftest import ROOT
-
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+from conftest import PAGES, ROOT
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -18,3 +17,7 @@ def test_every_local_link_resolves(page):
 
 def test_the_readme_shows_the_key_figure():
     assert "](docs/training.png)" in (ROOT / "README.md").read_text()
+
+
+def test_the_readme_stays_short():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200

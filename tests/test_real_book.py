@@ -48,7 +48,7 @@ def test_the_counts_come_from_the_first_nine_tenths_the_last_tenth_is_held_out(r
 
 
 def test_stripping_the_gutenberg_lines_changes_what_the_readme_says(book, encoding):
-    """README, Departures: 96 characters, 33 tokens and 11 ids that occur nowhere else."""
+    """docs/methods.md, Departures: 96 characters, 33 tokens and 11 ids that occur nowhere else."""
     raw = book.read_text(encoding="utf-8")
     kept, whole = strip_gutenberg(raw), raw
     kept_ids, whole_ids = encoding.encode_ordinary(kept), encoding.encode_ordinary(whole)

@@ -27,7 +27,9 @@ from conftest import (
     FINETUNE_OUTPUTS,
     FINETUNE_STEPS,
     HANG_S,
+    PAGES,
     PARQUET_OUTPUTS,
+    ROOT,
     STEPS,
     book_text,
     copy_workflow,
@@ -515,9 +517,9 @@ def test_report_opens_in_a_browser_with_every_image_and_the_claims(workdir, tmp_
 
 
 def everyday_commands():
-    """The README's everyday commands, as (arguments after `$QUICK`) lists."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = readme.split("### Everyday Snakemake", 1)[1].split("```bash\n", 1)[1].split("```")[0]
+    """docs/running.md's everyday commands, as (arguments after `$QUICK`) lists."""
+    running = (ROOT / "docs" / "running.md").read_text()
+    block = running.split("## Everyday Snakemake", 1)[1].split("```bash\n", 1)[1].split("```")[0]
     lines = [line.split("  #")[0].split() for line in block.splitlines()]
     return [line[2:] for line in lines if line[:2] == [".venv/bin/snakemake", "$QUICK"]]
 
@@ -627,11 +629,12 @@ def test_the_startup_benchmark_trains_as_the_train_rule_does(workdir, tmp_path, 
     assert "1 steps profiled: wall" in capsys.readouterr().out
 
 
-def readme_commands():
-    """Every `.venv/bin/snakemake` command of the README's bash blocks but the everyday ones
-    ($QUICK, tested above), continuation lines joined, comments dropped."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+def documented_commands():
+    """Every `.venv/bin/snakemake` command of the bash blocks of the README, the docs and
+    config/README.md but the everyday ones ($QUICK, tested above), continuation lines joined,
+    comments dropped."""
+    text = "\n".join(page.read_text() for page in PAGES)
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
     lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
     return [
         shlex.split(line, comments=True)[1:]
@@ -640,13 +643,14 @@ def readme_commands():
     ]
 
 
-def test_every_other_snakemake_command_of_the_readme_plans(tmp_path):
-    """Each as a dry run in a fresh copy of the workflow, with the README's own config/lr.yaml."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    lr = re.search(r"```yaml\n(# config/lr.yaml.*?)```", readme, flags=re.S)[1]
+def test_every_other_documented_snakemake_command_plans(tmp_path):
+    """Each as a dry run in a fresh copy of the workflow, with docs/running.md's own
+    config/lr.yaml."""
+    running = (ROOT / "docs" / "running.md").read_text()
+    lr = re.search(r"```yaml\n(# config/lr.yaml.*?)```", running, flags=re.S)[1]
     work = copy_workflow(tmp_path / "work")
     (work / "config" / "lr.yaml").write_text(lr)
-    commands = readme_commands()
+    commands = documented_commands()
     assert len(commands) >= 6 and ["--configfile", "config/fast.yaml"] in commands
     env = {"UNUSED_TOKENS_ACCOUNT": "a", "UNUSED_TOKENS_PARTITION": "p"}
     env["UNUSED_TOKENS_GPU_PARTITION"] = "g"
