@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 AVX2 := ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
 	TORCHINDUCTOR_CACHE_DIR=$(CURDIR)/.cache/torchinductor-avx2
 
-.PHONY: run test test-fast test-avx2
+.PHONY: run test test-fast test-avx2 config-reference
 run: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores all $(SNAKEMAKE_ARGS)
 
@@ -34,3 +34,7 @@ test-fast: $(VENV)/.installed
 
 test-avx2:
 	$(AVX2) $(MAKE) test
+
+# config/README.md's key tables, from config.schema.yaml's descriptions and config.yaml's values.
+config-reference: $(VENV)/.installed
+	cd workflow/scripts && $(CURDIR)/$(VENV)/bin/python -m unused_tokens.config_reference
