@@ -19,7 +19,7 @@ min_version("9.0")
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
 from unused_tokens.config import check_study_named, experiment, validate_config
 from unused_tokens.files import check_writable
-from unused_tokens.modules import helper_modules
+from unused_tokens.modules import helper_modules, stage_sources, write_stamp
 from unused_tokens.progress import QUICK_OVERLAY
 from unused_tokens.report_outline import FIGURES, FINETUNE_SECTION
 from unused_tokens.schemas import ARMS, BASELINE_VARIANT, CORPORA
@@ -56,8 +56,10 @@ wildcard_constraints:
     seed=r"\d+",
     corpus="|".join(CORPORA),
     arm="|".join(ARMS),
+    stage=r"[a-z_]+",
 
 
+include: "workflow/rules/library.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/runs.smk"
 include: "workflow/rules/weights.smk"

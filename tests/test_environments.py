@@ -1,11 +1,18 @@
-"""requirements.txt and the conda environments in envs/ pin the same versions."""
+"""requirements.txt and the conda environments in envs/ pin the same versions, and each rule's
+environment holds every package its stage (script, notebooks and helper modules) imports."""
 
+import ast
+import importlib.metadata
 import re
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from conftest import ROOT
+from unused_tokens.modules import _notebook_code, helper_modules, stage_sources
 
 
 def requirements():
@@ -55,3 +62,83 @@ def test_every_rule_uses_an_env_that_exists():
     rules = "".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
     used = set(re.findall(r'conda:\s*"\.\./\.\./envs/([^"]+)"', rules))
     assert used == {p.name for p in (ROOT / "envs").glob("*.yaml")}
+
+
+def rule_stages():
+    """{rule: (its conda env file's name, its stage script's stem)} of every rule with a script."""
+    stages = {}
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule )", smk.read_text()):
+            rule = re.match(r"rule (\w+):", block)
+            script = re.search(r'script:\s*"\.\./scripts/(\w+)\.py"', block)
+            if rule and script:
+                env = re.search(r'conda:\s*"\.\./\.\./envs/([^"]+)"', block)
+                stages[rule[1]] = (env and env[1], script[1])
+    return stages
+
+
+def imported_packages(stage):
+    """{top-level module: the files importing it} of the stage's sources and helper modules,
+    every import statement counted (inside functions too), the standard library left out."""
+    sources = stage_sources(ROOT / "workflow", stage)
+    found = {}
+    for path in map(Path, [*sources, *helper_modules(*sources)]):
+        code = _notebook_code(path) if path.suffix == ".ipynb" else path.read_text()
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "unused_tokens":
+                    found.setdefault(top, set()).add(path.name)
+    return found
+
+
+def installed_with(packages):
+    """The distributions (lower case) that installing `packages` brings: them and what they
+    require, recursively, as this environment's metadata says (extras left out)."""
+    seen, todo = set(), [p.lower() for p in packages]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name.lower().replace("_", "-"))
+    return seen
+
+
+def test_every_rule_with_a_script_has_an_env():
+    stages = rule_stages()
+    assert {"train", "report", "tokenize", "finetune"} <= set(stages)
+    assert [rule for rule, (env, _) in stages.items() if env is None] == []
+
+
+@pytest.mark.parametrize("rule", sorted(rule_stages()))
+def test_the_rules_env_holds_every_package_its_stage_imports(rule):
+    env, stage = rule_stages()[rule]
+    provided = installed_with(env_pins(ROOT / "envs" / env))
+    distributions = importlib.metadata.packages_distributions()
+    missing = {
+        module: sorted(files)
+        for module, files in imported_packages(stage).items()
+        if not {d.lower().replace("_", "-") for d in distributions.get(module, [module])} & provided
+    }
+    assert missing == {}, f"envs/{env} lacks what rule {rule} imports"
+
+
+def test_the_report_and_the_aggregations_run_without_torch():
+    for rule in ("aggregate", "aggregate_weights", "aggregate_finetune", "report"):
+        env, stage = rule_stages()[rule]
+        assert "torch" not in env_pins(ROOT / "envs" / env)
+        assert "torch" not in imported_packages(stage), rule

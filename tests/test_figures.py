@@ -10,8 +10,8 @@ from test_aggregate import LOGS
 from test_claims import COUNTS, V, probe, vocab
 
 from unused_tokens import aggregate, figures, finetune_results, weights_report
+from unused_tokens.detection import COUNT_BUCKETS
 from unused_tokens.schemas import ARMS, MAGIKARP_INDICATORS
-from unused_tokens.weights import COUNT_BUCKETS
 
 figures.apply_style()  # as the report does before its first figure
 

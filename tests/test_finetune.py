@@ -6,13 +6,14 @@ import pytest
 import torch
 
 from unused_tokens.errors import PipelineError
-from unused_tokens.finetune import finetune_groups, reset_unseen_rows, steps_to_level, unigram_level
+from unused_tokens.finetune import finetune_groups, steps_to_level, unigram_level
 from unused_tokens.finetune_results import claims
 from unused_tokens.model import build_model
 from unused_tokens.model_config import GPTConfig
 from unused_tokens.settings import TrainSettings
 from unused_tokens.step import TrainStep
 from unused_tokens.step_options import BASELINE, PIPELINE
+from unused_tokens.unseen_rows import reset_unseen_rows
 
 CFG = GPTConfig(vocab_size=64, context=8, n_embd=16, n_head=2, n_layer=1)
 

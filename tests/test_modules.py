@@ -1,13 +1,16 @@
 """Each stage's helper modules are found by reading its script and notebook, imports of imports
 included, so that editing a module reruns exactly the stages that use it."""
 
+import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
-from unused_tokens.modules import helper_modules
+from unused_tokens.modules import helper_modules, write_stamp
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 
@@ -74,3 +77,24 @@ def test_the_workflow_parses_and_plans_without_the_stages_heavy_libraries(tmp_pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "This was a dry-run" in result.stdout
+
+
+def test_a_stamp_names_each_module_with_its_hash_and_changes_with_any_of_them(tmp_path):
+    modules = [SCRIPTS / "unused_tokens" / "errors.py", SCRIPTS / "unused_tokens" / "stage.py"]
+    stamp, log = tmp_path / "library" / "stage.sha256", tmp_path / "library.log"
+    write_stamp(list(reversed(modules)), stamp, log)
+    lines = stamp.read_text().splitlines()
+    assert [line.split("  ")[1] for line in lines] == [
+        "unused_tokens/errors.py",
+        "unused_tokens/stage.py",
+    ]
+    assert lines[0].split("  ")[0] == hashlib.sha256(modules[0].read_bytes()).hexdigest()
+    assert log.read_text() == f"2 helper modules stamped in {stamp}\n"
+    copy = tmp_path / "unused_tokens" / "stage.py"  # outside the package: no relative path
+    copy.parent.mkdir()
+    copy.write_text("# another module\n")
+    with pytest.raises(ValueError):
+        write_stamp([modules[0], copy], stamp, log)
+    assert log.read_text().startswith("unexpected error in rule library: ValueError: ")
+    assert "Traceback" in log.read_text()
+    assert stamp.read_text().splitlines() == lines  # the old stamp stays whole

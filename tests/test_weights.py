@@ -8,22 +8,24 @@ import pandas as pd
 import pytest
 import torch
 
+from unused_tokens.detection import (
+    MATRIX_READ,
+    METHODS,
+    detection,
+    method_scores,
+    reference_ids,
+    scored_matrix,
+)
 from unused_tokens.model import build_model
 from unused_tokens.model_config import HEADS, GPTConfig
 from unused_tokens.schemas import MAGIKARP_INDICATORS
 from unused_tokens.weights import (
-    MATRIX_READ,
-    METHODS,
     collapse,
-    detection,
     displacement,
     features,
     geometry,
     magikarp_scores,
-    method_scores,
     principal_directions,
-    reference_ids,
-    scored_matrix,
     without_first_component,
 )
 from unused_tokens.weights_report import collapse_table, verdict

@@ -42,10 +42,11 @@ from conftest import (
 from unused_tokens import schemas
 from unused_tokens.claims import CLAIMS, tally
 from unused_tokens.corpus import strip_gutenberg
+from unused_tokens.detection import COUNT_BUCKETS
 from unused_tokens.files import read_parquet_metadata
 from unused_tokens.hardware import resolve_precision
+from unused_tokens.modules import helper_modules
 from unused_tokens.report_outline import FIGURES
-from unused_tokens.weights import COUNT_BUCKETS
 
 pytestmark = pytest.mark.workflow
 
@@ -415,8 +416,12 @@ def test_editing_a_helper_module_reruns_its_users(workdir):
     finally:
         module.write_text(original)
         os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
+    scripts = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+    probe = str(ROOT / module.relative_to(workdir[0]))
+    stamps = [s for s in scripts if probe in helper_modules(s)]  # their library stamps
+    assert len(stamps) >= 4  # the probes, training and fine-tuning, at least
     users = run_jobs(RUNS, RUN_RULES) + tuning() + [("aggregate_weights", "", "")]
-    assert planned_jobs(output) == sorted(users + STUDY_RULES)
+    assert planned_jobs(output) == sorted(users + STUDY_RULES + [("library", "", "")] * len(stamps))
 
 
 def test_an_overlay_that_names_no_study_cannot_replace_its_results(workdir):
@@ -528,7 +533,7 @@ def test_every_everyday_command_of_the_readme_plans_on_a_finished_study(workdir)
     """Each command with this study's config for $QUICK, results/e2e for results/smoke, as a dry
     run (--report is run for real by the next test)."""
     commands = everyday_commands()
-    assert len(commands) == 6 and ["--report", "report.zip"] in commands
+    assert len(commands) == 7 and ["--report", "report.zip"] in commands
     for args in commands:
         if args[0] == "--report":
             continue

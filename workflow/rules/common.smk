@@ -26,11 +26,20 @@ def pretrain(pattern):
     return pattern.format(corpus="pretrain")
 
 
-def lib(*sources):
-    """The helper modules a stage's script (and notebook), under workflow/, import: inputs, so
-    that editing one reruns the stage (unused_tokens/modules.py)."""
+LIBRARY = f"{OUT}/library/{{stage}}.sha256"  # one stage's helper modules (rule library)
+
+
+def lib(stage):
+    """The stamp of the helper modules the stage's script `stage` (and its notebook) imports:
+    an input that changes when one of them does, so that editing one reruns the stage.
+    """
+    return LIBRARY.format(stage=stage)
+
+
+def stage_modules(wildcards):
+    """The helper modules of a stage's script and notebooks (unused_tokens/modules.py)."""
     return helper_modules(
-        *(f"{workflow.basedir}/workflow/{source}" for source in sources)
+        *stage_sources(f"{workflow.basedir}/workflow", wildcards.stage)
     )
 
 
@@ -85,13 +94,18 @@ def instances(pattern):
 
 
 def benchmark_files(wildcards):
-    """Every job's benchmark file but the report's own, for the report's table of durations."""
+    """Every job's benchmark file but the report's own and the library stamps' (milliseconds
+    each), for the report's table of durations."""
     files = []
     for each in workflow.rules:
         tuning = str(each.snakefile).endswith(
             "finetune.smk"
         )  # its rules: where it is on
-        if each.benchmark and each.name != "report" and (FINETUNE or not tuning):
+        if (
+            each.benchmark
+            and each.name not in ("report", "library")
+            and (FINETUNE or not tuning)
+        ):
             files += instances(strip_wildcard_constraints(each.benchmark))
     return list(dict.fromkeys(files))
 

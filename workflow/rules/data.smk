@@ -5,7 +5,7 @@ localrules:
 
 rule download_corpus:
     input:
-        lib=lib("scripts/download_corpus.py"),
+        lib=lib("download_corpus"),
     output:
         text=f"{DATA}/corpus.txt",
         provenance=f"{DATA}/corpus.provenance.json",
@@ -25,7 +25,7 @@ rule download_corpus:
 
 rule download_tokenizer:
     input:
-        lib=lib("scripts/download_tokenizer.py"),
+        lib=lib("download_tokenizer"),
     output:
         vocab_bpe=f"{OUT}/data/tokenizer/vocab.bpe",
         encoder_json=f"{OUT}/data/tokenizer/encoder.json",
@@ -49,7 +49,7 @@ rule tokenize:
         text=rules.download_corpus.output.text,
         vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
         encoder_json=rules.download_tokenizer.output.encoder_json,
-        lib=lib("scripts/tokenize_corpus.py"),
+        lib=lib("tokenize_corpus"),
     output:
         tokens=f"{DATA}/tokens.parquet",
         held_out=f"{DATA}/held_out.parquet",
@@ -73,7 +73,7 @@ rule count_tokens:
         tokens=rules.tokenize.output.tokens,
         vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
         encoder_json=rules.download_tokenizer.output.encoder_json,
-        lib=lib("scripts/count_tokens.py"),
+        lib=lib("count_tokens"),
     output:
         frequency=f"{DATA}/frequency.parquet",
         summary=f"{DATA}/frequency_summary.parquet",
@@ -94,7 +94,7 @@ rule count_tokens:
 rule select_groups:
     input:
         frequency=pretrain(rules.count_tokens.output.frequency),
-        lib=lib("scripts/select_groups.py"),
+        lib=lib("select_groups"),
     output:
         groups=f"{OUT}/data/groups.parquet",
     log:

@@ -7,7 +7,7 @@ rule select_finetune_group:
         groups=rules.select_groups.output.groups,
         pretrain=pretrain(rules.count_tokens.output.frequency),
         finetune=rules.count_tokens.output.frequency.format(corpus="finetune"),
-        lib=lib("scripts/select_finetune_group.py"),
+        lib=lib("select_finetune_group"),
     output:
         groups=f"{OUT}/data/finetune_groups.parquet",
     log:
@@ -36,7 +36,7 @@ rule finetune:
                 rules.train.output.model, variant=BASELINE_VARIANT, seed=w.seed
             )
         ),
-        lib=lib("scripts/finetune_model.py"),
+        lib=lib("finetune_model"),
     output:
         log=f"{TUNE}/log.parquet",
     log:
@@ -63,7 +63,7 @@ rule aggregate_finetune:
         held_out=rules.tokenize.output.held_out.format(corpus="finetune"),
         groups=rules.select_finetune_group.output.groups,
         logs=every_finetune(rules.finetune.output.log),
-        lib=lib("scripts/aggregate_finetune.py"),
+        lib=lib("aggregate_finetune"),
     output:
         steps=f"{OUT}/finetune/steps.parquet",
         at_steps=f"{OUT}/finetune/at_steps.parquet",

@@ -8,7 +8,7 @@ rule aggregate:
         probes=every_run(rules.probe_untrained.output.groups),
         vocab=every_run(rules.probe_vocab.output.logprobs),
         control=every_run(rules.probe_vocab.output.control),
-        lib=lib("scripts/aggregate_runs.py"),
+        lib=lib("aggregate_runs"),
     output:
         steps=f"{OUT}/aggregate/steps.parquet",
         endpoints=f"{OUT}/aggregate/endpoints.parquet",
@@ -68,7 +68,7 @@ rule report:
         weights_detection=rules.aggregate_weights.output.detection,
         weights_features=every_run(rules.weights.output.features),
         benchmarks=benchmark_files,
-        lib=lib("scripts/render_report.py", "notebooks/report.ipynb"),
+        lib=lib("render_report"),
     output:
         **{name: figure(name) for name in REPORT_FIGURES},
         notebook=f"{OUT}/report/report.ipynb",

@@ -6,7 +6,7 @@ rule probe_untrained:
         tokens=pretrain(rules.tokenize.output.tokens),
         groups=rules.select_groups.output.groups,
         frequency=pretrain(rules.count_tokens.output.frequency),
-        lib=lib("scripts/probe_untrained.py"),
+        lib=lib("probe_untrained"),
     output:
         groups=f"{RUN}/probe/untrained_groups.parquet",
         tokens=f"{RUN}/probe/untrained_tokens.parquet",
@@ -31,7 +31,7 @@ rule train:
         held_out=pretrain(rules.tokenize.output.held_out),
         groups=rules.select_groups.output.groups,
         frequency=pretrain(rules.count_tokens.output.frequency),
-        lib=lib("scripts/train_model.py"),
+        lib=lib("train_model"),
     output:
         log=f"{RUN}/train/training_log.parquet",
         model=f"{RUN}/train/model.pt",
@@ -60,7 +60,7 @@ rule probe_vocab:
         frequency=pretrain(rules.count_tokens.output.frequency),
         model=rules.train.output.model,
         groups=rules.select_groups.output.groups,
-        lib=lib("scripts/probe_vocab.py"),
+        lib=lib("probe_vocab"),
     output:
         logprobs=f"{RUN}/probe/vocab_logprobs.parquet",
         control=f"{RUN}/probe/masking_control.parquet",

@@ -8,7 +8,7 @@ rule weights:
         frequency=pretrain(rules.count_tokens.output.frequency),
         model=rules.train.output.model,
         vocab=rules.probe_vocab.output.logprobs,
-        lib=lib("scripts/weights_of_run.py"),
+        lib=lib("weights_of_run"),
     output:
         features=f"{RUN}/weights/features.parquet",
         geometry=f"{RUN}/weights/geometry.parquet",
@@ -32,7 +32,7 @@ rule aggregate_weights:
     input:
         geometry=every_run(rules.weights.output.geometry),
         detection=every_run(rules.weights.output.detection),
-        lib=lib("scripts/aggregate_weights.py"),
+        lib=lib("aggregate_weights"),
     output:
         geometry=f"{OUT}/aggregate/geometry.parquet",
         detection=f"{OUT}/aggregate/detection.parquet",

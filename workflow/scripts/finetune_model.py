@@ -3,13 +3,13 @@ every step (unused_tokens/finetune.py says how each arm starts)."""
 
 from unused_tokens import schemas
 from unused_tokens.files import write_parquet
-from unused_tokens.finetune import reset_unseen_rows
 from unused_tokens.model import load_model
 from unused_tokens.progress import CpuLimit
 from unused_tokens.runs import run_context
 from unused_tokens.settings import Study
 from unused_tokens.stage import stage
 from unused_tokens.train import train, use_compile_cache
+from unused_tokens.unseen_rows import reset_unseen_rows
 
 with stage(snakemake) as log:
     context = run_context(snakemake, log)  # the second book's tokens, the first book's counts

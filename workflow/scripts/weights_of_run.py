@@ -1,9 +1,9 @@
 """weights rule: one run's per-token features, geometry by count bucket, and the detector of
-never-used tokens scored against the truth (unused_tokens/weights.py)."""
+never-used tokens scored against the truth (unused_tokens/weights.py, detection.py)."""
 
 import pandas as pd
 
-from unused_tokens import schemas, weights
+from unused_tokens import detection, schemas, weights
 from unused_tokens.files import write_parquet
 from unused_tokens.model import load_model
 from unused_tokens.runs import run_context
@@ -15,10 +15,10 @@ with stage(snakemake) as log:
     trained, untrained = load_model(i.model), context.untrained_model()
     ids, counts = context.vocabulary.ids, context.counts
     final = pd.read_parquet(i.vocab).set_index("token_id").loc[ids, "trained_mean"].to_numpy()
-    reference = weights.reference_ids(counts, detector["reference_size"], detector["seed"])
+    reference = detection.reference_ids(counts, detector["reference_size"], detector["seed"])
     table = weights.features(trained, untrained, ids, counts, final, reference)
     write_parquet(table, o.features, schemas.WEIGHT_FEATURES, context.metadata())
     write_parquet(weights.geometry(trained, untrained, counts), o.geometry, schemas.GEOMETRY)
-    found = weights.detection(table)
+    found = detection.detection(table)
     write_parquet(found, o.detection, schemas.DETECTION, context.metadata())
     log.info("detection against the truth:\n%s", found.to_string(index=False))

@@ -7,7 +7,7 @@ The second book uses tokens the first never does: those the pretrained model has
   windows of the second book for a seed):
   - pretrained: the baseline run's trained weights;
   - pretrained_reset: the same, with the rows of every id of count 0 in the first book reset
-    (reset_unseen_rows) before fine-tuning;
+    (unseen_rows.reset_unseen_rows) before fine-tuning;
   - fresh: the baseline run's initialisation, not trained: what the second book alone gives.
 - The reset, as fine-tuning tools do it: in the input embedding, each such row becomes the mean
   of the rows of the ids that occur. When the output layer is tied, that matrix is the output
@@ -23,7 +23,6 @@ The second book uses tokens the first never does: those the pretrained model has
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .errors import PipelineError
 from .schemas import GROUP_NAMES, NEW_GROUP
@@ -52,18 +51,6 @@ def finetune_groups(groups, pretrain_freq, finetune_freq, size):
         finetune_count=finetune.loc[ids, "count"].to_numpy(),
         token_text=finetune.loc[ids, "token_text"].to_numpy(),
     )
-
-
-@torch.no_grad()
-def reset_unseen_rows(model, counts):
-    """Reset, in place, the rows of the ids with count 0 (`counts`, the first book's, one per
-    model id) of the input embedding and of an untied output matrix to the mean of that matrix's
-    rows of the ids that occur; return the reset ids."""
-    unseen = torch.from_numpy(np.flatnonzero(np.asarray(counts) == 0))
-    seen = torch.from_numpy(np.flatnonzero(np.asarray(counts) > 0))
-    for weight in [model.wte.weight] + ([] if model.head is None else [model.head.weight]):
-        weight[unseen] = weight[seen].mean(dim=0)
-    return unseen
 
 
 def unigram_level(finetune_counts, targets, new_ids):

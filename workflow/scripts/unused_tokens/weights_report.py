@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from .aggregate import bounds, text_table
-from .weights import COUNT_BUCKETS, DETECTORS, METHODS, REFERENCE_SCORE, method_scores
+from .detection import COUNT_BUCKETS, DETECTORS, METHODS, REFERENCE_SCORE, method_scores
 
 METHOD_LABELS = {  # every weights.METHODS, named in every sentence and figure
     "magikarp_cosine": "Magikarp cosine",

@@ -1,0 +1,15 @@
+# One stamp per stage script: the helper modules it imports, as one input of its rule.
+
+
+rule library:
+    input:
+        stage_modules,
+    output:
+        LIBRARY,
+    log:
+        f"{OUT}/logs/library/{{stage}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/library/{{stage}}.tsv"
+    localrule: True
+    run:
+        write_stamp(input, output[0], log[0])
