@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-CLUSTER, ACCOUNT, PARTITION = "unusedtokens", "testacct", "debug"
+CLUSTER, ACCOUNT, PARTITION, GPU_PARTITION = "unusedtokens", "testacct", "debug", "gpu"
 GPUS = 2
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge", "slurmdbd", "mariadb-server")
@@ -88,6 +88,7 @@ GresTypes=gpu
 MinJobAge=300
 {self._node_line()}
 PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName={GPU_PARTITION} Nodes=ALL Default=NO MaxTime=INFINITE State=UP
 """,
             "gres.conf": "AutoDetect=off\n"
             + "".join(f"NodeName={self.host} Name=gpu File={gpu}\n" for gpu in gpus),

@@ -1,29 +1,41 @@
 """The SLURM profile against a real single-node Slurm, not a mock (see slurm_cluster.py).
 
-A tiny study of two seeds runs with `--profile profiles/slurm
+A tiny study of two seeds, fine-tuning on, runs with `--profile profiles/slurm
 --workflow-profile none` (the local profile's one-GPU cap must not rewrite cluster requests);
-the test overlay is the account and partitions in the environment the profile reads, and status
-checks timed to tiny jobs. Its two training jobs each get one GPU, and run at the same time on
-the node's two. Its outputs must equal those of a local run of the same config: the jobs use the
+the test overlay is the account and partitions in the environment the profile and the workflow
+read, and status checks timed to tiny jobs. Its training and fine-tuning jobs each get one GPU
+in the GPU partition, two at a time on the node's two; every other job runs in the CPU
+partition. Its outputs must equal those of a local run of the same config: the jobs use the
 same thread counts (1), so the probe and training numbers are compared exactly, byte for byte.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import time
 
 import pytest
-from slurm_cluster import ACCOUNT, DAEMONS, PARTITION, SlurmCluster, missing
+from slurm_cluster import ACCOUNT, DAEMONS, GPU_PARTITION, PARTITION, SlurmCluster, missing
 
-from conftest import PARQUET_OUTPUTS, book_text, prepare_run, snakemake
+from conftest import (
+    FINETUNE_OUTPUTS,
+    PARQUET_OUTPUTS,
+    book_text,
+    copy_workflow,
+    finetune_overlay,
+    merged,
+    prepare_run,
+    second_book_text,
+    snakemake,
+)
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 ENV = {
     "UNUSED_TOKENS_ACCOUNT": ACCOUNT,
     "UNUSED_TOKENS_PARTITION": PARTITION,
-    "UNUSED_TOKENS_GPU_PARTITION": PARTITION,
+    "UNUSED_TOKENS_GPU_PARTITION": GPU_PARTITION,
 }
 PROFILE = ["--profile", "profiles/slurm", "--workflow-profile", "none"]
 # The first status check 20 s after a submission, and every 20 s while jobs keep finishing: a
@@ -61,15 +73,20 @@ OUTPUTS = [
         for p in PARQUET_OUTPUTS
         if p.startswith("runs/")
     ],
+    *FINETUNE_OUTPUTS,
 ]
+GPU_RULES = ("train", "finetune")
 
 
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
     """(local workdir, Slurm workdir, Slurm output, when the Slurm run started)."""
-    local = prepare_run(tmp_path_factory.mktemp("local"), book_text(), MATRIX)
+    alice = tmp_path_factory.mktemp("books") / "alice.txt"
+    alice.write_text(second_book_text())
+    study = merged(MATRIX, finetune_overlay(alice))
+    local = prepare_run(tmp_path_factory.mktemp("local"), book_text(), study)
     snakemake(local)
-    remote = prepare_run(tmp_path_factory.mktemp("remote"), book_text(), MATRIX)
+    remote = prepare_run(tmp_path_factory.mktemp("remote"), book_text(), study)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     _, output = on_slurm(remote)
     return local, remote, output, started
@@ -103,6 +120,24 @@ def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
     assert "WARNING no usable CUDA device: running on the CPU" in log  # the GPU is /dev/null
 
 
+def test_the_gpu_rules_run_in_the_gpu_partition_and_every_other_job_in_the_cpu_one(runs):
+    jobs = sacct(runs[3], "Comment", "Partition", "State", "AllocTRES")
+    partitions = {}
+    for job in jobs:
+        rule = job["Comment"].split("_wildcards_")[0].removeprefix("rule_")
+        partitions.setdefault(rule, set()).add(job["Partition"])
+    assert {rule: partitions[rule] for rule in GPU_RULES} == dict.fromkeys(
+        GPU_RULES, {GPU_PARTITION}
+    )
+    assert {"aggregate_finetune", "select_finetune_group", "report"} <= set(partitions)
+    assert all(found == {PARTITION} for rule, found in partitions.items() if rule not in GPU_RULES)
+    finetunes = [job for job in jobs if job["Comment"].startswith("rule_finetune_")]
+    assert len(finetunes) == 3 * 2  # three arms, two seeds
+    assert all(
+        job["State"] == "COMPLETED" and "gres/gpu=1" in job["AllocTRES"] for job in finetunes
+    )
+
+
 @pytest.mark.parametrize("path", OUTPUTS)
 def test_outputs_equal_a_local_run(runs, path):
     local, remote = runs[:2]
@@ -130,3 +165,23 @@ def test_the_daemons_are_stopped_afterwards(cluster, runs):
     assert cluster.running() == []
     for daemon in DAEMONS:
         assert subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode == 1, daemon
+
+
+def test_the_profile_plans_gpu_jobs_in_the_gpu_partition_without_a_cluster(tmp_path):
+    """A dry run through the profile: the GPU rules ask for the GPU, its partition, the time and
+    memory GPU_JOB gives (and a GPU model when one is named); every other job the CPU
+    partition."""
+    work = copy_workflow(tmp_path / "work")
+    env = {**ENV, "UNUSED_TOKENS_GPU_MODEL": "a100"}
+    overlays = ["config/offline.yaml", "config/smoke.yaml", "config/finetune.yaml"]
+    _, output = snakemake(work, *PROFILE, "-n", "--configfile", *overlays, env=env)
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\[|\Z)", output, re.M | re.S)
+    resources = {rule: re.search(r"resources: (.*)", block)[1] for rule, block in jobs}
+    assert {"train", "finetune", "probe_vocab"} <= set(resources)
+    gpu_job = {f"slurm_partition={GPU_PARTITION}", "gpu=1", "runtime=120", "mem_mb=16000"}
+    for rule, line in resources.items():
+        asked = set(line.split(", "))
+        if rule in GPU_RULES:
+            assert gpu_job | {"gpu_model=a100"} <= asked, (rule, line)
+        elif rule not in ("download_corpus", "download_tokenizer", "library", "all"):
+            assert f"slurm_partition={PARTITION}" in asked and "gpu=1" not in asked, (rule, line)

@@ -9,6 +9,18 @@ BOOK_KEYS = dict(
     zip(CORPORA, ("corpus", "finetune.corpus"))
 )  # each book's config section
 FINETUNE = STUDY.finetune["enabled"]
+# What a GPU job (train, finetune: the rules that give `resources: **GPU_JOB`) asks for: the
+# GPUs, and of a cluster 2 hours and 16 GB in the GPU partition that profiles/slurm's
+# UNUSED_TOKENS_GPU_PARTITION names (and the model UNUSED_TOKENS_GPU_MODEL, if set). The local
+# profile's GPU limit counts `gpu`; a local run ignores the rest.
+GPU_JOB = {"gpu": config["runtime"]["gpus"], "runtime": 120, "mem_mb": 16000} | {
+    resource: os.environ[variable]
+    for resource, variable in (
+        ("slurm_partition", "UNUSED_TOKENS_GPU_PARTITION"),
+        ("gpu_model", "UNUSED_TOKENS_GPU_MODEL"),
+    )
+    if os.environ.get(variable)
+}
 # Whether the study uses the quick overlay (the CPU guard's stop then does not suggest it).
 QUICK = any(
     Path(f).resolve() == Path(workflow.basedir, QUICK_OVERLAY).resolve()

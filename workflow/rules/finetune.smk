@@ -47,7 +47,7 @@ rule finetune:
         "../../envs/torch.yaml"
     threads: config["runtime"]["train_threads"]
     resources:
-        gpu=config["runtime"]["gpus"],
+        **GPU_JOB,
     params:
         run=finetune_params,
         held_out_every=config["held_out"]["every"],

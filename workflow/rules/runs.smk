@@ -43,7 +43,7 @@ rule train:
         "../../envs/torch.yaml"
     threads: config["runtime"]["train_threads"]
     resources:
-        gpu=config["runtime"]["gpus"],
+        **GPU_JOB,
     params:
         run=run_params,
         resume=f"{RUN}/train/resume.pt",
