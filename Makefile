@@ -37,4 +37,4 @@ test-avx2:
 
 # config/README.md's key tables, from config.schema.yaml's descriptions and config.yaml's values.
 config-reference: $(VENV)/.installed
-	cd workflow/scripts && $(CURDIR)/$(VENV)/bin/python -m unused_tokens.config_reference
+	cd workflow/scripts && $(CURDIR)/$(VENV)/bin/python -m unused_tokens.pipeline.config_reference

@@ -17,13 +17,13 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
-from unused_tokens.config import check_study_named, experiment, validate_config
-from unused_tokens.files import check_writable
-from unused_tokens.modules import helper_modules, stage_sources, write_stamp
-from unused_tokens.progress import QUICK_OVERLAY
-from unused_tokens.report_outline import FIGURES, FINETUNE_SECTION
-from unused_tokens.schemas import ARMS, BASELINE_VARIANT, CORPORA
-from unused_tokens.settings import Study
+from unused_tokens.pipeline.config import check_study_named, experiment, validate_config
+from unused_tokens.pipeline.files import check_writable
+from unused_tokens.pipeline.modules import helper_modules, stage_sources, write_stamp
+from unused_tokens.training.progress import QUICK_OVERLAY
+from unused_tokens.report.outline import FIGURES, FINETUNE_SECTION
+from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA
+from unused_tokens.pipeline.study import Study
 
 
 # The defaults sit beside this file, so the workflow runs from any directory: its outputs go
@@ -78,9 +78,8 @@ onstart:
 
 
 onsuccess:
-    from unused_tokens.claims import (
-        finished,
-    )  # pandas and scipy: only once a run is done
+    # pandas and scipy: only once a run is done
+    from unused_tokens.analysis.claims import finished
 
     tuned = [rules.aggregate_finetune.output.claims] if FINETUNE else []
     ending = finished(

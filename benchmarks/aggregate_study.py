@@ -22,8 +22,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from unused_tokens import aggregate, figures  # noqa: E402
-from unused_tokens.claims import claims, run_measures  # noqa: E402
+from unused_tokens.analysis import aggregate  # noqa: E402
+from unused_tokens.analysis.claims import claims, run_measures  # noqa: E402
+from unused_tokens.report import figures  # noqa: E402
 
 RUN_FILES = (
     "train/training_log.parquet",

@@ -25,15 +25,15 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from rows import figure  # noqa: E402
 
-from unused_tokens.batches import random_windows  # noqa: E402
-from unused_tokens.detection import COUNT_BUCKETS, bucket_of  # noqa: E402
-from unused_tokens.groups import read_groups  # noqa: E402
-from unused_tokens.model import build_model  # noqa: E402
-from unused_tokens.settings import Study  # noqa: E402
-from unused_tokens.step import TrainStep  # noqa: E402
-from unused_tokens.step_options import BASELINE  # noqa: E402
-from unused_tokens.tokens import read_tokens  # noqa: E402
-from unused_tokens.weights import unit_rows  # noqa: E402
+from unused_tokens.analysis.detection import COUNT_BUCKETS, bucket_of  # noqa: E402
+from unused_tokens.analysis.weights import unit_rows  # noqa: E402
+from unused_tokens.data.groups import read_groups  # noqa: E402
+from unused_tokens.data.tokens import read_tokens  # noqa: E402
+from unused_tokens.model.gpt import build_model  # noqa: E402
+from unused_tokens.pipeline.step_options import BASELINE  # noqa: E402
+from unused_tokens.pipeline.study import Study  # noqa: E402
+from unused_tokens.training.batches import random_windows  # noqa: E402
+from unused_tokens.training.step import TrainStep  # noqa: E402
 
 
 def merged(base, overlay):

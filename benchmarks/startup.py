@@ -44,16 +44,16 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 IMPORTED_TORCH = time.perf_counter()
 
-from unused_tokens import schemas  # noqa: E402
-from unused_tokens.batches import random_windows, to_device  # noqa: E402
-from unused_tokens.config import _merged  # noqa: E402
-from unused_tokens.files import write_parquet  # noqa: E402
-from unused_tokens.hardware import describe_device  # noqa: E402
-from unused_tokens.model import save_model  # noqa: E402
-from unused_tokens.runs import run_context  # noqa: E402
-from unused_tokens.settings import Study  # noqa: E402
-from unused_tokens.step import TrainStep  # noqa: E402
-from unused_tokens.train import use_compile_cache  # noqa: E402
+from unused_tokens.model.gpt import save_model  # noqa: E402
+from unused_tokens.pipeline import schemas  # noqa: E402
+from unused_tokens.pipeline.config import _merged  # noqa: E402
+from unused_tokens.pipeline.files import write_parquet  # noqa: E402
+from unused_tokens.pipeline.study import Study  # noqa: E402
+from unused_tokens.training.batches import random_windows, to_device  # noqa: E402
+from unused_tokens.training.hardware import describe_device  # noqa: E402
+from unused_tokens.training.run_context import run_context  # noqa: E402
+from unused_tokens.training.step import TrainStep  # noqa: E402
+from unused_tokens.training.train import use_compile_cache  # noqa: E402
 
 IMPORTED = time.perf_counter()
 

@@ -19,9 +19,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
 
-from unused_tokens import claims, finetune_results, mechanism, remedies, weights_report  # noqa: E402
-from unused_tokens.aggregate import changes, text_table  # noqa: E402
-from unused_tokens.schemas import GROUP_LABELS, GROUP_NAMES  # noqa: E402
+from unused_tokens.analysis import claims, finetune_results  # noqa: E402
+from unused_tokens.analysis.aggregate import changes, text_table  # noqa: E402
+from unused_tokens.pipeline.names import GROUP_LABELS, GROUP_NAMES  # noqa: E402
+from unused_tokens.report import mechanism, remedies, weights_section  # noqa: E402
 
 COLUMNS = {f"{g}_masked": GROUP_LABELS[g] for g in GROUP_NAMES} | {
     "loss": "loss (last batch)",
@@ -90,7 +91,7 @@ def main(argv=None):
     vocab = dict(sorted(vocab.items(), key=lambda item: (order.index(item[0][0]), item[0][1])))
     section("Like for like", markdown(remedies.like_for_like(vocab, groups, signed), "variant"))
     detection = pd.read_parquet(aggregate / "detection.parquet")
-    section("ROC AUC", markdown(weights_report.auc_table(detection, three), "variant"))
+    section("ROC AUC", markdown(weights_section.auc_table(detection, three), "variant"))
     claim_table = pd.read_parquet(aggregate / "claims.parquet")
     section("Claims", claims.tally(claim_table))
     tuned = study / "finetune"

@@ -1,11 +1,11 @@
 """Time the train stage's step against a plain baseline of the same model, in one process.
 
-Variants (see workflow/scripts/unused_tokens/step.py): `baseline` (fp32, eager, math attention,
-AdamW one parameter at a time, the full log-softmax), `pipeline` (the step the train rule runs
-with the default config: bf16 where the hardware has it, the fused head on a padded vocabulary,
-fused AdamW), `fast` (config/fast.yaml: torch.compile with CUDA graphs on top) and `fast_blocks`
-(the same, compiled a block at a time: runtime.compile_scope blocks). Each does the same work per
-step, per-step group probes included, on random batches of random tokens.
+Variants (see workflow/scripts/unused_tokens/training/step.py): `baseline` (fp32, eager, math
+attention, AdamW one parameter at a time, the full log-softmax), `pipeline` (the step the train
+rule runs with the default config: bf16 where the hardware has it, the fused head on a padded
+vocabulary, fused AdamW), `fast` (config/fast.yaml: torch.compile with CUDA graphs on top) and
+`fast_blocks` (the same, compiled a block at a time: runtime.compile_scope blocks). Each does the
+same work per step, per-step group probes included, on random batches of random tokens.
 
 Prints, per variant: its precision, median step time, tokens/s, model FLOPs utilisation (6N +
 12·L·H·Q·T FLOPs per token against a peak: on a GPU the device's dense bf16 peak; on a CPU the
@@ -37,18 +37,18 @@ import torch  # noqa: E402
 from rows import append_rows, figure, significant  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from unused_tokens.hardware import resolve_precision  # noqa: E402
-from unused_tokens.model import build_model  # noqa: E402
-from unused_tokens.model_config import GPTConfig  # noqa: E402
-from unused_tokens.settings import TrainSettings  # noqa: E402
-from unused_tokens.step import TrainStep  # noqa: E402
-from unused_tokens.step_options import (  # noqa: E402
+from unused_tokens.model.gpt import build_model  # noqa: E402
+from unused_tokens.pipeline.model_config import GPTConfig  # noqa: E402
+from unused_tokens.pipeline.step_options import (  # noqa: E402
     BASELINE,
     FAST,
     PIPELINE,
-    PRECISIONS,  # noqa: E402
+    PRECISIONS,
 )
-from unused_tokens.train import use_compile_cache  # noqa: E402
+from unused_tokens.pipeline.study import TrainSettings  # noqa: E402
+from unused_tokens.training.hardware import resolve_precision  # noqa: E402
+from unused_tokens.training.step import TrainStep  # noqa: E402
+from unused_tokens.training.train import use_compile_cache  # noqa: E402
 
 IMPORTED = time.perf_counter()
 PRESETS = {  # model config and batch size

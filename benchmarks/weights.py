@@ -20,10 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
 
-from unused_tokens.detection import detection, reference_ids  # noqa: E402
-from unused_tokens.model import build_model  # noqa: E402
-from unused_tokens.model_config import GPTConfig  # noqa: E402
-from unused_tokens.weights import features, geometry  # noqa: E402
+from unused_tokens.analysis.detection import detection, reference_ids  # noqa: E402
+from unused_tokens.analysis.weights import features, geometry  # noqa: E402
+from unused_tokens.model.gpt import build_model  # noqa: E402
+from unused_tokens.pipeline.model_config import GPTConfig  # noqa: E402
 
 
 def main(argv=None):

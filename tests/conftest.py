@@ -15,8 +15,8 @@ import pytest
 import torch
 import yaml
 
-from unused_tokens import schemas
-from unused_tokens.tokenizer import load_gpt2
+from unused_tokens.data.tokenizer import load_gpt2
+from unused_tokens.pipeline import names, schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 # The pages a user reads: the README, the docs and the configuration reference.
@@ -145,7 +145,7 @@ FINETUNE_OUTPUTS = {  # the Parquet files fine-tuning adds, with seed 0's: schem
     "data/finetune/held_out.parquet": schemas.TOKENS,
     "data/finetune/frequency.parquet": schemas.FREQUENCY,
     "data/finetune_groups.parquet": schemas.FINETUNE_GROUPS,
-    **{f"finetune/{arm}/seed0/log.parquet": schemas.FINETUNE_LOG for arm in schemas.ARMS},
+    **{f"finetune/{arm}/seed0/log.parquet": schemas.FINETUNE_LOG for arm in names.ARMS},
     "finetune/steps.parquet": schemas.FINETUNE_STEPS,
     "finetune/at_steps.parquet": schemas.FINETUNE_AT_STEPS,
     "finetune/reach.parquet": schemas.FINETUNE_REACH,

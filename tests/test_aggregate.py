@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unused_tokens import aggregate, schemas
+from unused_tokens.analysis import aggregate
+from unused_tokens.pipeline import names, schemas
 
 T3 = 3.182446305284263  # Student t, 97.5% quantile, 3 degrees of freedom
 
@@ -95,7 +96,7 @@ def probe_table(shift):
     -10 + shift and unmasked means -9 + shift per group."""
     return pd.DataFrame(
         {
-            "group": list(schemas.GROUP_NAMES),
+            "group": list(names.GROUP_NAMES),
             "masked_mean": [-10.0 + shift + i for i in range(3)],
             "unmasked_mean": [-9.0 + shift + i for i in range(3)],
         }
@@ -116,7 +117,7 @@ def test_endpoints_take_group_means_from_the_probe_and_the_loss_from_the_log():
     }
     ends = aggregate.endpoints(aggregate.long_log(logs), probes, controls)
     assert ends.columns.tolist() == schemas.STEPS.names
-    assert len(ends) == 2 * 2 * (2 + 2 * len(schemas.GROUP_NAMES))  # runs, ends, quantities
+    assert len(ends) == 2 * 2 * (2 + 2 * len(names.GROUP_NAMES))  # runs, ends, quantities
     wide = ends[ends["variant"] == "wide"].set_index(["step", "quantity"])["value"]
     assert wide[(0, "loss")] == 10.0 and wide[(5, "loss")] == 2.0
     assert wide[(0, "held_out_loss")] == 10.0 and wide[(5, "held_out_loss")] == 2.0

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from unused_tokens import schemas
-from unused_tokens.aggregate import describe, holm, one_sided_p
-from unused_tokens.claims import (
+from unused_tokens.analysis.aggregate import describe, holm, one_sided_p
+from unused_tokens.analysis.claims import (
     CLAIMS,
     FAMILIES,
     TESTED,
@@ -22,6 +21,7 @@ from unused_tokens.claims import (
     tally,
     unigram_plateau,
 )
+from unused_tokens.pipeline import schemas
 
 V = 1000
 U = -math.log(V)

@@ -6,10 +6,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, merged
-from unused_tokens.config import check_study_named, experiment, validate_config
-from unused_tokens.errors import PipelineError
-from unused_tokens.settings import MODEL_KEYS, Runtime, TrainSettings
-from unused_tokens.step_options import (
+from unused_tokens.pipeline.config import check_study_named, experiment, validate_config
+from unused_tokens.pipeline.errors import PipelineError
+from unused_tokens.pipeline.step_options import (
     ADAMW_KERNELS,
     COMPILE_MODES,
     COMPILE_SCOPES,
@@ -17,6 +16,7 @@ from unused_tokens.step_options import (
     OPTIMIZERS,
     PRECISIONS,
 )
+from unused_tokens.pipeline.study import MODEL_KEYS, Runtime, TrainSettings
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
 

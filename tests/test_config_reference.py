@@ -4,7 +4,14 @@ values: every key described, every default shown, the page as the generator make
 import yaml
 
 from conftest import ROOT
-from unused_tokens.config_reference import END, START, _shown, key_tables, leaves, with_tables
+from unused_tokens.pipeline.config_reference import (
+    END,
+    START,
+    _shown,
+    key_tables,
+    leaves,
+    with_tables,
+)
 
 SCHEMA = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
 DEFAULTS = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from unused_tokens import schemas
-from unused_tokens.corpus import CorpusError, read_corpus, strip_gutenberg
-from unused_tokens.files import read_parquet_metadata
-from unused_tokens.tokens import encode, read_tokens, write_tokens
+from unused_tokens.data.corpus import CorpusError, read_corpus, strip_gutenberg
+from unused_tokens.data.tokens import encode, read_tokens, write_tokens
+from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline.files import read_parquet_metadata
 
 WRAPPED = (
     "The Project Gutenberg eBook of A Test\r\n\r\n"

@@ -12,7 +12,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from conftest import ROOT
-from unused_tokens.modules import _notebook_code, helper_modules, stage_sources
+from unused_tokens.pipeline.modules import _notebook_code, helper_modules, stage_sources
 
 
 def requirements():
@@ -120,7 +120,7 @@ def installed_with(packages):
 
 def test_every_rule_with_a_script_has_an_env():
     stages = rule_stages()
-    assert {"train", "report", "tokenize", "finetune"} <= set(stages)
+    assert {"train", "report", "tokenize_corpus", "finetune"} <= set(stages)
     assert [rule for rule, (env, _) in stages.items() if env is None] == []
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import book_text, prepare_run, snakemake
-from unused_tokens.report_outline import FIGURES
+from unused_tokens.report.outline import FIGURES
 
 pytestmark = pytest.mark.workflow
 

@@ -3,7 +3,7 @@
 import json
 import subprocess
 
-from unused_tokens.facts import config_hash, durations, study_facts, workflow_commit
+from unused_tokens.report.run_facts import config_hash, durations, study_facts, workflow_commit
 
 
 def test_durations_sum_each_rule_over_its_jobs(tmp_path):

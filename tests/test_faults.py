@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import RUN, book_text, prepare_run, results, run_results, snakemake, temp_files
-from unused_tokens.corpus import strip_gutenberg
+from unused_tokens.data.corpus import strip_gutenberg
 
 pytestmark = pytest.mark.workflow
 

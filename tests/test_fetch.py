@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from unused_tokens.fetch import FetchError, fetch_verified
+from unused_tokens.data.fetch import FetchError, fetch_verified
 
 BODY = b"It is a truth universally acknowledged\n" * 100
 SHA = hashlib.sha256(BODY).hexdigest()

@@ -9,9 +9,10 @@ import pytest
 from test_aggregate import LOGS
 from test_claims import COUNTS, V, probe, vocab
 
-from unused_tokens import aggregate, figures, finetune_results, weights_report
-from unused_tokens.detection import COUNT_BUCKETS
-from unused_tokens.schemas import ARMS, MAGIKARP_INDICATORS
+from unused_tokens.analysis import aggregate
+from unused_tokens.analysis.detection import COUNT_BUCKETS
+from unused_tokens.pipeline.names import ARMS, MAGIKARP_INDICATORS
+from unused_tokens.report import figures, weights_section
 
 figures.apply_style()  # as the report does before its first figure
 
@@ -89,9 +90,9 @@ def every_figure():
             aggregate.describe(long, ["variant", "quantity", "step"])
         ),
         "vocabulary_final": figures.plot_vocab(vocab(), freq(), GROUPS),
-        "weights_norms": weights_report.plot_norms(norms(), "baseline"),
-        "weights_roc": weights_report.plot_roc(scored()),
-        "finetune_recovery": finetune_results.plot_recovery(tuned(), 7.0),
+        "weights_norms": weights_section.plot_norms(norms(), "baseline"),
+        "weights_roc": weights_section.plot_roc(scored()),
+        "finetune_recovery": figures.plot_recovery(tuned(), 7.0),
     }
 
 

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from unused_tokens.files import atomic_output
+from unused_tokens.pipeline.files import atomic_output
 
 
 def test_success_renames_into_place_with_umask_permissions(tmp_path):

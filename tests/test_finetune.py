@@ -5,15 +5,15 @@ import pandas as pd
 import pytest
 import torch
 
-from unused_tokens.errors import PipelineError
-from unused_tokens.finetune import finetune_groups, steps_to_level, unigram_level
-from unused_tokens.finetune_results import claims
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
-from unused_tokens.settings import TrainSettings
-from unused_tokens.step import TrainStep
-from unused_tokens.step_options import BASELINE, PIPELINE
-from unused_tokens.unseen_rows import reset_unseen_rows
+from unused_tokens.analysis.finetune_results import claims, steps_to_level, unigram_level
+from unused_tokens.data.groups import finetune_groups
+from unused_tokens.model.gpt import build_model
+from unused_tokens.pipeline.errors import PipelineError
+from unused_tokens.pipeline.model_config import GPTConfig
+from unused_tokens.pipeline.step_options import BASELINE, PIPELINE
+from unused_tokens.pipeline.study import TrainSettings
+from unused_tokens.training.finetune import reset_unseen_rows
+from unused_tokens.training.step import TrainStep
 
 CFG = GPTConfig(vocab_size=64, context=8, n_embd=16, n_head=2, n_layer=1)
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from unused_tokens.frequency import count_tokens, summarize, unigram_entropy
+from unused_tokens.data.frequency import count_tokens, summarize, unigram_entropy
 
 TEXTS = ["a", "b", "c", "d", "e", "f"]
 

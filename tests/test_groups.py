@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unused_tokens.frequency import count_tokens
-from unused_tokens.groups import GroupSizeError, group_ids, readable, select_groups, token_table
+from unused_tokens.data.frequency import count_tokens
+from unused_tokens.data.groups import (
+    GroupSizeError,
+    group_ids,
+    readable,
+    select_groups,
+    token_table,
+)
 
 
 def frequency(counts):
@@ -90,9 +96,9 @@ def test_asking_for_more_than_exist_names_the_key():
 
 @pytest.mark.book
 def test_real_book_groups(book, encoding):
-    from unused_tokens.corpus import read_corpus
-    from unused_tokens.tokenizer import token_texts
-    from unused_tokens.tokens import encode
+    from unused_tokens.data.corpus import read_corpus
+    from unused_tokens.data.tokenizer import token_texts
+    from unused_tokens.data.tokens import encode
 
     freq = count_tokens(encode(read_corpus(book, strip=True), encoding), token_texts(encoding))
     table = select_groups(freq, size=100, seed=0)

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unused_tokens.head import HeadPlan, block_statistics, fused_head, output_sums
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
+from unused_tokens.model.gpt import build_model
+from unused_tokens.model.head import HeadPlan, block_statistics, fused_head, output_sums
+from unused_tokens.pipeline.model_config import GPTConfig
 
 CFG = GPTConfig(vocab_size=101, context=8, n_embd=16, n_head=2, n_layer=1)
 COLUMNS = torch.tensor([0, 5, 7, 100])

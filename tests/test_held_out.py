@@ -8,13 +8,13 @@ import pytest
 import torch
 from test_train import CFG
 
-from unused_tokens.errors import PipelineError
-from unused_tokens.held_out import HeldOut
-from unused_tokens.model import build_model
-from unused_tokens.settings import TrainSettings
-from unused_tokens.step import TrainStep
-from unused_tokens.step_options import BASELINE
-from unused_tokens.tokens import split_held_out, tiled_windows
+from unused_tokens.data.tokens import split_held_out, tiled_windows
+from unused_tokens.model.gpt import build_model
+from unused_tokens.pipeline.errors import PipelineError
+from unused_tokens.pipeline.step_options import BASELINE
+from unused_tokens.pipeline.study import TrainSettings
+from unused_tokens.training.held_out import HeldOut
+from unused_tokens.training.step import TrainStep
 
 SETTINGS = TrainSettings(steps=4, batch_size=4, lr=1e-3, weight_decay=0.0)
 

@@ -81,7 +81,7 @@ def test_killed_training_resumes_bit_identically(reference, tmp_path):
             return 0
 
     wait_for(lambda: saved_step() >= KILL_AT)
-    script = f"{work}/.snakemake/scripts/.*train_model.py"
+    script = f"{work}/.snakemake/scripts/.*[.]train[.]py"
     found = subprocess.run(["pgrep", "-f", script], capture_output=True, text=True).stdout.split()
     assert len(found) == 1, found
     subprocess.run(["kill", "-KILL", found[0]], check=True)

@@ -4,7 +4,7 @@ import math
 
 import pandas as pd
 
-from unused_tokens.mechanism import (
+from unused_tokens.report.mechanism import (
     DISPLACEMENT_COLUMNS,
     NORMALISER_COLUMNS,
     displacement_table,

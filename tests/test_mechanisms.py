@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from unused_tokens.batches import random_windows
-from unused_tokens.frequency import inverse_frequency_weights, unigram_log_probs
-from unused_tokens.head import HeadPlan, fused_head
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
-from unused_tokens.settings import TrainSettings
-from unused_tokens.step import TrainStep, parameter_groups
-from unused_tokens.step_options import PIPELINE
+from unused_tokens.data.frequency import inverse_frequency_weights, unigram_log_probs
+from unused_tokens.model.gpt import build_model
+from unused_tokens.model.head import HeadPlan, fused_head
+from unused_tokens.pipeline.model_config import GPTConfig
+from unused_tokens.pipeline.step_options import PIPELINE
+from unused_tokens.pipeline.study import TrainSettings
+from unused_tokens.training.batches import random_windows
+from unused_tokens.training.step import TrainStep, parameter_groups
 
 CFG = GPTConfig(vocab_size=64, context=8, n_embd=16, n_head=2, n_layer=2)
 UNTIED = GPTConfig(**{**CFG.__dict__, "tied": False})

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unused_tokens.model import GPT, build_model
-from unused_tokens.model_config import GPTConfig
+from unused_tokens.model.gpt import GPT, build_model
+from unused_tokens.pipeline.model_config import GPTConfig
 
 SMALL = GPTConfig(vocab_size=97, context=12, n_embd=16, n_head=4, n_layer=2)
 

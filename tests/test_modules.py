@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from unused_tokens.modules import helper_modules, write_stamp
+from unused_tokens.pipeline.modules import helper_modules, write_stamp
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 
@@ -20,21 +20,28 @@ def names(*sources):
 
 
 def test_the_train_stage_depends_on_what_it_imports_through_other_modules():
-    found = names(SCRIPTS / "train_model.py")
+    found = names(SCRIPTS / "train.py")
     assert {"train.py", "step.py", "head.py", "progress.py", "stage.py", "__init__.py"} <= set(
         found
     )
     assert "figures.py" not in found and "render.py" not in found
-    assert found == sorted(found)
+    paths = helper_modules(SCRIPTS / "train.py")
+    assert paths == sorted(paths)
+    assert {Path(p).parent.name for p in paths} == {
+        "unused_tokens",
+        "pipeline",
+        "data",
+        "model",
+        "training",
+    }
 
 
 def test_the_report_depends_on_what_its_notebook_imports():
-    script_only = set(names(SCRIPTS / "render_report.py"))
-    with_notebook = set(
-        names(SCRIPTS / "render_report.py", ROOT / "workflow/notebooks/report.ipynb")
-    )
+    script_only = set(names(SCRIPTS / "report.py"))
+    with_notebook = set(names(SCRIPTS / "report.py", ROOT / "workflow/notebooks/report.ipynb"))
     assert "figures.py" not in script_only
-    assert {"figures.py", "claims.py", "facts.py", "verdicts.py", "progress.py"} <= with_notebook
+    report = {"figures.py", "claims.py", "run_facts.py", "verdicts.py", "progress.py"}
+    assert report <= with_notebook
 
 
 def test_every_stage_script_depends_on_the_stage_helpers():
@@ -80,18 +87,18 @@ def test_the_workflow_parses_and_plans_without_the_stages_heavy_libraries(tmp_pa
 
 
 def test_a_stamp_names_each_module_with_its_hash_and_changes_with_any_of_them(tmp_path):
-    modules = [SCRIPTS / "unused_tokens" / "errors.py", SCRIPTS / "unused_tokens" / "stage.py"]
+    modules = [SCRIPTS / "unused_tokens" / "pipeline" / n for n in ("errors.py", "stage.py")]
     stamp, log = tmp_path / "library" / "stage.sha256", tmp_path / "library.log"
     write_stamp(list(reversed(modules)), stamp, log)
     lines = stamp.read_text().splitlines()
     assert [line.split("  ")[1] for line in lines] == [
-        "unused_tokens/errors.py",
-        "unused_tokens/stage.py",
+        "unused_tokens/pipeline/errors.py",
+        "unused_tokens/pipeline/stage.py",
     ]
     assert lines[0].split("  ")[0] == hashlib.sha256(modules[0].read_bytes()).hexdigest()
     assert log.read_text() == f"2 helper modules stamped in {stamp}\n"
-    copy = tmp_path / "unused_tokens" / "stage.py"  # outside the package: no relative path
-    copy.parent.mkdir()
+    copy = tmp_path / "unused_tokens" / "pipeline" / "stage.py"  # outside the package
+    copy.parent.mkdir(parents=True)
     copy.write_text("# another module\n")
     with pytest.raises(ValueError):
         write_stamp([modules[0], copy], stamp, log)

@@ -12,14 +12,14 @@ import pytest
 import torch
 from torch._inductor.cudagraph_trees import get_manager
 
-from unused_tokens.batches import random_windows, to_device
-from unused_tokens.hardware import resolve_precision
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
-from unused_tokens.probe import probe_groups, vocab_means
-from unused_tokens.settings import ProbeSettings, TrainSettings
-from unused_tokens.step import TrainStep
-from unused_tokens.step_options import BASELINE, FAST, PIPELINE
+from unused_tokens.model.gpt import build_model
+from unused_tokens.pipeline.model_config import GPTConfig
+from unused_tokens.pipeline.step_options import BASELINE, FAST, PIPELINE
+from unused_tokens.pipeline.study import ProbeSettings, TrainSettings
+from unused_tokens.training.batches import random_windows, to_device
+from unused_tokens.training.hardware import resolve_precision
+from unused_tokens.training.probe import probe_groups, vocab_means
+from unused_tokens.training.step import TrainStep
 
 NO_CUDA = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs CUDA: run benchmarks/gpu_check.sh on a GPU"

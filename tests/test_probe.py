@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
-from unused_tokens import probe as probe_module
-from unused_tokens import schemas
-from unused_tokens.batches import random_windows
-from unused_tokens.hardware import resolve_precision
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
-from unused_tokens.probe import (
+from unused_tokens.model.gpt import build_model
+from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline.model_config import GPTConfig
+from unused_tokens.pipeline.study import ProbeSettings
+from unused_tokens.training import probe as probe_module
+from unused_tokens.training.batches import random_windows
+from unused_tokens.training.hardware import resolve_precision
+from unused_tokens.training.probe import (
     GroupProbe,
     masking_control,
     probe_groups,
@@ -22,7 +23,6 @@ from unused_tokens.probe import (
     vocab_means,
     within_token_copying,
 )
-from unused_tokens.settings import ProbeSettings
 
 GROUPS = {"most_common": [1, 2], "least_common": [4], "never_used": [5, 0]}
 FP32 = resolve_precision("fp32", "cpu")

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from unused_tokens import progress as progress_module
-from unused_tokens.errors import PipelineError
-from unused_tokens.progress import (
+from unused_tokens.pipeline.errors import PipelineError
+from unused_tokens.training import progress as progress_module
+from unused_tokens.training.progress import (
     CpuLimit,
     CpuSample,
     Load,

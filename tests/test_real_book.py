@@ -16,11 +16,11 @@ import torch
 import yaml
 
 from conftest import ROOT, copy_workflow, snakemake
-from unused_tokens.corpus import strip_gutenberg
-from unused_tokens.frequency import unigram_log_probs
-from unused_tokens.head import HeadPlan, fused_head
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
+from unused_tokens.data.corpus import strip_gutenberg
+from unused_tokens.data.frequency import unigram_log_probs
+from unused_tokens.model.gpt import build_model
+from unused_tokens.model.head import HeadPlan, fused_head
+from unused_tokens.pipeline.model_config import GPTConfig
 
 pytestmark = [pytest.mark.workflow, pytest.mark.book]
 SEEDS = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["seeds"]

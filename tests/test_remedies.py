@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unused_tokens.remedies import like_for_like, renormalised_groups
+from unused_tokens.report.remedies import like_for_like, renormalised_groups
 
 GROUPS = pd.DataFrame(
     {"group": ["most_common", "least_common", "never_used"], "token_id": [0, 1, 2]}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import merged
-from unused_tokens.settings import Run, Runtime, Study, TrainSettings, derived_seed
-from unused_tokens.step_options import PIPELINE
+from unused_tokens.pipeline.step_options import PIPELINE
+from unused_tokens.pipeline.study import Run, Runtime, Study, TrainSettings, derived_seed
 
 
 @pytest.fixture

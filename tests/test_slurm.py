@@ -113,7 +113,12 @@ def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
     spans = sorted((job["Start"], job["End"]) for job in trains)  # ISO times sort as text
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
     rules = {job["Comment"].split("_wildcards_")[0] for job in jobs}
-    assert {"rule_tokenize", "rule_probe_untrained", "rule_probe_vocab", "rule_report"} <= rules
+    assert {
+        "rule_tokenize_corpus",
+        "rule_probe_untrained",
+        "rule_probe_vocab",
+        "rule_report",
+    } <= rules
     assert {"rule_aggregate"} <= rules
     assert not any(c.startswith("rule_download") for c in rules)  # localrules stay local
     log = (runs[1] / "results/e2e/runs/baseline/seed1/logs/train.log").read_text()

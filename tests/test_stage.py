@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from unused_tokens.errors import PipelineError
-from unused_tokens.stage import stage
+from unused_tokens.pipeline.errors import PipelineError
+from unused_tokens.pipeline.stage import stage
 
 
 def fail_in_stage(tmp_path, error):

@@ -13,14 +13,14 @@ import torch
 import yaml
 
 from conftest import ROOT, merged
-from unused_tokens.batches import random_windows
-from unused_tokens.frequency import inverse_frequency_weights, unigram_log_probs
-from unused_tokens.hardware import resolve_precision
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
-from unused_tokens.settings import Runtime, TrainSettings
-from unused_tokens.step import TrainStep
-from unused_tokens.step_options import BASELINE, FAST, PIPELINE, StepOptions
+from unused_tokens.data.frequency import inverse_frequency_weights, unigram_log_probs
+from unused_tokens.model.gpt import build_model
+from unused_tokens.pipeline.model_config import GPTConfig
+from unused_tokens.pipeline.step_options import BASELINE, FAST, PIPELINE, StepOptions
+from unused_tokens.pipeline.study import Runtime, TrainSettings
+from unused_tokens.training.batches import random_windows
+from unused_tokens.training.hardware import resolve_precision
+from unused_tokens.training.step import TrainStep
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 GROUPS = {"most_common": [1, 2, 3], "least_common": [40, 41], "never_used": [500, 501]}

@@ -9,8 +9,8 @@ import pytest
 import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
-from unused_tokens.errors import PipelineError
-from unused_tokens.tokenizer import GPT2_SHA256, load_gpt2, token_texts
+from unused_tokens.data.tokenizer import GPT2_SHA256, load_gpt2, token_texts
+from unused_tokens.pipeline.errors import PipelineError
 
 
 def tiktoken_gpt2_arguments(monkeypatch):

@@ -11,21 +11,21 @@ import pandas as pd
 import pytest
 import torch
 
-from unused_tokens import progress as progress_module
-from unused_tokens import schemas
-from unused_tokens import train as train_module
-from unused_tokens.errors import PipelineError
-from unused_tokens.frequency import count_tokens
-from unused_tokens.groups import group_ids, select_groups
-from unused_tokens.hardware import resolve_device
-from unused_tokens.held_out import HeldOut
-from unused_tokens.model import build_model, load_model, save_model
-from unused_tokens.model_config import GPTConfig
-from unused_tokens.progress import CpuLimit, CpuSample, Progress, hms
-from unused_tokens.settings import TrainSettings
-from unused_tokens.step_options import BASELINE, PIPELINE
-from unused_tokens.tokens import tiled_windows
-from unused_tokens.train import ResumePoint, train
+from unused_tokens.data.frequency import count_tokens
+from unused_tokens.data.groups import group_ids, select_groups
+from unused_tokens.data.tokens import tiled_windows
+from unused_tokens.model.gpt import build_model, load_model, save_model
+from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline.errors import PipelineError
+from unused_tokens.pipeline.model_config import GPTConfig
+from unused_tokens.pipeline.step_options import BASELINE, PIPELINE
+from unused_tokens.pipeline.study import TrainSettings
+from unused_tokens.training import progress as progress_module
+from unused_tokens.training import train as train_module
+from unused_tokens.training.hardware import resolve_device
+from unused_tokens.training.held_out import HeldOut
+from unused_tokens.training.progress import CpuLimit, CpuSample, Progress, hms
+from unused_tokens.training.train import ResumePoint, train
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 

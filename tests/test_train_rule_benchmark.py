@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, book_text, prepare_run
-from unused_tokens.hardware import resolve_precision
+from unused_tokens.training.hardware import resolve_precision
 
 pytestmark = [pytest.mark.workflow, pytest.mark.compile]  # the real train rule, compiled
 

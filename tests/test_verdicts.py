@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from unused_tokens.verdicts import variant_sentence
+from unused_tokens.report.verdicts import variant_sentence
 
 NAN = math.nan
 

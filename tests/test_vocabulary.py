@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from unused_tokens.batches import random_windows
-from unused_tokens.config import ADAPTIVE_HINT
-from unused_tokens.hardware import resolve_precision
-from unused_tokens.model import build_model
-from unused_tokens.model_config import GPTConfig
-from unused_tokens.probe import probe_groups, vocab_means
-from unused_tokens.settings import ProbeSettings, TrainSettings
-from unused_tokens.step import TrainStep
-from unused_tokens.step_options import BASELINE, FAST, PIPELINE
-from unused_tokens.vocabulary import Vocabulary
+from unused_tokens.model.gpt import build_model
+from unused_tokens.model.vocabulary import Vocabulary
+from unused_tokens.pipeline.config import ADAPTIVE_HINT
+from unused_tokens.pipeline.model_config import GPTConfig
+from unused_tokens.pipeline.step_options import BASELINE, FAST, PIPELINE
+from unused_tokens.pipeline.study import ProbeSettings, TrainSettings
+from unused_tokens.training.batches import random_windows
+from unused_tokens.training.hardware import resolve_precision
+from unused_tokens.training.probe import probe_groups, vocab_means
+from unused_tokens.training.step import TrainStep
 
 COUNTS = np.array([3, 0, 5, 0, 1, 5, 0, 2])  # ids 1, 3 and 6 never occur
 GROUPS = {"most_common": [2, 5], "least_common": [4], "never_used": [1, 3, 6]}

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from unused_tokens.detection import (
+from unused_tokens.analysis.detection import (
     MATRIX_READ,
     METHODS,
     detection,
@@ -16,10 +16,7 @@ from unused_tokens.detection import (
     reference_ids,
     scored_matrix,
 )
-from unused_tokens.model import build_model
-from unused_tokens.model_config import HEADS, GPTConfig
-from unused_tokens.schemas import MAGIKARP_INDICATORS
-from unused_tokens.weights import (
+from unused_tokens.analysis.weights import (
     collapse,
     displacement,
     features,
@@ -28,7 +25,10 @@ from unused_tokens.weights import (
     principal_directions,
     without_first_component,
 )
-from unused_tokens.weights_report import collapse_table, verdict
+from unused_tokens.model.gpt import build_model
+from unused_tokens.pipeline.model_config import HEADS, GPTConfig
+from unused_tokens.pipeline.names import MAGIKARP_INDICATORS
+from unused_tokens.report.weights_section import collapse_table, verdict
 
 V, D, UNUSED = 2000, 32, 400
 

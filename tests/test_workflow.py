@@ -39,20 +39,20 @@ from conftest import (
     second_book_text,
     snakemake,
 )
-from unused_tokens import schemas
-from unused_tokens.claims import CLAIMS, tally
-from unused_tokens.corpus import strip_gutenberg
-from unused_tokens.detection import COUNT_BUCKETS
-from unused_tokens.files import read_parquet_metadata
-from unused_tokens.hardware import resolve_precision
-from unused_tokens.modules import helper_modules
-from unused_tokens.report_outline import FIGURES
+from unused_tokens.analysis.claims import CLAIMS, tally
+from unused_tokens.analysis.detection import COUNT_BUCKETS
+from unused_tokens.data.corpus import strip_gutenberg
+from unused_tokens.pipeline import names, schemas
+from unused_tokens.pipeline.files import read_parquet_metadata
+from unused_tokens.pipeline.modules import helper_modules
+from unused_tokens.report.outline import FIGURES
+from unused_tokens.training.hardware import resolve_precision
 
 pytestmark = pytest.mark.workflow
 
 MATRIX = {"seeds": [0, 1], "variants": {"lr_high": {"train": {"lr": 0.01}}}}
 RUNS = [(v, s) for v in ("baseline", "lr_high") for s in (0, 1)]
-BOOK_RULES = ["download_corpus", "tokenize", "count_tokens"]  # once per book
+BOOK_RULES = ["download_corpus", "tokenize_corpus", "count_tokens"]  # once per book
 DATA_RULES = [*BOOK_RULES, "download_tokenizer", "select_groups"]
 RUN_RULES = ["probe_untrained", "train", "probe_vocab", "weights"]
 TRAINED = ["train", "probe_vocab", "weights"]  # what a change of the training reruns
@@ -161,11 +161,11 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
 
 def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):
     tuned = pd.read_parquet(out(workdir, "data/finetune_groups.parquet"))
-    new = tuned.loc[tuned["group"] == schemas.NEW_GROUP, "token_id"]
+    new = tuned.loc[tuned["group"] == names.NEW_GROUP, "token_id"]
     first = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))["count"]
     second = pd.read_parquet(out(workdir, "data/finetune/frequency.parquet"))["count"]
     assert len(new) == 5 and (first[new] == 0).all() and (second[new] > 0).all()
-    for arm in schemas.ARMS:
+    for arm in names.ARMS:
         for seed in (0, 1):
             log = pd.read_parquet(out(workdir, f"finetune/{arm}/seed{seed}/log.parquet"))
             assert log["step"].tolist() == list(range(FINETUNE_STEPS + 1))
@@ -228,7 +228,7 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
         trained = control[control["predictor"] == "trained"].set_index("group")
         finals[run] = {
             "loss": finals[run]["loss"],
-            **{f"{g}_masked": trained.loc[g, "masked_mean"] for g in schemas.GROUP_NAMES},
+            **{f"{g}_masked": trained.loc[g, "masked_mean"] for g in names.GROUP_NAMES},
         }
     t = 12.706204736174707  # Student t, 97.5% quantile, 1 degree of freedom
     for variant in ("baseline", "lr_high"):
@@ -265,10 +265,10 @@ def test_every_job_wrote_its_log_and_benchmark(workdir):
     once = ["download_tokenizer", "select_groups", "select_finetune_group", "aggregate"]
     once += ["aggregate_weights"]
     logs = [f"logs/{rule}.log" for rule in [*once, "aggregate_finetune", "report"]]
-    logs += [f"logs/{book}/{rule}.log" for book in schemas.CORPORA for rule in BOOK_RULES]
+    logs += [f"logs/{book}/{rule}.log" for book in names.CORPORA for rule in BOOK_RULES]
     logs += [run_path(*run, f"logs/{rule}.log") for run in RUNS for rule in RUN_RULES]
     logs += [
-        f"finetune/{arm}/seed{seed}/logs/finetune.log" for arm in schemas.ARMS for seed in (0, 1)
+        f"finetune/{arm}/seed{seed}/logs/finetune.log" for arm in names.ARMS for seed in (0, 1)
     ]
     for path in logs:
         assert out(workdir, path).stat().st_size > 0, path
@@ -330,7 +330,7 @@ TUNED = [("aggregate_finetune", "", "")]  # where any fine-tuning run reruns
 PRETRAINED = ("pretrained", "pretrained_reset")
 
 
-def tuning(seeds=(0, 1), arms=schemas.ARMS):
+def tuning(seeds=(0, 1), arms=names.ARMS):
     """The fine-tuning jobs of `arms` and `seeds` (planned_jobs does not tell arms apart)."""
     return [("finetune", "", str(seed)) for arm in arms for seed in seeds] + TUNED
 
@@ -364,7 +364,7 @@ NEW_GROUP_JOBS = [("select_finetune_group", "", ""), *tuning()]
         ),
         (
             {**MATRIX, "corpus": {"strip_gutenberg": False}},
-            [("tokenize", "", ""), ("count_tokens", "", ""), ("select_groups", "", "")]
+            [("tokenize_corpus", "", ""), ("count_tokens", "", ""), ("select_groups", "", "")]
             + run_jobs(RUNS, RUN_RULES)
             + NEW_GROUP_JOBS,
         ),
@@ -408,7 +408,7 @@ def test_a_runtime_key_reruns_nothing(workdir, runtime):
 
 
 def test_editing_a_helper_module_reruns_its_users(workdir):
-    module = workdir[0] / "workflow" / "scripts" / "unused_tokens" / "probe.py"
+    module = workdir[0] / "workflow" / "scripts" / "unused_tokens" / "training" / "probe.py"
     original, times = module.read_text(), module.stat()
     module.write_text(original + "# an edit\n")  # a new mtime alone is not enough: checksums
     try:

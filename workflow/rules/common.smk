@@ -1,8 +1,6 @@
 STUDY = Study.from_config(config)
 OUT = f"results/{STUDY.name}"
-DATA = (
-    f"{OUT}/data/{{corpus}}"  # one book (schemas.CORPORA): its text, tokens and counts
-)
+DATA = f"{OUT}/data/{{corpus}}"  # one book (names.CORPORA): its text, tokens and counts
 RUN = f"{OUT}/runs/{{variant}}/seed{{seed}}"  # one training run: a variant and a seed
 TUNE = f"{OUT}/finetune/{{arm}}/seed{{seed}}"  # one fine-tuning run: an arm and a seed
 BOOK_KEYS = dict(
@@ -49,7 +47,7 @@ def lib(stage):
 
 
 def stage_modules(wildcards):
-    """The helper modules of a stage's script and notebooks (unused_tokens/modules.py)."""
+    """The helper modules of a stage's script and notebooks (unused_tokens/pipeline/modules.py)."""
     return helper_modules(
         *stage_sources(f"{workflow.basedir}/workflow", wildcards.stage)
     )

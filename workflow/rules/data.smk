@@ -44,7 +44,7 @@ rule download_tokenizer:
         "../scripts/download_tokenizer.py"
 
 
-rule tokenize:
+rule tokenize_corpus:
     input:
         text=rules.download_corpus.output.text,
         vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
@@ -54,9 +54,9 @@ rule tokenize:
         tokens=f"{DATA}/tokens.parquet",
         held_out=f"{DATA}/held_out.parquet",
     log:
-        f"{OUT}/logs/{{corpus}}/tokenize.log",
+        f"{OUT}/logs/{{corpus}}/tokenize_corpus.log",
     benchmark:
-        f"{OUT}/benchmarks/{{corpus}}/tokenize.tsv"
+        f"{OUT}/benchmarks/{{corpus}}/tokenize_corpus.tsv"
     conda:
         "../../envs/data.yaml"
     params:
@@ -70,7 +70,7 @@ rule tokenize:
 
 rule count_tokens:
     input:
-        tokens=rules.tokenize.output.tokens,
+        tokens=rules.tokenize_corpus.output.tokens,
         vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
         encoder_json=rules.download_tokenizer.output.encoder_json,
         lib=lib("count_tokens"),

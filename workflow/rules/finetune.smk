@@ -1,5 +1,5 @@
 # Fine-tuning on the second book (finetune.enabled): its new group, then one run per arm and
-# seed (wildcards), then the arms gathered over seeds. See unused_tokens/finetune.py.
+# seed (wildcards), then the arms gathered over seeds. See unused_tokens/training/finetune.py.
 
 
 rule select_finetune_group:
@@ -25,8 +25,8 @@ rule select_finetune_group:
 
 rule finetune:
     input:
-        tokens=rules.tokenize.output.tokens.format(corpus="finetune"),
-        held_out=rules.tokenize.output.held_out.format(corpus="finetune"),
+        tokens=rules.tokenize_corpus.output.tokens.format(corpus="finetune"),
+        held_out=rules.tokenize_corpus.output.held_out.format(corpus="finetune"),
         frequency=pretrain(rules.count_tokens.output.frequency),
         groups=rules.select_finetune_group.output.groups,
         model=lambda w: (
@@ -36,7 +36,7 @@ rule finetune:
                 rules.train.output.model, variant=BASELINE_VARIANT, seed=w.seed
             )
         ),
-        lib=lib("finetune_model"),
+        lib=lib("finetune"),
     output:
         log=f"{TUNE}/log.parquet",
     log:
@@ -54,13 +54,13 @@ rule finetune:
         quick=QUICK,
         makers=makers,
     script:
-        "../scripts/finetune_model.py"
+        "../scripts/finetune.py"
 
 
 rule aggregate_finetune:
     input:
         frequency=rules.count_tokens.output.frequency.format(corpus="finetune"),
-        held_out=rules.tokenize.output.held_out.format(corpus="finetune"),
+        held_out=rules.tokenize_corpus.output.held_out.format(corpus="finetune"),
         groups=rules.select_finetune_group.output.groups,
         logs=every_finetune(rules.finetune.output.log),
         lib=lib("aggregate_finetune"),

@@ -8,7 +8,7 @@ rule aggregate:
         probes=every_run(rules.probe_untrained.output.groups),
         vocab=every_run(rules.probe_vocab.output.logprobs),
         control=every_run(rules.probe_vocab.output.control),
-        lib=lib("aggregate_runs"),
+        lib=lib("aggregate"),
     output:
         steps=f"{OUT}/aggregate/steps.parquet",
         endpoints=f"{OUT}/aggregate/endpoints.parquet",
@@ -33,7 +33,7 @@ rule aggregate:
         runs=STUDY.runs(),
         makers=makers,
     script:
-        "../scripts/aggregate_runs.py"
+        "../scripts/aggregate.py"
 
 
 rule report:
@@ -68,7 +68,7 @@ rule report:
         weights_detection=rules.aggregate_weights.output.detection,
         weights_features=every_run(rules.weights.output.features),
         benchmarks=benchmark_files,
-        lib=lib("render_report"),
+        lib=lib("report"),
     output:
         **{name: figure(name) for name in REPORT_FIGURES},
         notebook=f"{OUT}/report/report.ipynb",
@@ -92,4 +92,4 @@ rule report:
         finetune=config["finetune"],
         makers=makers,
     script:
-        "../scripts/render_report.py"
+        "../scripts/report.py"

@@ -3,7 +3,7 @@
 
 rule probe_untrained:
     input:
-        tokens=pretrain(rules.tokenize.output.tokens),
+        tokens=pretrain(rules.tokenize_corpus.output.tokens),
         groups=rules.select_groups.output.groups,
         frequency=pretrain(rules.count_tokens.output.frequency),
         lib=lib("probe_untrained"),
@@ -27,11 +27,11 @@ rule probe_untrained:
 
 rule train:
     input:
-        tokens=pretrain(rules.tokenize.output.tokens),
-        held_out=pretrain(rules.tokenize.output.held_out),
+        tokens=pretrain(rules.tokenize_corpus.output.tokens),
+        held_out=pretrain(rules.tokenize_corpus.output.held_out),
         groups=rules.select_groups.output.groups,
         frequency=pretrain(rules.count_tokens.output.frequency),
-        lib=lib("train_model"),
+        lib=lib("train"),
     output:
         log=f"{RUN}/train/training_log.parquet",
         model=f"{RUN}/train/model.pt",
@@ -51,12 +51,12 @@ rule train:
         quick=QUICK,
         makers=makers,
     script:
-        "../scripts/train_model.py"
+        "../scripts/train.py"
 
 
 rule probe_vocab:
     input:
-        tokens=pretrain(rules.tokenize.output.tokens),
+        tokens=pretrain(rules.tokenize_corpus.output.tokens),
         frequency=pretrain(rules.count_tokens.output.frequency),
         model=rules.train.output.model,
         groups=rules.select_groups.output.groups,

@@ -1,14 +1,14 @@
 # What the trained weights say about each token, per run, then gathered over seeds.
-# See unused_tokens/weights.py.
+# See unused_tokens/analysis/weights.py.
 
 
 rule weights:
     input:
-        tokens=pretrain(rules.tokenize.output.tokens),
+        tokens=pretrain(rules.tokenize_corpus.output.tokens),
         frequency=pretrain(rules.count_tokens.output.frequency),
         model=rules.train.output.model,
         vocab=rules.probe_vocab.output.logprobs,
-        lib=lib("weights_of_run"),
+        lib=lib("weights"),
     output:
         features=f"{RUN}/weights/features.parquet",
         geometry=f"{RUN}/weights/geometry.parquet",
@@ -25,7 +25,7 @@ rule weights:
         detector=config["detector"],
         makers=makers,
     script:
-        "../scripts/weights_of_run.py"
+        "../scripts/weights.py"
 
 
 rule aggregate_weights:

@@ -3,13 +3,13 @@ the unigram level, and the claims."""
 
 import pandas as pd
 
-from unused_tokens import finetune_results as results
-from unused_tokens import schemas
-from unused_tokens.files import write_json, write_parquet
-from unused_tokens.finetune import unigram_level
-from unused_tokens.groups import read_groups
-from unused_tokens.stage import stage
-from unused_tokens.tokens import read_tokens, tiled_windows
+from unused_tokens.analysis import finetune_results as results
+from unused_tokens.analysis.finetune_results import unigram_level
+from unused_tokens.data.groups import read_groups
+from unused_tokens.data.tokens import read_tokens, tiled_windows
+from unused_tokens.pipeline import names, schemas
+from unused_tokens.pipeline.files import write_json, write_parquet
+from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     i, o, p = snakemake.input, snakemake.output, snakemake.params
@@ -17,7 +17,7 @@ with stage(snakemake) as log:
     long = results.long_log(logs)
     counts = pd.read_parquet(i.frequency)["count"].to_numpy()
     _, targets = tiled_windows(read_tokens(i.held_out), p.context)
-    level = unigram_level(counts, targets, read_groups(i.groups)[schemas.NEW_GROUP])
+    level = unigram_level(counts, targets, read_groups(i.groups)[names.NEW_GROUP])
     reached = results.reach(long, level)
     table = results.claims(long, p.report_steps, reached)
     write_parquet(long, o.steps, schemas.FINETUNE_STEPS)

@@ -1,11 +1,11 @@
 """count_tokens rule: one row per vocabulary id with its count, rank, share and text."""
 
-from unused_tokens import schemas
-from unused_tokens.files import write_parquet
-from unused_tokens.frequency import count_tokens, summarize
-from unused_tokens.stage import stage
-from unused_tokens.tokenizer import load_gpt2, token_texts
-from unused_tokens.tokens import read_tokens
+from unused_tokens.data.frequency import count_tokens, summarize
+from unused_tokens.data.tokenizer import load_gpt2, token_texts
+from unused_tokens.data.tokens import read_tokens
+from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline.files import write_parquet
+from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     p, i = snakemake.params, snakemake.input

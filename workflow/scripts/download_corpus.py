@@ -1,8 +1,8 @@
 """download_corpus rule: fetch a book from the first of its sources with its configured sha256."""
 
-from unused_tokens.fetch import fetch_verified
-from unused_tokens.files import write_json
-from unused_tokens.stage import stage
+from unused_tokens.data.fetch import fetch_verified
+from unused_tokens.pipeline.files import write_json
+from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     p, d = snakemake.params, snakemake.config["download"]  # d: how, never what: no params

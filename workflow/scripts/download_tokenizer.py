@@ -1,8 +1,8 @@
 """download_tokenizer rule: fetch GPT-2's vocab.bpe and encoder.json, each hash-checked."""
 
-from unused_tokens.fetch import fetch_verified
-from unused_tokens.files import write_json
-from unused_tokens.stage import stage
+from unused_tokens.data.fetch import fetch_verified
+from unused_tokens.pipeline.files import write_json
+from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     p, d = snakemake.params, snakemake.config["download"]  # d: how, never what: no params

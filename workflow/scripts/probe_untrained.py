@@ -1,11 +1,11 @@
 """probe_untrained rule: group log-probabilities of a run's freshly initialised model."""
 
-from unused_tokens import schemas
-from unused_tokens.files import write_parquet
-from unused_tokens.probe import probe_groups
-from unused_tokens.runs import run_context
-from unused_tokens.settings import ProbeSettings
-from unused_tokens.stage import stage
+from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline.files import write_parquet
+from unused_tokens.pipeline.stage import stage
+from unused_tokens.pipeline.study import ProbeSettings
+from unused_tokens.training.probe import probe_groups
+from unused_tokens.training.run_context import run_context
 
 with stage(snakemake) as log:
     context = run_context(snakemake, log, probe=True)

@@ -6,13 +6,13 @@ predictor's, on the same probe batches."""
 
 import pandas as pd
 
-from unused_tokens import schemas
-from unused_tokens.files import write_parquet
-from unused_tokens.model import load_model
-from unused_tokens.probe import masking_control, vocab_means
-from unused_tokens.runs import run_context
-from unused_tokens.settings import ProbeSettings
-from unused_tokens.stage import stage
+from unused_tokens.model.gpt import load_model
+from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline.files import write_parquet
+from unused_tokens.pipeline.stage import stage
+from unused_tokens.pipeline.study import ProbeSettings
+from unused_tokens.training.probe import masking_control, vocab_means
+from unused_tokens.training.run_context import run_context
 
 with stage(snakemake) as log:
     context = run_context(snakemake, log, probe=True)

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from unused_tokens import schemas
-from unused_tokens.files import write_parquet
-from unused_tokens.finetune import finetune_groups
-from unused_tokens.stage import stage
+from unused_tokens.data.groups import finetune_groups
+from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline.files import write_parquet
+from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     i = snakemake.input

@@ -3,10 +3,10 @@ the training tokens and the held-out ones."""
 
 import hashlib
 
-from unused_tokens.corpus import read_corpus
-from unused_tokens.stage import stage
-from unused_tokens.tokenizer import load_gpt2
-from unused_tokens.tokens import encode, split_held_out, write_tokens
+from unused_tokens.data.corpus import read_corpus
+from unused_tokens.data.tokenizer import load_gpt2
+from unused_tokens.data.tokens import encode, split_held_out, write_tokens
+from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     p, i = snakemake.params, snakemake.input

@@ -1,0 +1,194 @@
+"""Every run of a study in one table, and what the seeds say together.
+
+`long_log` stacks the runs' training logs into (variant, seed, step, quantity, value) rows, and
+`endpoints` gives such rows for each run's first and last step, its group means taken on the
+probe's batches (what the summaries use; the training log's are one training batch each).
+`describe` gives, for any grouping of such rows, the number of seeds, the mean, the standard
+deviation (n - 1) and the 95% Student-t interval of the mean: mean ± t(0.975, n - 1) · sd / √n.
+With one seed there is no interval: its bounds are NaN. `summary` describes each variant's final
+values; `changes` how far training moved them from step 0; `paired_differences` each variant's
+final values minus the baseline's at the same seed, so that what the seeds share (the
+initialisation, the windows) cancels.
+
+A test that a measure lies above (or below) a bound is a one-sided t-test over seeds
+(`one_sided_p`); a family of such tests is corrected by Holm's step-down method (`holm`), and a
+test passes when its adjusted p-value is below ALPHA = (1 - LEVEL) / 2: for a family of one test,
+exactly when the 95% interval lies on its side of the bound. Seeds vary the initialisation and
+the training windows; the probe's batches and the groups' draw are fixed, so the intervals say
+nothing about other probe samples or other draws.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..pipeline import schemas
+from ..pipeline.names import BASELINE_VARIANT
+
+LEVEL = 0.95
+ALPHA = (1 - LEVEL) / 2  # one-sided: a family of one test passes as its 95% interval does
+
+
+def long_log(logs):
+    """(variant, seed, step, quantity, value) rows of {(variant, seed): training log}."""
+    parts = []
+    for (variant, seed), log in logs.items():
+        part = log.melt(id_vars="step", var_name="quantity", value_name="value")
+        parts.append(part.assign(variant=variant, seed=seed))
+    return pd.concat(parts, ignore_index=True)[schemas.STEPS.names]
+
+
+def endpoints(long, probes, controls):
+    """The (variant, seed, step, quantity, value) rows of each run's first and last step that
+    the summaries compare: the group means measured on the probe's batches, the same for every
+    run (step 0: the untrained probe's group table; the last step: the masking control's
+    "trained" rows; `probes` and `controls` keyed like the logs of `long`), and the training
+    log's loss (its first and last batch) and held-out loss (scored at both steps)."""
+    last = long.groupby(["variant", "seed"])["step"].transform("max")
+    losses = long["quantity"].isin(["loss", "held_out_loss"])
+    ends = long[((long["step"] == 0) | (long["step"] == last)) & losses]
+    parts = [ends]
+    final = ends.groupby(["variant", "seed"])["step"].max()
+    for (variant, seed), probe in probes.items():
+        trained = controls[(variant, seed)]
+        trained = trained[trained["predictor"] == "trained"]
+        for step, table in ((0, probe), (int(final[(variant, seed)]), trained)):
+            rows = table.melt(
+                id_vars="group", value_vars=["masked_mean", "unmasked_mean"], value_name="value"
+            )
+            quantity = rows["group"] + "_" + rows["variable"].str.removesuffix("_mean")
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "variant": variant,
+                        "seed": seed,
+                        "step": step,
+                        "quantity": quantity,
+                        "value": rows["value"],
+                    }
+                )
+            )
+    table = pd.concat(parts, ignore_index=True)[schemas.STEPS.names]
+    return table.sort_values(["variant", "seed", "step"], kind="stable", ignore_index=True)
+
+
+def describe(values, by):
+    """n_seeds, mean, std and the 95% t interval of `values`'s `value` column, grouped `by`."""
+    grouped = values.groupby(by, sort=False)["value"]
+    table = grouped.agg(n_seeds="count", mean="mean", std="std").reset_index()
+    n = table["n_seeds"].to_numpy()
+    t = stats.t.ppf((1 + LEVEL) / 2, np.maximum(n - 1, 1))
+    half = np.where(n > 1, t * table["std"] / np.sqrt(n), np.nan)
+    return table.assign(ci_low=table["mean"] - half, ci_high=table["mean"] + half)
+
+
+def text_table(described, index, column, labels, interval, order):
+    """`describe` rows as a table of text: `index` x `column`, each cell shown by `interval` (a
+    row to text); rows in `order`, columns the keys of `labels`, renamed to its values."""
+    shown = described.assign(value=described.apply(interval, axis=1))
+    table = shown.pivot(index=index, columns=column, values="value")
+    return pd.DataFrame(table.reindex(order)[list(labels)]).rename(columns=labels)
+
+
+def bounds(row):
+    """(low, high) of a `describe` row: its 95% interval, or its mean twice where there is no
+    interval (one seed)."""
+    if np.isnan(row["ci_low"]):
+        return row["mean"], row["mean"]
+    return row["ci_low"], row["ci_high"]
+
+
+def one_sided_p(row, bound, above):
+    """The p-value of a one-sided t-test over seeds that the mean of a `describe` row lies above
+    `bound` (or below it, `above` False); NaN with fewer than two seeds. Seeds that all agree
+    (sd 0) give 0 on the claimed side of the bound and 1 elsewhere."""
+    n, mean, sd = row["n_seeds"], row["mean"], row["std"]
+    if n < 2 or np.isnan(mean):
+        return np.nan
+    side = mean - bound if above else bound - mean
+    if sd == 0:
+        return 0.0 if side > 0 else 1.0
+    return float(stats.t.sf(side / (sd / np.sqrt(n)), n - 1))
+
+
+def holm(p_values):
+    """Holm's step-down adjustment of a family of p-values (NaN ones left out and kept NaN): the
+    k-th smallest of m is multiplied by m - k + 1, and adjusted values never decrease in that
+    order; capped at 1."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p), np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def final_values(long):
+    """The rows of each run's last step."""
+    last = long.groupby(["variant", "seed"])["step"].transform("max")
+    return long[long["step"] == last]
+
+
+def summary(long):
+    """For each variant and quantity: its final value described over seeds."""
+    return describe(final_values(long), ["variant", "quantity"])
+
+
+def changes(long):
+    """For each variant and quantity: the final value minus the run's value at step 0 (before
+    any update), described over seeds: how far training moved it."""
+    first = long[long["step"] == 0].set_index(["variant", "seed", "quantity"])["value"]
+    final = final_values(long).set_index(["variant", "seed", "quantity"])["value"]
+    moved = (final - first.reindex(final.index)).rename("value").reset_index()
+    return describe(moved, ["variant", "quantity"])
+
+
+def paired_differences(long, baseline=BASELINE_VARIANT):
+    """For each variant but `baseline` and each quantity: the final value minus the baseline's
+    final value at the same seed, described over the seeds both have."""
+    final = final_values(long)
+    reference = final.loc[final["variant"] == baseline, ["seed", "quantity", "value"]]
+    pairs = final[final["variant"] != baseline].merge(
+        reference, on=["seed", "quantity"], suffixes=("", "_baseline")
+    )
+    return describe(
+        pairs.assign(value=pairs["value"] - pairs["value_baseline"]), ["variant", "quantity"]
+    )
+
+
+def headline(study, runs, summary, differences, claims):
+    """The study's headline figures and every claim's verdict as plain data, for a JSON file
+    that scripts can collect across studies; a missing interval is null."""
+
+    def described(table):
+        return {
+            variant: {
+                row.quantity: {
+                    "n_seeds": int(row.n_seeds),
+                    **{k: _number(getattr(row, k)) for k in ("mean", "ci_low", "ci_high")},
+                }
+                for row in part.itertuples()
+            }
+            for variant, part in table.groupby("variant", sort=False)
+        }
+
+    return {
+        "study": study,
+        "variants": list(dict.fromkeys(variant for variant, _ in runs)),
+        "seeds": sorted({seed for _, seed in runs}),
+        "confidence_level": LEVEL,
+        "final": described(summary),
+        "difference_from_baseline": described(differences),
+        "claims": {
+            variant: dict(zip(part["claim"], part["result"], strict=True))
+            for variant, part in claims.groupby("variant", sort=False)
+        },
+    }
+
+
+def _number(value):
+    return None if np.isnan(value) else float(value)

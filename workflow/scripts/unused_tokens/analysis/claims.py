@@ -1,0 +1,343 @@
+"""The experiment's claims, each tested on what a variant's seeds show together.
+
+A claim is one or more measures of a run (`run_measures`), each with a test on a side of a bound: a
+one-sided t-test over the seeds of a variant (aggregate.one_sided_p). Claims come in families
+(FAMILIES). The tests of a tested family are Holm-corrected together, per variant, and a claim
+PASSes when every one of its tests' adjusted p-values is below aggregate.ALPHA (for a family of one
+test: when its 95% interval lies on its side of the bound). A sanity check holds by construction: it
+is shown, and not counted in the tally. With one seed no test exists: the claim is judged on the
+single value, and the table says so. A claim the data do not support FAILs, and is shown like one
+that PASSes. A claim about tokens a variant's model does not have (never-used ids after vocabulary
+pruning, the logits of an adaptive softmax: NaN measures) is N/A.
+
+Group means before and after training are taken on the probe's batches, the same for every run (the
+untrained probe and the masking control's trained rows); the training log's last row, one training
+batch, is not used here.
+"""
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..pipeline import schemas
+from ..pipeline.names import GROUP_NAMES
+from .aggregate import ALPHA, describe, holm, one_sided_p
+
+UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
+RESULTS = ("PASS", "FAIL", "N/A")  # a claim's result: supported, not supported, not applicable
+FAMILIES = {  # name: what its claims are; the tally counts the TESTED ones
+    "sanity": "sanity check: holds by construction (the initialisation), not counted",
+    "groups": "how training moves the three groups (Holm-corrected together)",
+    "mechanism": "where the never-used tokens' fall comes from (Holm-corrected together)",
+    "copying": "whether the model copies from its context (one test)",
+    "finetune": "fine-tuning on the second book (Holm-corrected together)",
+}
+TESTED = ("groups", "mechanism", "copying", "finetune")
+
+
+def copying_effect(control):
+    """Per group: the trained model's unmasked-minus-masked gap, a context-free unigram
+    predictor's gap on the same probe batches, their difference ("copying", a cross-check) and
+    the trained model's within-token copying (probe.within_token_copying, what the claim
+    tests). Masking alone lowers a group's mean even for the unigram predictor, because it drops
+    a group's most frequent members more often than its rare ones; the difference of gaps still
+    carries the two predictors' different selection effects, which comparing each token with
+    itself does not.
+
+    control: a run's masking-control table (schemas.MASKING_CONTROL).
+    """
+    gap = control.assign(gap=control["unmasked_mean"] - control["masked_mean"]).pivot(
+        index="group", columns="predictor", values="gap"
+    )
+    within = control[control["predictor"] == "trained"].set_index("group")
+    return pd.DataFrame(
+        {
+            "trained_gap": gap["trained"],
+            "unigram_gap": gap["unigram"],
+            "copying": gap["trained"] - gap["unigram"],
+            "within_token": within["within_token_copying"],
+        }
+    ).loc[list(GROUP_NAMES)]
+
+
+def run_measures(probe_groups, vocab_logprobs, counts, control):
+    """The measures the claims test, for one run: {name: value} in schemas.MEASURES's order.
+
+    probe_groups: the untrained probe's group table; control: the masking control, whose
+    "trained" rows are the trained model's group means on the same probe batches; vocab_logprobs:
+    every token's untrained and trained mean log-probability and logit (NaN for an id the model
+    does not cover, logits NaN for an adaptive softmax); counts: every token's count in the
+    corpus, by id. "-ln V" is the model's own vocabulary size. The never-used tokens' changes of
+    mean log-probability and logit are means over every id of count 0 (unmasked); the
+    normaliser's, the positions' mean logsumexp, is an id's logit change minus its
+    log-probability change (the same for all ids), so that for the never-used ids
+    log_prob_change = logit_change - logsumexp_change.
+    """
+    uniform = probe_groups["uniform_log_prob"].iloc[0]
+    before = probe_groups.set_index("group")["masked_mean"]
+    trained_rows = control[control["predictor"] == "trained"].set_index("group")
+    trained = trained_rows["masked_mean"]
+    change = {g: trained[g] - before[g] for g in GROUP_NAMES}
+    most, least, never = (trained[g] for g in GROUP_NAMES)
+    logit = (vocab_logprobs["trained_logit"] - vocab_logprobs["untrained_logit"]).to_numpy()
+    log_prob = (vocab_logprobs["trained_mean"] - vocab_logprobs["untrained_mean"]).to_numpy()
+    unseen = np.asarray(counts) == 0
+    normaliser = (logit - log_prob)[np.isfinite(logit - log_prob)]
+    measures = {
+        "untrained_gap": float((probe_groups["masked_mean"] - uniform).abs().max()),
+        "copying": float(trained_rows.loc["most_common", "within_token_copying"]),
+        "copying_gaps": float(copying_effect(control).loc["most_common", "copying"]),
+        **{f"change_{g}": float(change[g]) for g in GROUP_NAMES},
+        "fall_excess": float(change["never_used"] - change["least_common"]),
+        "most_minus_least": float(most - least),
+        "least_minus_never": float(least - never),
+        "never_used_log_prob_change": _mean_or_nan(log_prob[unseen]),
+        "never_used_logit_change": _mean_or_nan(logit[unseen]),
+        "logsumexp_change": _mean_or_nan(normaliser),
+    }
+    return {name: measures[name] for name in schemas.MEASURES}
+
+
+def _mean_or_nan(values):
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else np.nan
+
+
+@dataclass(frozen=True)
+class Test:
+    measure: str
+    above: bool  # the measure must lie above `bound` (else below it)
+    bound: float
+
+    def passes(self, low, high):
+        return low > self.bound if self.above else high < self.bound
+
+    def p_value(self, row):
+        """The one-sided t-test's p-value of a `describe` row (NaN with one seed)."""
+        return one_sided_p(row, self.bound, self.above)
+
+    def __str__(self):
+        return f"{self.measure} {'>' if self.above else '<'} {self.bound:g}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    tests: tuple
+    family: str  # a key of FAMILIES
+
+
+CLAIMS = (
+    Claim(
+        "Untrained, every group sits at the uniform log-probability -ln V",
+        (Test("untrained_gap", False, UNIFORM_TOLERANCE),),
+        "sanity",
+    ),
+    Claim(
+        "Training raises the most common tokens", (Test("change_most_common", True, 0),), "groups"
+    ),
+    Claim(
+        "Training lowers the least common tokens",
+        (Test("change_least_common", False, 0),),
+        "groups",
+    ),
+    Claim(
+        "Never-used tokens fall the most",
+        (Test("change_never_used", False, 0), Test("fall_excess", False, 0)),
+        "groups",
+    ),
+    Claim(
+        "After training: most common > least common > never used",
+        (Test("most_minus_least", True, 0), Test("least_minus_never", True, 0)),
+        "groups",
+    ),
+    Claim(
+        "The never-used tokens' own logits fall: their fall is not the normaliser's alone",
+        (Test("never_used_logit_change", False, 0),),
+        "mechanism",
+    ),
+    Claim(
+        "The normaliser (the mean logsumexp) falls, which raises every token",
+        (Test("logsumexp_change", False, 0),),
+        "mechanism",
+    ),
+    Claim(
+        "The trained model copies common tokens from context: a most-common token is likelier "
+        "in samples whose input holds it than in those whose input does not (each token "
+        "compared with itself)",
+        (Test("copying", True, 0),),
+        "copying",
+    ),
+)
+
+
+def judged(rows):
+    """Results of claims of one variant and family: `rows` are (claim, [describe row per test]),
+    returned as (result, adjusted p-value, how it was tested) per claim. A tested family's tests
+    are Holm-corrected together; a NaN measure makes its claim N/A and takes no part."""
+    family = rows[0][0].family if rows else None
+    entries = [(c, t, d) for c, ds in rows for t, d in zip(c.tests, ds, strict=True)]
+    p = np.array([np.nan if np.isnan(d["mean"]) else t.p_value(d) for _, t, d in entries])
+    adjusted = holm(p) if family in TESTED else p
+    tested = int((~np.isnan(p)).sum())
+    out, at = [], 0
+    for claim, ds in rows:
+        mine = adjusted[at : at + len(ds)]
+        at += len(ds)
+        n = min(int(d["n_seeds"]) for d in ds)
+        if any(np.isnan(d["mean"]) for d in ds):
+            out.append((RESULTS[2], np.nan, "n/a"))
+            continue
+        if n < 2:
+            ok = all(t.passes(d["mean"], d["mean"]) for t, d in zip(claim.tests, ds, strict=True))
+            out.append((RESULTS[0] if ok else RESULTS[1], np.nan, "the value (one seed: no test)"))
+            continue
+        how = f"one-sided t-tests over {n} seeds"
+        if family in TESTED:
+            how += f", Holm-adjusted over the family's {tested} tests"
+        worst = float(np.max(mine))
+        out.append((RESULTS[0] if worst < ALPHA else RESULTS[1], worst, f"{how}, p < {ALPHA:g}"))
+    return out
+
+
+def claim_rows(variant, found, missing=None):
+    """schemas.CLAIMS rows of one variant's claims of one family: `found` as for `judged`;
+    `missing` ({measure: why}) says why a measure without values has none (by default: the
+    model has no such tokens)."""
+    rows, missing = [], missing or {}
+    for (claim, ds), (result, p, how) in zip(found, judged(found), strict=True):
+        measured = "; ".join(
+            measured_text(t.measure, d, missing.get(t.measure, NO_TOKENS))
+            for t, d in zip(claim.tests, ds, strict=True)
+        )
+        test = " and ".join(map(str, claim.tests)) + f" ({how})"
+        rows.append((variant, claim.family, claim.text, measured, test, result, p))
+    return rows
+
+
+def claims(measures):
+    """One row per variant and claim (schemas.CLAIMS): variant, family, claim, measured, test,
+    result (PASS, FAIL or N/A) and the claim's adjusted p-value (the largest of its tests').
+
+    measures: one row per run with columns variant, seed and every run_measures name.
+    """
+    values = measures.melt(id_vars=["variant", "seed"], var_name="quantity", value_name="value")
+    described = describe(values, ["variant", "quantity"]).set_index(["variant", "quantity"])
+    rows = []
+    for variant in dict.fromkeys(measures["variant"]):
+        for family in FAMILIES:
+            members = [c for c in CLAIMS if c.family == family]
+            if not members:
+                continue
+            found = [(c, [described.loc[(variant, t.measure)] for t in c.tests]) for c in members]
+            rows += claim_rows(variant, found)
+    return pd.DataFrame(rows, columns=schemas.CLAIMS.names)
+
+
+def tally(table):
+    """The tested claims' results counted per variant, in one line: "baseline 6 PASS, 1 FAIL";
+    sanity checks and exploratory claims are not counted."""
+    table = table[table["family"].isin(TESTED)]
+    counts = table.groupby("variant", sort=False)["result"].value_counts()
+    return "; ".join(
+        f"{variant} "
+        + ", ".join(f"{counts[variant][r]} {r}" for r in RESULTS if r in counts[variant])
+        for variant in dict.fromkeys(table["variant"])
+    )
+
+
+def finished(report, claims_paths):
+    """What a run that reached the report prints at its end: the report's path and the tally of
+    its claims tables (`claims_paths`: the experiment's, then the fine-tuning's where it is on);
+    None where the report or a claims table does not exist."""
+    if not all(Path(path).exists() for path in [report, *claims_paths]):
+        return None
+    tables = pd.concat([pd.read_parquet(path) for path in claims_paths], ignore_index=True)
+    return f"report: {report}\nclaims: {tally(tables)}"
+
+
+NO_TOKENS = "the model has no such tokens"
+
+
+def measured_text(measure, d, missing=NO_TOKENS):
+    """A measure's mean with its 95% interval (a `describe` row `d`), as a claim shows it; where
+    there is no value, n/a and why (`missing`)."""
+    if np.isnan(d["mean"]):
+        return f"{measure}: n/a ({missing})"
+    if d["n_seeds"] < 2:
+        return f"{measure} = {d['mean']:+.4g} (one seed: no interval)"
+    return f"{measure} = {d['mean']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}]"
+
+
+def styled_claims(table):
+    """The claims table for display: PASS in green, FAIL in red, text left-aligned."""
+    colour = {
+        "PASS": "color: #006400; font-weight: bold",
+        "FAIL": "color: #b00000; font-weight: bold",
+        "N/A": "color: #666666",
+    }
+    return (
+        table.style.hide(axis="index")
+        .format(escape="html")
+        .format("{:.2g}", subset=["p_adjusted"], na_rep="")
+        .map(colour.get, subset=["result"])
+        .set_properties(subset=["claim", "measured", "test"], **{"text-align": "left"})
+    )
+
+
+def claims_page(table, study):
+    """The claims table as a page of its own, titled by the study (`snakemake --report` shows
+    it beside the figures)."""
+    name = html.escape(study)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{name}: claims</title></head>\n<body><h1>Claims of study {name}</h1>\n"
+        f"<p>{html.escape(tally(table))}</p>\n{styled_claims(table).to_html()}\n</body></html>\n"
+    )
+
+
+def masking_effect(probe_groups):
+    """One sentence: how much masking changes the untrained model's most common group."""
+    common = probe_groups.set_index("group").loc["most_common"]
+    diff = common["masked_mean"] - common["unmasked_mean"]
+    if abs(diff) < 0.01:
+        verdict = "the untrained model gives tokens it has just seen no head start"
+    elif diff < 0:
+        verdict = "the untrained model already favours tokens it has just seen"
+    else:
+        verdict = "the untrained model gives tokens it has just seen less probability"
+    return (
+        f"Masking leaves out {common['masked_out_fraction']:.1%} of the most common group's "
+        f"(sample, token) pairs and changes its untrained mean by {diff:+.4f} nats: {verdict}."
+    )
+
+
+def unigram_plateau(loss, entropy, window=25, tolerance=0.25):
+    """The longest run of steps whose rolling-mean loss stays within `tolerance` nats of `entropy`.
+
+    A model that has learnt token frequencies but no context scores exactly the unigram entropy,
+    so such a run is the plateau where it predicts the unigram distribution. loss: the loss per
+    step (a Series indexed by step). Returns a dict with first_step, last_step and mean_loss (of
+    the smoothed loss over the run), or None.
+    """
+    smooth = loss.rolling(window, center=True, min_periods=1).mean()
+    near = ((smooth - entropy).abs() <= tolerance).to_numpy()
+    best, start = None, None
+    for i, inside in enumerate([*near, False]):
+        if inside and start is None:
+            start = i
+        elif not inside and start is not None:
+            if best is None or i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    if best is None or best[1] - best[0] < window:
+        return None
+    steps = loss.index.to_numpy()
+    return {
+        "first_step": int(steps[best[0]]),
+        "last_step": int(steps[best[1] - 1]),
+        "mean_loss": float(smooth.iloc[best[0] : best[1]].mean()),
+    }

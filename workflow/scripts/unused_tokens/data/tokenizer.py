@@ -1,0 +1,96 @@
+"""The GPT-2 tokenizer, built by tiktoken from local, hash-checked vocab.bpe and encoder.json.
+
+tiktoken would download these two files at first use; the pipeline fetches them as ordinary
+inputs instead (see fetch.py) and loads tiktoken's `gpt2` encoding from them with no network,
+and without tiktoken's cache, which would leave a copy of each file in the system's temporary
+folder for every path it was read from.
+"""
+
+import contextlib
+import logging
+import os
+
+import tiktoken
+from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+from tiktoken_ext.openai_public import ENDOFTEXT, r50k_pat_str
+
+from ..pipeline.errors import PipelineError
+from ..pipeline.files import sha256_of
+
+GPT2_N_VOCAB = 50257
+# tiktoken's own sha256 values of the `gpt2` files (a test checks them against tiktoken's code):
+# files with other values give a non-standard vocabulary, which is never labelled gpt2.
+GPT2_SHA256 = (
+    "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",  # vocab.bpe
+    "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",  # encoder.json
+)
+
+log = logging.getLogger(__name__)
+
+
+def vocabulary_name(vocab_bpe_sha256, encoder_json_sha256):
+    """ "gpt2" for tiktoken's own files, else a name that says the vocabulary is non-standard."""
+    if (vocab_bpe_sha256, encoder_json_sha256) == GPT2_SHA256:
+        return "gpt2"
+    return (
+        f"non-standard (vocab.bpe {vocab_bpe_sha256[:12]}, encoder.json {encoder_json_sha256[:12]})"
+    )
+
+
+def load_gpt2(vocab_bpe, encoder_json, vocab_bpe_sha256, encoder_json_sha256):
+    """A GPT-2 Encoding from local files, each checked against its sha256 first; named "gpt2"
+    only when the hashes are tiktoken's own (vocabulary_name), else logged as non-standard."""
+    for path, expected in ((vocab_bpe, vocab_bpe_sha256), (encoder_json, encoder_json_sha256)):
+        if (got := sha256_of(path)) != expected:
+            raise PipelineError(
+                f"{path}: sha256 {got} is not the expected {expected}; "
+                "delete it and rerun the download_tokenizer rule"
+            )
+    name = vocabulary_name(vocab_bpe_sha256, encoder_json_sha256)
+    try:
+        with _no_tiktoken_cache():
+            ranks = data_gym_to_mergeable_bpe_ranks(
+                vocab_bpe_file=str(vocab_bpe),
+                encoder_json_file=str(encoder_json),
+                vocab_bpe_hash=vocab_bpe_sha256,
+                encoder_json_hash=encoder_json_sha256,
+            )
+        encoding = tiktoken.Encoding(
+            name=name,
+            pat_str=r50k_pat_str,
+            mergeable_ranks=ranks,
+            special_tokens={ENDOFTEXT: GPT2_N_VOCAB - 1},
+            explicit_n_vocab=GPT2_N_VOCAB,
+        )
+    except Exception as err:
+        reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        raise PipelineError(
+            f"{vocab_bpe} and {encoder_json} have the configured sha256 values but are not a "
+            f"GPT-2 BPE vocabulary of {GPT2_N_VOCAB} ids ({reason}); point tokenizer.sources at "
+            "GPT-2's files and tokenizer.*_sha256 at their hashes"
+        ) from err
+    if name != "gpt2":
+        log.warning("the tokenizer files are not tiktoken's gpt2 files: the vocabulary is %s", name)
+    return encoding
+
+
+@contextlib.contextmanager
+def _no_tiktoken_cache():
+    """tiktoken reads files without caching them while TIKTOKEN_CACHE_DIR is empty."""
+    previous = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = ""
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = previous
+
+
+def token_texts(encoding):
+    """Readable text of every token id: UTF-8, bytes not valid on their own shown as \\xNN."""
+    return [
+        encoding.decode_single_token_bytes(i).decode("utf-8", errors="backslashreplace")
+        for i in range(encoding.n_vocab)
+    ]

@@ -1,0 +1,73 @@
+"""Which of this package's modules a stage imports, found by reading its script (and notebook).
+
+The library rule lists them as inputs and writes one stamp per stage (their paths and sha256),
+which the stage takes as an input: editing a helper module reruns exactly the stages that use
+it, directly or through another module, and nothing keeps a hand-written list in step.
+"""
+
+import hashlib
+import json
+import modulefinder
+import tempfile
+import traceback
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent  # unused_tokens/
+NOTEBOOKS = {"report": ("notebooks/report.ipynb",)}  # a stage's notebooks, under workflow/
+
+
+def stage_sources(workflow_dir, stage):
+    """The files whose imports a stage runs: its script, workflow/scripts/<stage>.py, and the
+    notebooks it executes."""
+    workflow_dir = Path(workflow_dir)
+    return [
+        workflow_dir / "scripts" / f"{stage}.py",
+        *(workflow_dir / notebook for notebook in NOTEBOOKS.get(stage, ())),
+    ]
+
+
+def helper_modules(*sources):
+    """The paths of the package's modules that the Python scripts or notebooks `sources` import,
+    directly or through each other, sorted."""
+    found = set()
+    for source in map(Path, sources):
+        finder = modulefinder.ModuleFinder(path=[str(PACKAGE.parent)])  # nothing else is read
+        if source.suffix == ".ipynb":
+            with tempfile.TemporaryDirectory() as folder:
+                script = Path(folder) / f"{source.stem}.py"
+                script.write_text(_notebook_code(source))
+                finder.run_script(str(script))
+        else:
+            finder.run_script(str(source))
+        found |= {
+            module.__file__
+            for name, module in finder.modules.items()
+            if name.split(".")[0] == PACKAGE.name
+        }
+    return sorted(found)
+
+
+def _notebook_code(notebook):
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def write_stamp(modules, stamp, log):
+    """Write `stamp`: one line per module, its sha256 and path (relative to the package's
+    parent), atomically; `log` says how many, or what went wrong, with the traceback."""
+    from .files import atomic_output  # not at import time: the Snakefile imports this module
+
+    with open(log, "w") as out:
+        try:
+            lines = [
+                f"{hashlib.sha256(Path(m).read_bytes()).hexdigest()}  "
+                f"{Path(m).resolve().relative_to(PACKAGE.parent)}"
+                for m in sorted(modules)
+            ]
+            with atomic_output(stamp) as tmp:
+                tmp.write_text("".join(f"{line}\n" for line in lines))
+            out.write(f"{len(lines)} helper modules stamped in {stamp}\n")
+        except Exception as err:
+            out.write(f"unexpected error in rule library: {type(err).__name__}: {err}\n")
+            out.write(traceback.format_exc())
+            raise

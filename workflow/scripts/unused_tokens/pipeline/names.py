@@ -1,0 +1,18 @@
+"""The names the rules, the tables and the report share: the groups, the baseline variant, the
+books, the fine-tuning arms and the Magikarp indicators. Read while the workflow is parsed."""
+
+GROUP_NAMES = ("most_common", "least_common", "never_used")
+NEW_GROUP = "new_in_finetune"  # the second book's most frequent tokens the first never uses
+FINETUNE_GROUP_NAMES = (*GROUP_NAMES, NEW_GROUP)
+GROUP_LABELS = {g: g.replace("_", " ") for g in FINETUNE_GROUP_NAMES}  # in tables and figures
+BASELINE_VARIANT = "baseline"  # every other variant is compared with it, seed by seed
+CORPORA = ("pretrain", "finetune")  # the books: data/<corpus>/, each from its config section
+ARMS = ("pretrained", "pretrained_reset", "fresh")  # how fine-tuning starts (finetune.py)
+# weights.magikarp_scores, each a column of schemas.WEIGHT_FEATURES: higher looks more like the
+# reference rows
+MAGIKARP_INDICATORS = (
+    "magikarp_cosine",  # cosine with the reference rows' mean (Magikarp's default for GPT-2)
+    "magikarp_centred",  # the same after subtracting the mean row from every row
+    "magikarp_without_pc1",  # the same after removing the first principal component
+    "magikarp_l2",  # minus the L2 distance to the reference rows' mean
+)

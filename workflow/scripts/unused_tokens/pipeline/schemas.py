@@ -1,0 +1,220 @@
+"""The Parquet schema of every table the pipeline writes: one place for writers and tests."""
+
+import pyarrow as pa
+
+from .names import FINETUNE_GROUP_NAMES, GROUP_NAMES, MAGIKARP_INDICATORS
+
+TOKENS = pa.schema([("token_id", pa.uint16())])
+
+FREQUENCY = pa.schema(
+    [
+        ("token_id", pa.int32()),
+        ("count", pa.int64()),
+        ("rank", pa.int32()),
+        ("share", pa.float64()),
+        ("token_text", pa.string()),
+    ]
+)
+
+FREQUENCY_SUMMARY = pa.schema(
+    [
+        ("total_tokens", pa.int64()),
+        ("distinct_tokens", pa.int64()),
+        ("n_vocab", pa.int64()),
+        ("coverage", pa.float64()),
+    ]
+)
+
+GROUPS = pa.schema(
+    [
+        ("group", pa.string()),
+        ("position", pa.int32()),
+        ("token_id", pa.int32()),
+        ("count", pa.int64()),
+        ("rank", pa.int32()),
+        ("token_text", pa.string()),
+    ]
+)
+
+FINETUNE_GROUPS = pa.schema(  # every group of both books, with its counts in each
+    [
+        ("group", pa.string()),
+        ("position", pa.int32()),
+        ("token_id", pa.int32()),
+        ("pretrain_count", pa.int64()),
+        ("finetune_count", pa.int64()),
+        ("token_text", pa.string()),
+    ]
+)
+
+PROBE_GROUPS = pa.schema(
+    [
+        ("group", pa.string()),
+        ("masked_mean", pa.float64()),
+        ("unmasked_mean", pa.float64()),
+        ("masked_out_fraction", pa.float64()),
+        ("uniform_log_prob", pa.float64()),
+    ]
+)
+
+PROBE_TOKENS = pa.schema(
+    [
+        ("group", pa.string()),
+        ("token_id", pa.int32()),
+        ("masked_mean", pa.float64()),
+        ("unmasked_mean", pa.float64()),
+        ("masked_out_fraction", pa.float64()),
+    ]
+)
+
+MASKING_CONTROL = pa.schema(  # the trained model and a context-free unigram predictor
+    [
+        ("group", pa.string()),
+        ("predictor", pa.string()),  # "trained" or "unigram"
+        ("masked_mean", pa.float64()),
+        ("unmasked_mean", pa.float64()),
+        ("masked_out_fraction", pa.float64()),
+        ("within_token_copying", pa.float64()),  # probe.within_token_copying
+    ]
+)
+
+TRAINING_LOG = pa.schema(  # held_out_*: NaN at the steps where the slice is not scored
+    [("step", pa.int32()), ("loss", pa.float64())]
+    + [(f"{g}_{kind}", pa.float64()) for g in GROUP_NAMES for kind in ("masked", "unmasked")]
+    + [("held_out_loss", pa.float64())]
+)
+LOG_ROW = TRAINING_LOG.names[1:]  # one step's values: step.TrainStep's, then held_out.HeldOut's
+
+FINETUNE_LOG = pa.schema(  # the loss split by whether the target is a new token
+    [("step", pa.int32()), ("loss", pa.float64()), ("new_loss", pa.float64())]
+    + [("other_loss", pa.float64())]
+    + [(f"{g}_{k}", pa.float64()) for g in FINETUNE_GROUP_NAMES for k in ("masked", "unmasked")]
+    + [(f"held_out_{k}", pa.float64()) for k in ("loss", "new_loss", "other_loss")]
+)
+FINETUNE_ROW = FINETUNE_LOG.names[1:]
+
+FINETUNE_STEPS = pa.schema(  # every arm's fine-tuning log in one long table
+    [
+        ("arm", pa.string()),
+        ("seed", pa.int32()),
+        ("step", pa.int32()),
+        ("quantity", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
+
+VOCAB_LOGPROBS = pa.schema(  # probe.VocabMeans of the untrained and the trained model, per id
+    [("token_id", pa.int32())]
+    + [
+        (f"{model}_{kind}", pa.float64())
+        for kind in ("mean", "logit", "within_corpus")  # within_corpus: renormalised, count > 0
+        for model in ("untrained", "trained")
+    ]
+)
+
+STEPS = pa.schema(  # every run's training log in one long table
+    [
+        ("variant", pa.string()),
+        ("seed", pa.int32()),
+        ("step", pa.int32()),
+        ("quantity", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
+
+DESCRIBED = [  # the columns aggregate.describe adds to its keys: n_seeds, mean, std, 95% bounds
+    ("n_seeds", pa.int32()),
+    *[(name, pa.float64()) for name in ("mean", "std", "ci_low", "ci_high")],
+]
+
+
+def described(*keys):
+    """The schema of an aggregate.describe table grouped by `keys` (name, type pairs)."""
+    return pa.schema([*keys, *DESCRIBED])
+
+
+SUMMARY = described(  # a quantity's final value over a variant's seeds
+    ("variant", pa.string()),
+    ("quantity", pa.string()),
+)
+DIFFERENCES = SUMMARY  # the same for (variant - baseline) at each seed
+
+MEASURES = (  # what claims.run_measures gives for one run, in this order
+    "untrained_gap",
+    "copying",  # within tokens (probe.within_token_copying), the most common group
+    "copying_gaps",  # the cross-check: trained minus unigram unmasked-minus-masked gap
+    *(f"change_{g}" for g in GROUP_NAMES),
+    "fall_excess",
+    "most_minus_least",
+    "least_minus_never",
+    "never_used_log_prob_change",
+    "never_used_logit_change",
+    "logsumexp_change",
+)
+RUN_MEASURES = pa.schema(  # one row per run: its claims' measures
+    [("variant", pa.string()), ("seed", pa.int32())] + [(m, pa.float64()) for m in MEASURES]
+)
+
+CLAIMS = pa.schema(  # claims.py: p_adjusted is NaN where there is no test (one seed, N/A)
+    [(name, pa.string()) for name in ("variant", "family", "claim", "measured", "test", "result")]
+    + [("p_adjusted", pa.float64())]
+)
+
+FINETUNE_AT_STEPS = described(  # an arm's loss on new and other targets at a report step
+    ("arm", pa.string()),
+    ("quantity", pa.string()),
+    ("step", pa.int32()),
+)
+
+FINETUNE_REACH = pa.schema(  # the step at which the new tokens' loss reaches the unigram level
+    [("arm", pa.string()), ("seed", pa.int32()), ("steps_to_level", pa.float64())]
+)
+
+WEIGHT_FEATURES = pa.schema(  # one row per model id: what the weights say about it
+    [("token_id", pa.int32()), ("count", pa.int64())]
+    + [
+        (f"{feature}_{model}", pa.float64())
+        for model in ("untrained", "trained")
+        for feature in ("input_norm", "output_norm", "never_cosine")
+    ]
+    + [("moved_cosine", pa.float64()), ("final_log_prob", pa.float64())]
+    + [(name, pa.float64()) for name in MAGIKARP_INDICATORS]  # NaN for the reference ids
+)
+
+GEOMETRY = pa.schema(  # the rows of each count bucket, before and after training
+    [
+        ("model", pa.string()),
+        ("bucket", pa.string()),
+        ("tokens", pa.int64()),
+        ("mean_norm", pa.float64()),
+        ("moved_cosine", pa.float64()),
+        ("pairwise_cosine", pa.float64()),
+        ("first_component_share", pa.float64()),
+        ("displacement_norm", pa.float64()),  # trained only: weights.displacement
+        ("displacement_cosine", pa.float64()),
+        ("displacement_spread", pa.float64()),
+    ]
+)
+
+DETECTION = pa.schema(  # each method scored against the truth (count 0)
+    [
+        ("method", pa.string()),
+        ("auc", pa.float64()),
+        ("precision_at_k", pa.float64()),
+        ("k", pa.int64()),
+        ("scored", pa.int64()),
+    ]
+)
+
+GEOMETRY_SUMMARY = described(  # a geometry quantity of a variant described over seeds
+    ("variant", pa.string()),
+    ("model", pa.string()),
+    ("bucket", pa.string()),
+    ("quantity", pa.string()),
+)
+
+DETECTION_SUMMARY = described(  # a method's AUC or precision at k for a variant, over seeds
+    ("variant", pa.string()),
+    ("method", pa.string()),
+    ("quantity", pa.string()),
+)

@@ -1,0 +1,77 @@
+"""One computed sentence per variant: what its numbers show against the baseline, either way.
+
+A difference is "higher" or "lower" only when its whole 95% interval over seeds lies on that
+side of zero; an interval that holds zero reads "no clear difference". With one seed there is no
+interval, and the sentence gives the single value and says so. A group the variant's model does
+not have (never-used tokens after vocabulary pruning: NaN) is named as such. The cost is the
+held-out loss; a model that cannot read the held-out text (a pruned vocabulary) is said to have
+none, and its loss on the training batches, in-sample, is given instead.
+"""
+
+import math
+
+from ..analysis.aggregate import bounds
+from ..pipeline.names import GROUP_NAMES
+
+
+def _value(row):
+    if math.isnan(row["ci_low"]):
+        return f"{row['mean']:+.3g} (one seed: no interval)"
+    return f"{row['mean']:+.3g} [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]"
+
+
+def _side(row):
+    """'higher', 'lower' or None (the interval holds zero, or one seed's value is zero)."""
+    low, high = bounds(row)
+    return "higher" if low > 0 else "lower" if high < 0 else None
+
+
+def _difference(name, row):
+    if math.isnan(row["mean"]):
+        return f"it has no {name} tokens"
+    side = _side(row)
+    if side is None:
+        return f"the {name} group shows no clear difference ({_value(row)} nats)"
+    return f"the {name} group ends {_value(row)} nats {side}"
+
+
+def _loss(row, name):
+    side = _side(row)
+    if side is None:
+        return f"the {name} shows no clear difference ({_value(row)} nats)"
+    cost = "what this variant costs" if side == "higher" else "a gain"
+    return f"the {name} is {_value(row)} nats {side}: {cost}"
+
+
+def _cost(diff):
+    """The held-out loss's difference in words; without one, why, and the training batches'."""
+    if not math.isnan(diff.loc["held_out_loss", "mean"]):
+        return _loss(diff.loc["held_out_loss"], "held-out loss")
+    return "it has no held-out loss (the held-out text holds ids its vocabulary lacks); " + _loss(
+        diff.loc["loss"], "loss on the training batches, in-sample,"
+    )
+
+
+def _never_used_fall(row):
+    if math.isnan(row["mean"]):
+        return ""
+    side = _side(row)
+    if side == "lower":
+        return f" During training its never-used group still sinks: {_value(row)} nats."
+    if side == "higher":
+        return f" During training its never-used group rises: {_value(row)} nats."
+    return f" During training its never-used group does not move clearly: {_value(row)} nats."
+
+
+def variant_sentence(variant, differences, changes):
+    """The sentence for `variant`: its final group means and held-out loss minus the baseline's
+    at the same seed (`differences`, aggregate.paired_differences), and how far its never-used group
+    moved during training (`changes`, aggregate.changes)."""
+    diff = differences[differences["variant"] == variant].set_index("quantity")
+    moved = changes[changes["variant"] == variant].set_index("quantity")
+    groups = [_difference(g.replace("_", "-"), diff.loc[f"{g}_masked"]) for g in GROUP_NAMES]
+    return (
+        f"**{variant}** against the baseline, seed by seed (masked means, 95% intervals): "
+        f"{'; '.join(reversed(groups))}; {_cost(diff)}."
+        f"{_never_used_fall(moved.loc['never_used_masked'])}"
+    )
