@@ -33,6 +33,18 @@ def test_long_log_has_one_row_per_run_step_and_quantity():
     assert row.sort_values("step")["value"].tolist() == pytest.approx([10, 25 / 3, 20 / 3, 5])
 
 
+def test_any_per_run_table_stacks_under_its_own_run_names_and_keys():
+    tables = {
+        ("fresh", 0): pd.DataFrame({"method": ["a", "b"], "auc": [0.5, 0.9], "k": [3, 3]}),
+        ("pretrained", 1): pd.DataFrame({"method": ["a", "b"], "auc": [0.6, 0.8], "k": [4, 4]}),
+    }
+    long = aggregate.stacked(tables, ["method"], run=("arm", "seed"))
+    assert long.columns.tolist() == ["arm", "seed", "method", "quantity", "value"]
+    assert len(long) == 2 * 2 * 2
+    row = long[(long.arm == "pretrained") & (long.method == "b") & (long.quantity == "auc")]
+    assert row[["seed", "value"]].values.tolist() == [[1, 0.8]]
+
+
 def test_summary_is_the_mean_and_t_interval_of_the_final_values():
     summary = aggregate.summary(aggregate.long_log(LOGS)).set_index(["variant", "quantity"])
     base = summary.loc[("baseline", "loss")]

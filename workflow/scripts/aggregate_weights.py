@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from unused_tokens.analysis.aggregate import describe
+from unused_tokens.analysis.aggregate import describe, stacked
 from unused_tokens.pipeline import schemas
 from unused_tokens.pipeline.files import write_parquet
 from unused_tokens.pipeline.stage import stage
@@ -11,18 +11,11 @@ with stage(snakemake) as log:
     i, o = snakemake.input, snakemake.output
     runs = [tuple(run) for run in snakemake.params.runs]
 
-    def stacked(paths, keys):
-        """Every run's table in one long (variant, seed, *keys, quantity, value) table."""
-        parts = [
-            pd.read_parquet(path)
-            .melt(id_vars=keys, var_name="quantity", value_name="value")
-            .assign(variant=variant, seed=seed)
-            for (variant, seed), path in zip(runs, paths, strict=True)
-        ]
-        return pd.concat(parts, ignore_index=True)
+    def tables(paths):
+        return {run: pd.read_parquet(path) for run, path in zip(runs, paths, strict=True)}
 
-    geometry = stacked(i.geometry, ["model", "bucket"])
-    detection = stacked(i.detection, ["method"])
+    geometry = stacked(tables(i.geometry), ["model", "bucket"])
+    detection = stacked(tables(i.detection), ["method"])
     detection = detection[detection["quantity"].isin(["auc", "precision_at_k"])]
     geometry_summary = describe(geometry, ["variant", "model", "bucket", "quantity"])
     detection_summary = describe(detection, ["variant", "method", "quantity"])

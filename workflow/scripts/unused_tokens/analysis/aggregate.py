@@ -1,6 +1,7 @@
 """Every run of a study in one table, and what the seeds say together.
 
-`long_log` stacks the runs' training logs into (variant, seed, step, quantity, value) rows, and
+`stacked` puts every run's table into one long table of (run, keys, quantity, value) rows (the
+training logs, the fine-tuning logs, the weights' tables), `long_log` the training logs, and
 `endpoints` gives such rows for each run's first and last step, its group means taken on the
 probe's batches (what the summaries use; the training log's are one training batch each).
 `describe` gives, for any grouping of such rows, the number of seeds, the mean, the standard
@@ -29,13 +30,21 @@ LEVEL = 0.95
 ALPHA = (1 - LEVEL) / 2  # one-sided: a family of one test passes as its 95% interval does
 
 
+def stacked(tables, keys, run=("variant", "seed")):
+    """{run: table} (a run: its values of the columns `run`) in one long table: the columns
+    `run`, `keys`, quantity and value, every column of a table but `keys` a quantity."""
+    parts = [
+        table.melt(id_vars=keys, var_name="quantity", value_name="value").assign(
+            **dict(zip(run, key, strict=True))
+        )
+        for key, table in tables.items()
+    ]
+    return pd.concat(parts, ignore_index=True)[[*run, *keys, "quantity", "value"]]
+
+
 def long_log(logs):
-    """(variant, seed, step, quantity, value) rows of {(variant, seed): training log}."""
-    parts = []
-    for (variant, seed), log in logs.items():
-        part = log.melt(id_vars="step", var_name="quantity", value_name="value")
-        parts.append(part.assign(variant=variant, seed=seed))
-    return pd.concat(parts, ignore_index=True)[schemas.STEPS.names]
+    """schemas.STEPS rows of {(variant, seed): training log}."""
+    return stacked(logs, ["step"])
 
 
 def endpoints(long, probes, controls):

@@ -14,7 +14,7 @@ import pandas as pd
 from ..pipeline import schemas
 from ..pipeline.errors import PipelineError
 from ..pipeline.names import ARMS
-from .aggregate import describe
+from .aggregate import describe, stacked
 from .claims import Claim, Test, claim_rows
 
 # The held-out loss split by the target: a new token or not.
@@ -52,11 +52,7 @@ REACH_CLAIMS = (  # (claim; first arm, second arm, difference of steps to the le
 
 def long_log(logs):
     """schemas.FINETUNE_STEPS rows of {(arm, seed): fine-tuning log}."""
-    parts = [
-        log.melt(id_vars="step", var_name="quantity", value_name="value").assign(arm=a, seed=s)
-        for (a, s), log in logs.items()
-    ]
-    return pd.concat(parts, ignore_index=True)[schemas.FINETUNE_STEPS.names]
+    return stacked(logs, ["step"], run=("arm", "seed"))
 
 
 def scored(long):
