@@ -11,7 +11,6 @@ is the mean over seeds with its 95% t interval.
 """
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -20,24 +19,16 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
 
 from unused_tokens.analysis import claims, finetune_results  # noqa: E402
-from unused_tokens.analysis.aggregate import changes, text_table  # noqa: E402
+from unused_tokens.analysis.aggregate import changes  # noqa: E402
 from unused_tokens.pipeline.names import GROUP_LABELS, GROUP_NAMES  # noqa: E402
 from unused_tokens.report import mechanism, remedies, weights_section  # noqa: E402
+from unused_tokens.report.text import interval as interval_of  # noqa: E402
+from unused_tokens.report.text import variant_table  # noqa: E402
 
 COLUMNS = {f"{g}_masked": GROUP_LABELS[g] for g in GROUP_NAMES} | {
     "loss": "loss (last batch)",
     "held_out_loss": "held-out loss",
 }
-
-
-def interval(row, digits=2, signed=False):
-    """A describe row as "mean [low, high]"; n/a where there is no value."""
-    if math.isnan(row["mean"]):
-        return "n/a"
-    f = f"{'+' if signed else ''}.{digits}f"
-    if math.isnan(row["ci_low"]):
-        return format(row["mean"], f)
-    return f"{row['mean']:{f}} [{row['ci_low']:{f}}, {row['ci_high']:{f}}]"
 
 
 def markdown(table, index_name):
@@ -50,12 +41,14 @@ def markdown(table, index_name):
     return "\n".join(lines)
 
 
+def interval(row, digits=2, signed=False):
+    """The report's interval text, with the two decimals the docs give."""
+    return interval_of(row, digits, signed)
+
+
 def by_variant(described, order, signed):
     """Variant x quantity (those of COLUMNS it has), in the study's `order` of variants."""
-    order = [v for v in order if v in set(described["variant"])]
-    show = lambda row: interval(row, signed=signed)  # noqa: E731
-    labels = {q: label for q, label in COLUMNS.items() if q in set(described["quantity"])}
-    return text_table(described, "variant", "quantity", labels, show, order)
+    return variant_table(described, COLUMNS, order, digits=2, signed=signed)
 
 
 def section(title, text):

@@ -45,6 +45,16 @@ def test_any_per_run_table_stacks_under_its_own_run_names_and_keys():
     assert row[["seed", "value"]].values.tolist() == [[1, 0.8]]
 
 
+def test_tables_of_runs_are_averaged_row_by_row_matched_by_their_keys(tmp_path):
+    paths = []
+    for i, values in enumerate(([1.0, 10.0], [3.0, 30.0])):
+        table = pd.DataFrame({"group": ["b", "a"], "mean": values, "label": ["x", "y"]})
+        paths.append(tmp_path / f"run{i}.parquet")
+        table.iloc[:: 1 if i == 0 else -1].to_parquet(paths[-1])  # the second in another order
+    mean = aggregate.mean_of_tables(paths, ["group"])
+    assert mean.to_dict("list") == {"group": ["b", "a"], "mean": [2.0, 20.0]}
+
+
 def test_summary_is_the_mean_and_t_interval_of_the_final_values():
     summary = aggregate.summary(aggregate.long_log(LOGS)).set_index(["variant", "quantity"])
     base = summary.loc[("baseline", "loss")]

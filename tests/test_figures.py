@@ -1,5 +1,6 @@
 """The report's figures: every axis labelled, saved as PNG and SVG under a known name."""
 
+import html
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -126,6 +127,15 @@ def test_figures_are_saved_as_png_and_svg_under_their_names(tmp_path):
     assert (tmp_path / "variants.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="'rank' is not one of the report's figures"):
         figures.save_figure(fig, tmp_path, "rank")
+
+
+def test_a_shown_figure_is_saved_closed_and_embedded_with_its_caption_as_alt_text(tmp_path):
+    fig = every_figure()["variants"]
+    shown = figures.embedded(fig, tmp_path, "variants")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["variants.png", "variants.svg"]
+    assert shown.startswith('<img src="data:image/png;base64,')
+    assert shown.endswith(f'alt="{html.escape(figures.caption("variants"), quote=True)}">')
+    assert not plt.fignum_exists(fig.number)
 
 
 def test_every_figure_has_its_caption_for_snakemake_report_and_alt_text():

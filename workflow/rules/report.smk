@@ -38,11 +38,11 @@ rule aggregate:
 
 rule report:
     input:
-        **(  # the fine-tuning's tables, each as finetune_<name>, where it is on
+        **(  # the fine-tuning's tables, each as finetune_<name>_path, where it is on
             {
-                "finetune_groups": rules.select_finetune_group.output.groups,
+                "finetune_groups_path": rules.select_finetune_group.output.groups,
                 **{
-                    f"finetune_{k}": v
+                    f"finetune_{k}_path": v
                     for k, v in rules.aggregate_finetune.output.items()
                 },
             }
@@ -50,23 +50,23 @@ rule report:
             else {}
         ),
         template=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
-        frequency=pretrain(rules.count_tokens.output.frequency),
-        summary=pretrain(rules.count_tokens.output.summary),
-        groups=rules.select_groups.output.groups,
-        steps=rules.aggregate.output.steps,
-        endpoints=rules.aggregate.output.endpoints,
-        final=rules.aggregate.output.summary,
-        differences=rules.aggregate.output.differences,
-        measures=rules.aggregate.output.measures,
-        claims=rules.aggregate.output.claims,
-        logs=every_run(rules.train.output.log),
-        probe_groups=every_run(rules.probe_untrained.output.groups),
-        probe_tokens=every_run(rules.probe_untrained.output.tokens),
-        vocab=every_run(rules.probe_vocab.output.logprobs),
-        control=every_run(rules.probe_vocab.output.control),
-        weights_geometry=rules.aggregate_weights.output.geometry,
-        weights_detection=rules.aggregate_weights.output.detection,
-        weights_features=every_run(rules.weights.output.features),
+        frequency_path=pretrain(rules.count_tokens.output.frequency),
+        frequency_summary_path=pretrain(rules.count_tokens.output.summary),
+        groups_path=rules.select_groups.output.groups,
+        steps_path=rules.aggregate.output.steps,
+        endpoints_path=rules.aggregate.output.endpoints,
+        summary_path=rules.aggregate.output.summary,
+        differences_path=rules.aggregate.output.differences,
+        measures_path=rules.aggregate.output.measures,
+        claims_path=rules.aggregate.output.claims,
+        training_log_paths=every_run(rules.train.output.log),
+        probe_groups_paths=every_run(rules.probe_untrained.output.groups),
+        probe_tokens_paths=every_run(rules.probe_untrained.output.tokens),
+        vocab_paths=every_run(rules.probe_vocab.output.logprobs),
+        control_paths=every_run(rules.probe_vocab.output.control),
+        weights_geometry_path=rules.aggregate_weights.output.geometry,
+        weights_detection_path=rules.aggregate_weights.output.detection,
+        weights_features_paths=every_run(rules.weights.output.features),
         benchmarks=benchmark_files,
         lib=lib("report"),
     output:
@@ -88,7 +88,7 @@ rule report:
         study=STUDY.name,
         experiment=experiment(config),
         runs=STUDY.runs(),
-        figures=lambda wildcards, output: os.path.dirname(output.training),
+        figures_dir=lambda wildcards, output: os.path.dirname(output.training),
         finetune=config["finetune"],
         makers=makers,
     script:

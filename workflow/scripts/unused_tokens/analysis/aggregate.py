@@ -42,6 +42,13 @@ def stacked(tables, keys, run=("variant", "seed")):
     return pd.concat(parts, ignore_index=True)[[*run, *keys, "quantity", "value"]]
 
 
+def mean_of_tables(paths, by):
+    """The Parquet tables of `paths` (one per run) averaged row by row, rows matched by the
+    columns `by`, in their first table's order."""
+    tables = pd.concat([pd.read_parquet(path) for path in paths])
+    return tables.groupby(by, sort=False).mean(numeric_only=True).reset_index()
+
+
 def long_log(logs):
     """schemas.STEPS rows of {(variant, seed): training log}."""
     return stacked(logs, ["step"])

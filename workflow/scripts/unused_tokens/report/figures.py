@@ -77,6 +77,14 @@ def save_figure(fig, directory, name):
     return fig
 
 
+def embedded(fig, directory, name):
+    """Save `fig` as the report's figure `name` (save_figure), close it, and return it as an
+    HTML image whose alternative text is its caption: how the report shows every figure."""
+    html_text = html_image(save_figure(fig, directory, name), caption(name))
+    plt.close(fig)
+    return html_text
+
+
 def plot_rank_frequency(freq, groups):
     """Log-log rank-frequency curve of the tokens that occur, with the groups marked."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
