@@ -17,7 +17,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
-from unused_tokens.pipeline.config import check_study_named, experiment, validate_config
+from unused_tokens.pipeline.config import (
+    check_study_named,
+    experiment,
+    validate_config,
+)
 from unused_tokens.pipeline.files import check_writable
 from unused_tokens.pipeline.modules import helper_modules, stage_sources, write_stamp
 from unused_tokens.training.progress import QUICK_OVERLAY
@@ -33,14 +37,19 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 schema = f"{workflow.basedir}/config/config.schema.yaml"
+shipped = Path(workflow.basedir, "config").resolve()  # the workflow's own overlays
 validate_config(config, schema)  # also types what --config leaves as text (seeds=[0,1])
 check_study_named(
-    yaml.safe_load(Path(workflow.basedir, "config/config.yaml").read_text()),
+    yaml.safe_load(Path(shipped, "config.yaml").read_text()),
     [
-        (os.path.relpath(f), yaml.safe_load(Path(f).read_text()))
+        (
+            os.path.relpath(f),
+            yaml.safe_load(Path(f).read_text()),
+            Path(f).resolve().parent == shipped,
+        )
         for f in workflow.overwrite_configfiles
     ]
-    + [("--config", workflow.config_settings.config)],
+    + [("--config", workflow.config_settings.config, False)],
     schema,
 )
 

@@ -188,33 +188,77 @@ def test_the_experiment_does_not_depend_on_the_order_of_keys(default_config):
     assert a["corpus"]["sources"] == config["corpus"]["sources"]  # lists keep their order
 
 
-def test_an_overlay_that_changes_the_experiment_must_name_its_study(default_config):
+def test_an_overlay_that_changes_a_shipped_study_must_name_its_own(default_config):
     offline = yaml.safe_load((ROOT / "config" / "offline.yaml").read_text())
     smoke = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     fast = yaml.safe_load((ROOT / "config" / "fast.yaml").read_text())
     lr = {"train": {"lr": 0.01}}
-    named = [("config/offline.yaml", offline), ("config/smoke.yaml", smoke)]
+    named = [("config/offline.yaml", offline, True), ("config/smoke.yaml", smoke, True)]
+
+    def check(*overlays):
+        check_study_named(default_config, list(overlays), SCHEMA)
+
     # sources and runtime keys change nothing computed
-    check_study_named(default_config, named, SCHEMA)
-    check_study_named(default_config, [*named, ("config/fast.yaml", fast)], SCHEMA)
-    check_study_named(
-        default_config, [*named, ("lr.yaml", lr), ("--config", {"study": "lr"})], SCHEMA
-    )
-    check_study_named(default_config, [("lr.yaml", lr), *named], SCHEMA)  # smoke.yaml names it
-    check_study_named(default_config, [*named, ("same.yaml", {"train": {"lr": 3e-3}})], SCHEMA)
+    check(*named)
+    check(*named, ("config/fast.yaml", fast, True))
+    check(*named, ("lr.yaml", lr, False), ("--config", {"study": "lr"}, False))
+    check(("lr.yaml", lr, False), *named)  # smoke.yaml names it
+    check(*named, ("same.yaml", {"train": {"lr": 3e-3}}, False))
     as_text = {"train": {"lr": "3e-3", "steps": "150.0"}}  # smoke's own values, typed otherwise
-    check_study_named(default_config, [*named, ("--config", as_text)], SCHEMA)
+    check(*named, ("--config", as_text, False))
+    # under a name of the user's own, later changes are the user's
+    check(
+        *named, ("mine.yaml", {"study": "mine", **lr}, False), ("--config", {"seeds": [0]}, False)
+    )
     with pytest.raises(PipelineError) as err:
-        check_study_named(default_config, [*named, ("lr.yaml", lr)], SCHEMA)
+        check(*named, ("lr.yaml", lr, False))
     assert str(err.value) == (
         "lr.yaml changes train.lr but names no study, so its results would replace those in "
         "results/smoke/: add study: <new name> to lr.yaml (naming the study smoke there replaces "
         "them on purpose)"
     )
     with pytest.raises(PipelineError, match=r"^--config changes seeds but names no study, .* "):
-        check_study_named(default_config, [*named, ("--config", {"seeds": ["0"]})], SCHEMA)
+        check(*named, ("--config", {"seeds": ["0"]}, False))
     with pytest.raises(PipelineError, match="^v.yaml changes variants.lr_high but names no study"):
-        check_study_named(default_config, [("v.yaml", {"variants": {"lr_high": lr}})], SCHEMA)
+        check(("v.yaml", {"variants": {"lr_high": lr}}, False))
+    with pytest.raises(PipelineError, match=r"^--config changes seeds .* results/smoke/"):
+        # a shipped overlay named the study after the user's: it is the shipped one's again
+        check(("mine.yaml", {"study": "mine"}, False), *named, ("--config", {"seeds": [0]}, False))
+
+
+def test_a_misspelt_key_gets_the_closest_valid_one(default_config):
+    cases = {
+        ("train", "learning_rate"): "did you mean lr?",
+        ("train", "weight_decy"): "did you mean weight_decay?",
+        ("model", "n_embed"): "did you mean n_embd?",
+    }
+    for (section, key), hint in cases.items():
+        with pytest.raises(PipelineError) as err:
+            validate_config(merged(default_config, {section: {key: 1}}), SCHEMA)
+        assert str(err.value).startswith(
+            f"config key {section}: Additional properties are not allowed ('{key}' was "
+            f"unexpected); {hint}; fix it"
+        ), err.value
+    variant = {"variants": {"mine": {"train": {"learning_rate": 0.01}}}}
+    with pytest.raises(PipelineError, match=r"variants.mine.train: .*; did you mean lr\?; fix"):
+        validate_config(merged(default_config, variant), SCHEMA)
+    with pytest.raises(PipelineError) as err:  # nothing close: no guess
+        validate_config(merged(default_config, {"train": {"zzz": 1}}), SCHEMA)
+    assert "did you mean" not in str(err.value)
+
+
+def test_a_variant_that_repeats_the_baseline_is_refused_by_name(default_config):
+    same = {"variants": {"baseline": {}, "lr1e-3": {"train": {"lr": 0.001, "steps": 500}}}}
+    with pytest.raises(PipelineError) as err:
+        validate_config(merged(default_config, same), SCHEMA)
+    assert str(err.value).startswith(
+        "config key variants.lr1e-3: it equals the baseline (train.lr: 0.001, train.steps: 500 "
+        "is already the experiment's value): change a value, or remove the variant; fix it"
+    )
+    with pytest.raises(PipelineError, match=r"variants.copy: it equals the baseline: change"):
+        validate_config(merged(default_config, {"variants": {"copy": {}}}), SCHEMA)
+    differs = {"variants": {"lr1e-2": {"train": {"lr": 0.01, "steps": 500}}}}
+    validate_config(merged(default_config, differs), SCHEMA)
 
 
 def test_numbers_in_exponent_notation_and_integral_floats_are_read_as_meant(default_config):
@@ -278,11 +322,11 @@ def test_another_book_must_come_with_its_title(default_config, section):
         }
     )
     with pytest.raises(PipelineError) as err:
-        check_study_named(default_config, [("mine.yaml", overlay)], SCHEMA)
+        check_study_named(default_config, [("mine.yaml", overlay, False)], SCHEMA)
     assert str(err.value) == (
         f"mine.yaml changes {section}.sha256 (another book) but not {section}.title, so the "
         f"report would name the book it replaces: add title: <the book's title> to {section} "
         "in mine.yaml"
     )
     book["title"] = "My Book"
-    check_study_named(default_config, [("mine.yaml", overlay)], SCHEMA)
+    check_study_named(default_config, [("mine.yaml", overlay, False)], SCHEMA)

@@ -2,6 +2,7 @@
 validation against config/config.schema.yaml with one-line errors."""
 
 import copy
+import difflib
 import math
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 
 from .errors import PipelineError
 from .model_config import ADAPTIVE_NEEDS
+from .names import BASELINE_VARIANT
 
 # JSON Schema counts 500.0 as an integer; Python's range() does not: integers are ints here.
 Validator = jsonschema.validators.extend(
@@ -54,29 +56,32 @@ def changed_keys(before, overlay, path=()):
 
 
 def check_study_named(base, overlays, schema_path):
-    """Refuse overlays that would silently replace a study's results: the last overlay that
-    changes what is computed must name the study, or a later one must. Values are compared as
-    the schema types them (coerce_types): lr: 3e-4 in an overlay is the default's 0.0003. An
-    overlay that gives a book without its title is refused too (_check_titled).
+    """Refuse overlays that would silently replace the results of a study the workflow ships:
+    when the study in force at the end was named by config/config.yaml or one of the workflow's
+    own overlays, the last overlay that changes what is computed must name the study, or a
+    later one must. Under a name the user gave (an overlay of their own), changes are theirs.
+    Values are compared as the schema types them (coerce_types): lr: 3e-4 in an overlay is the
+    default's 0.0003. An overlay that gives a book without its title is refused too
+    (_check_titled).
 
-    base: config/config.yaml; overlays: (label, mapping) in the order they are applied (the
-    --configfile files, then --config).
+    base: config/config.yaml; overlays: (label, mapping, shipped) in the order they are applied
+    (the --configfile files, then --config), shipped: whether the file comes with the workflow.
     """
     schema = _schema(schema_path)
-    config, unnamed = copy.deepcopy(base), None
+    config, unnamed, named_by_user = copy.deepcopy(base), None, False
     coerce_types(config, schema)
-    for label, overlay in overlays:
+    for label, overlay, shipped in overlays:
         overlay = copy.deepcopy(overlay)
         coerce_types(overlay, schema)
         _check_titled(label, overlay)
         changed = changed_keys(config, overlay)
         if "study" in overlay:
-            unnamed = None
+            unnamed, named_by_user = None, not shipped
         elif changed:
             unnamed = label, changed[0]
         for key, value in overlay.items():  # key by key, as Snakemake merges
             config[key] = _merged(config.get(key), value)
-    if unnamed:
+    if unnamed and not named_by_user:
         label, key = unnamed
         study = config["study"]
         fix = "study=<new name>" if label == "--config" else "study: <new name>"
@@ -174,10 +179,18 @@ def _first_problem(config, schema):
         key=lambda e: list(map(str, e.absolute_path)),
     )
     if errors:
-        path = list(map(str, errors[0].absolute_path))
-        message = errors[0].message
-        if path[:1] == ["variants"] and errors[0].validator == "additionalProperties":
-            message = f"{message}; {VARIANT_HINT}"
+        error = errors[0]
+        path = list(map(str, error.absolute_path))
+        message = error.message
+        if error.validator == "additionalProperties":
+            allowed = error.schema.get("properties", {})
+            unexpected = next(k for k in error.instance if k not in allowed)
+            hint = closest_key(unexpected, allowed)
+            runtime = schema["properties"]["runtime"]["properties"]
+            if path[:1] == ["variants"] and (hint is None or unexpected in runtime):
+                message = f"{message}; {VARIANT_HINT}"
+            elif hint:
+                message = f"{message}; did you mean {hint}?"
         return ".".join(path) or "(top level)", message
     models = {"model": config["model"]} | {
         f"variants.{name}.model": {**config["model"], **(overrides or {}).get("model", {})}
@@ -205,6 +218,9 @@ def _first_problem(config, schema):
             f"the held-out slice is not scored at step {unscored[0]}: use multiples of "
             f"held_out.every={every} or finetune.steps={finetune['steps']}",
         )
+    same = _same_as_baseline(config)
+    if same:
+        return f"variants.{same[0]}", same[1]
     runtime = config["runtime"]
     cache = Path(runtime["compile_cache"])
     if cache.is_absolute() or ".." in cache.parts or cache.parts[:1] != ("results",):
@@ -218,6 +234,35 @@ def _first_problem(config, schema):
             "runtime.pad_vocab",
             f"{runtime['pad_vocab']} needs runtime.fused_head: true (or use 1)",
         )
+    return None
+
+
+def closest_key(key, allowed):
+    """The allowed key a misspelt `key` most likely means: the closest in spelling, or the one
+    its words' initials spell (learning_rate: lr); None where none is close."""
+    initials = "".join(word[:1] for word in key.split("_"))
+    if initials in allowed and "_" in key:
+        return initials
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _same_as_baseline(config):
+    """(variant, message) of the first variant other than the baseline whose overrides all
+    equal the experiment's values (it would repeat the baseline's runs), or None."""
+    for name, overrides in config["variants"].items():
+        if name == BASELINE_VARIANT:
+            continue
+        same = [
+            f"{section}.{key}: {value!r}"
+            for section, values in (overrides or {}).items()
+            for key, value in values.items()
+            if config[section][key] == value
+        ]
+        changed = sum(len(values) for values in (overrides or {}).values())
+        if len(same) == changed:
+            already = f" ({', '.join(same)} is already the experiment's value)" if same else ""
+            return name, f"it equals the baseline{already}: change a value, or remove the variant"
     return None
 
 
