@@ -199,9 +199,9 @@ def test_holm_fails_two_claims_whose_intervals_alone_pass():
         ({"never_used": -11.5}, (0.6, 0.1), ["most", "order"]),
     ],
 )
-def test_each_broken_group_claim_fails_for_one_seed(end, gaps, failing):
+def test_each_broken_group_claim_fails_where_the_seeds_agree(end, gaps, failing):
     run = run_measures(probe(), vocab(), COUNTS, control(end, *gaps))
-    table = claims(seeds(run))
+    table = claims(seeds(run, run))  # two seeds that agree: sd 0, each test decided
     short = {
         "Training raises the most common tokens": "raises",
         "Training lowers the least common tokens": "lowers",
@@ -211,14 +211,20 @@ def test_each_broken_group_claim_fails_for_one_seed(end, gaps, failing):
     failed = table.loc[table["result"] == "FAIL"]
     names = [short.get(c, f) for c, f in zip(failed["claim"], failed["family"], strict=True)]
     assert names == failing
-    assert table["test"].str.endswith("(the value (one seed: no test))").all()
+
+
+def test_with_one_seed_no_claim_is_tested_and_none_passes_or_fails():
+    table = claims(seeds(GOOD_MEASURES))
+    assert table["result"].eq("NOT TESTED").all()
+    assert table["test"].str.endswith("(one seed: no test)").all()
     assert table["measured"].str.contains(r"\(one seed: no interval\)").all()
     assert table["p_adjusted"].isna().all()
+    assert tally(table) == f"baseline {sum(c.family in TESTED for c in CLAIMS)} NOT TESTED"
 
 
 def test_untrained_groups_apart_fail_the_sanity_check_which_the_tally_does_not_count():
     measures = run_measures(probe(gaps=(0.2, 0, 0)), vocab(), COUNTS, control())
-    table = claims(seeds(measures))
+    table = claims(seeds(measures, measures))
     assert table["result"].tolist() == ["FAIL"] + ["PASS"] * (len(CLAIMS) - 1)
     tested = sum(c.family in TESTED for c in CLAIMS)
     assert tally(table) == f"baseline {tested} PASS"
@@ -233,7 +239,8 @@ def test_untrained_groups_apart_fail_the_sanity_check_which_the_tally_does_not_c
     ],
 )
 def test_the_mechanism_claims_read_the_logits_and_the_normaliser(edit, failing):
-    table = claims(seeds(run_measures(probe(), vocab(**edit), COUNTS, control())))
+    run = run_measures(probe(), vocab(**edit), COUNTS, control())
+    table = claims(seeds(run, run))
     failed = table.loc[table["result"] == "FAIL", "claim"].tolist()
     assert len(failed) == 1 and failed[0].startswith(failing)
 

@@ -79,7 +79,7 @@ def test_a_pruned_vocabulary_has_no_never_used_tokens_anywhere(study):
     claims = pd.read_parquet(study / "aggregate" / "claims.parquet")
     pruned = claims[claims["variant"] == "pruned_vocabulary"].set_index("claim")["result"]
     assert pruned["Never-used tokens fall the most"] == "N/A"
-    assert pruned["Training raises the most common tokens"] in ("PASS", "FAIL")
+    assert pruned["Training raises the most common tokens"] == "NOT TESTED"  # one seed
 
 
 def test_adaptive_softmax_probe_tokens_are_tokenizer_ids(study):

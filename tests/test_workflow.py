@@ -460,7 +460,7 @@ window.addEventListener("load", () => {
   const claims = [...document.querySelectorAll("table")].filter((t) =>
     [...t.querySelectorAll("th")].some((th) => th.textContent.trim() === "claim"));
   const verdicts = claims.flatMap((t) => [...t.querySelectorAll("td")]).filter((td) =>
-    ["PASS", "FAIL", "N/A"].includes(td.textContent.trim())).length;
+    ["PASS", "FAIL", "N/A", "NOT TESTED"].includes(td.textContent.trim())).length;
   document.body.dataset.claims = String(verdicts);
   document.body.dataset.title = document.title;
   const described = images.filter((i) => i.alt && !i.alt.startsWith("No description")).length;

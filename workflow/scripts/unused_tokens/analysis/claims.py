@@ -5,10 +5,10 @@ one-sided t-test over the seeds of a variant (aggregate.one_sided_p). Claims com
 (FAMILIES). The tests of a tested family are Holm-corrected together, per variant, and a claim
 PASSes when every one of its tests' adjusted p-values is below aggregate.ALPHA (for a family of one
 test: when its 95% interval lies on its side of the bound). A sanity check holds by construction: it
-is shown, and not counted in the tally. With one seed no test exists: the claim is judged on the
-single value, and the table says so. A claim the data do not support FAILs, and is shown like one
-that PASSes. A claim about tokens a variant's model does not have (never-used ids after vocabulary
-pruning, the logits of an adaptive softmax: NaN measures) is N/A.
+is shown, and not counted in the tally. With one seed no test exists: the claim is NOT TESTED
+(its value is shown), never passed or failed on a single value. A claim the data do not support
+FAILs, and is shown like one that PASSes. A claim about tokens a variant's model does not have
+(never-used ids after vocabulary pruning, the logits of an adaptive softmax: NaN measures) is N/A.
 
 Group means before and after training are taken on the probe's batches, the same for every run (the
 untrained probe and the masking control's trained rows); the training log's last row, one training
@@ -27,7 +27,8 @@ from ..pipeline.names import GROUP_NAMES
 from .aggregate import ALPHA, describe, holm, one_sided_p
 
 UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
-RESULTS = ("PASS", "FAIL", "N/A")  # a claim's result: supported, not supported, not applicable
+# a claim's result: supported, not supported, not applicable, no test possible (one seed)
+RESULTS = ("PASS", "FAIL", "N/A", "NOT TESTED")
 FAMILIES = {  # name: what its claims are; the tally counts the TESTED ones
     "sanity": "sanity check: holds by construction (the initialisation), not counted",
     "groups": "how training moves the three groups (Holm-corrected together)",
@@ -112,9 +113,6 @@ class Test:
     above: bool  # the measure must lie above `bound` (else below it)
     bound: float
 
-    def passes(self, low, high):
-        return low > self.bound if self.above else high < self.bound
-
     def p_value(self, row):
         """The one-sided t-test's p-value of a `describe` row (NaN with one seed)."""
         return one_sided_p(row, self.bound, self.above)
@@ -184,7 +182,7 @@ def judged(rows):
     adjusted = holm(p) if family in TESTED else p
     tested = int((~np.isnan(p)).sum())
     out, at = [], 0
-    for claim, ds in rows:
+    for _, ds in rows:
         mine = adjusted[at : at + len(ds)]
         at += len(ds)
         n = min(int(d["n_seeds"]) for d in ds)
@@ -192,8 +190,7 @@ def judged(rows):
             out.append((RESULTS[2], np.nan, "n/a"))
             continue
         if n < 2:
-            ok = all(t.passes(d["mean"], d["mean"]) for t, d in zip(claim.tests, ds, strict=True))
-            out.append((RESULTS[0] if ok else RESULTS[1], np.nan, "the value (one seed: no test)"))
+            out.append((RESULTS[3], np.nan, "one seed: no test"))
             continue
         how = f"one-sided t-tests over {n} seeds"
         if family in TESTED:
@@ -278,6 +275,7 @@ def styled_claims(table):
         "PASS": "color: #006400; font-weight: bold",
         "FAIL": "color: #b00000; font-weight: bold",
         "N/A": "color: #666666",
+        "NOT TESTED": "color: #666666",
     }
     return (
         table.style.hide(axis="index")
