@@ -209,6 +209,14 @@ def test_the_verdict_names_the_matrix_the_detector_read():
     assert set(MATRIX_READ) == set(HEADS)  # every head says what the detector reads
 
 
+def test_with_one_seed_an_auc_is_one_value_never_a_zero_width_interval():
+    rows = [("solo", m, "auc", 1, 0.604, float("nan"), float("nan"), float("nan")) for m in METHODS]
+    columns = ["variant", "method", "quantity", "n_seeds", "mean", "std", "ci_low", "ci_high"]
+    sentence = verdict(pd.DataFrame(rows, columns=columns), "solo", scored_matrix("softmax"))
+    assert "(AUC 0.604 (one seed: no interval))" in sentence
+    assert "[0.604" not in sentence
+
+
 def test_the_collapse_table_shows_the_never_used_rows_before_and_after():
     quantities = {"pairwise_cosine": (0.0, 0.99), "first_component_share": (0.02, 0.99)}
     quantities["mean_norm"] = (0.16, 2.4)

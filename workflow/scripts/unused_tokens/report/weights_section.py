@@ -10,6 +10,7 @@ from sklearn.metrics import roc_curve
 
 from ..analysis.aggregate import bounds, text_table
 from ..analysis.detection import COUNT_BUCKETS, DETECTORS, METHODS, REFERENCE_SCORE, method_scores
+from .text import interval
 
 METHOD_LABELS = {  # every weights.METHODS, named in every sentence and figure
     "magikarp_cosine": "Magikarp cosine",
@@ -78,8 +79,9 @@ def _reading(row):
 
 
 def _auc(row):
-    low, high = bounds(row)
-    return f"AUC {row['mean']:.3f} [{low:.3f}, {high:.3f}]"
+    """An AUC row as text: its interval, or its one value said to be one (never [x, x])."""
+    one = " (one seed: no interval)" if math.isnan(row["ci_low"]) else ""
+    return f"AUC {interval(row)}{one}"
 
 
 def verdict(detection, variant, matrix):
