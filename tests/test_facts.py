@@ -1,9 +1,16 @@
 """Study facts: what identifies a study, and what each rule cost over all its jobs."""
 
+import html
 import json
 import subprocess
 
-from unused_tokens.report.run_facts import config_hash, durations, study_facts, workflow_commit
+from unused_tokens.report.run_facts import (
+    config_hash,
+    durations,
+    shown,
+    study_facts,
+    workflow_commit,
+)
 
 
 def test_durations_sum_each_rule_over_its_jobs(tmp_path):
@@ -36,7 +43,7 @@ def test_study_facts_name_the_variants_and_where_it_ran(default_config):
     assert facts["report rendered"] == "2026-11-26 16:30 UTC"
     assert facts["time of all jobs"] == "1:02:05 (summed: jobs side by side count each)"
     assert facts["variants"] == 'baseline (the experiment), slow ({"train": {"lr": 0.0001}})'
-    assert facts["seeds"] == "0, 1, 2" and facts["device"] == "cpu, 2 threads"
+    assert facts["seeds"] == "3 (0, 1, 2)" and facts["device"] == "cpu, 2 threads"
     assert facts["config hash"] == config_hash(experiment) and facts["torch"] == "unknown"
     assert json.loads(facts["runtime"]) == {}
     assert facts["tokenizer vocabulary"] == "gpt2 (tiktoken's own files)"
@@ -58,3 +65,13 @@ def test_the_workflow_commit_is_git_describe_or_says_why_not(tmp_path):
     assert workflow_commit(tmp_path) == head
     (tmp_path / "a.txt").write_text("b")
     assert workflow_commit(tmp_path) == f"{head}-dirty"
+
+
+def test_the_facts_are_shown_whole_and_wrapped(default_config):
+    experiment = {k: v for k, v in default_config.items() if k != "runtime"}
+    runtime = json.dumps({f"key_{i}": "a long value" for i in range(20)})
+    facts = study_facts("s", experiment, "gpt2", {"runtime": runtime}, 1.0, "abc", "now")
+    page = shown(facts).to_html()
+    assert len(runtime) > 300 and html.unescape(page).count(runtime) == 1  # whole, not cut
+    assert "white-space: pre-wrap" in page
+    assert ">fact</th>" in page and ">value</th>" in page

@@ -66,7 +66,7 @@ def study_facts(study, experiment, vocabulary, run_metadata, job_seconds, commit
             "tokenizer vocabulary": "gpt2 (tiktoken's own files)"
             if vocabulary == "gpt2"
             else f"{vocabulary}: not tiktoken's gpt2 files",
-            "seeds": ", ".join(map(str, experiment["seeds"])),
+            "seeds": f"{len(experiment['seeds'])} ({', '.join(map(str, experiment['seeds']))})",
             "variants": variants,
             "model": ", ".join(f"{k}={v}" for k, v in model.items()),
             "training": f"{train['steps']} steps, batch {train['batch_size']}, lr {train['lr']}, "
@@ -109,4 +109,17 @@ def package_versions():
     """Installed versions of the packages the results depend on."""
     return pd.DataFrame(
         {"package": PACKAGES, "version": [importlib.metadata.version(p) for p in PACKAGES]}
+    )
+
+
+def shown(facts):
+    """The facts as a two-column table for the report: every value whole, wrapped, never cut
+    short with an ellipsis as pandas' own display of a long value is."""
+    table = facts.iloc[:, 0].rename_axis("fact").reset_index(name="value")
+    return (
+        table.style.hide(axis="index")
+        .format(escape="html")
+        .set_properties(
+            **{"text-align": "left", "white-space": "pre-wrap", "word-break": "break-word"}
+        )
     )
