@@ -11,8 +11,8 @@ SNAKEMAKE_ARGS ?=
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 AVX2 := ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
