@@ -12,7 +12,7 @@ from test_claims import COUNTS, V, probe, vocab
 
 from unused_tokens.analysis import aggregate
 from unused_tokens.analysis.detection import COUNT_BUCKETS
-from unused_tokens.pipeline.names import ARMS, MAGIKARP_INDICATORS
+from unused_tokens.pipeline.names import ARMS, GROUP_NAMES, MAGIKARP_INDICATORS
 from unused_tokens.report import figures, weights_section
 
 figures.apply_style()  # as the report does before its first figure
@@ -84,7 +84,10 @@ def every_figure():
             probe().assign(token_id=[0, 598, 700]), V
         ),
         "training": figures.plot_training(
-            bands, 6.2, {"first_step": 0, "last_step": 1, "mean_loss": 6.1}
+            bands,
+            6.2,
+            {"first_step": 0, "last_step": 1, "mean_loss": 6.1},
+            long[long["variant"] == "baseline"],
         ),
         "variants": figures.plot_variants(aggregate.summary(long)),
         "variant_trajectories": figures.plot_variant_trajectories(
@@ -109,7 +112,8 @@ def test_the_training_figure_shades_a_band_only_where_there_are_seeds():
     fig = every_figure()["training"]
     bands = [c for c in fig.axes[1].collections if c.get_label().startswith("_")]
     # four seeds each; in LOGS each group's masked and unmasked means coincide: one line each
-    assert len(bands) == len(fig.axes[1].get_lines()) == 3
+    means = [line for line in fig.axes[1].get_lines() if line.get_alpha() is None]
+    assert len(bands) == len(means) == 3
 
 
 def test_the_trajectories_compare_each_variant_with_the_baseline_in_every_panel():
@@ -166,7 +170,8 @@ def test_values_close_together_are_labelled_in_full_without_an_offset():
     fig = figures.plot_probe(untrained, 50257)
     fig.canvas.draw()
     assert fig.axes[0].yaxis.get_offset_text().get_text() == ""
-    assert all(t.get_text().startswith("\u221210.82") for t in fig.axes[0].get_yticklabels())
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert all(t.startswith("\u221210.") and len(t) >= 6 for t in ticks), ticks
 
 
 def test_identical_masked_and_unmasked_curves_are_one_line_with_one_label():
@@ -188,3 +193,21 @@ def test_a_figure_in_html_carries_its_caption_as_alternative_text():
     text = figures.html_image(every_figure()["training"], 'loss "and" <groups>')
     assert text.startswith('<img src="data:image/png;base64,iVBOR')
     assert text.endswith('alt="loss &quot;and&quot; &lt;groups&gt;">')
+
+
+def test_the_key_figure_draws_each_seed_faintly_behind_the_mean():
+    fig = every_figure()["training"]
+    seeds = sum(1 for v, _ in LOGS if v == "baseline")
+    for ax, curves in zip(fig.axes, (2, len(GROUP_NAMES)), strict=True):  # loss; groups
+        faint = [line for line in ax.get_lines() if line.get_alpha() == figures.SEED_LINE["alpha"]]
+        drawn = [line for line in faint if len(line.get_xdata())]  # the legend's sample is empty
+        assert len(drawn) == seeds * curves
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert labels[-1] == "each seed (faint; masked)"
+
+
+@pytest.mark.parametrize("name", ["untrained_probe", "untrained_token_spread"])
+def test_an_untrained_figure_never_magnifies_differences_below_a_tenth_of_a_nat(name):
+    low, high = every_figure()[name].axes[0].get_ylim()
+    assert high - low >= figures.MIN_SPAN_NATS * (1 - 1e-9)
+    assert low <= -np.log(V) <= high

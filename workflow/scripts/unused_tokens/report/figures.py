@@ -35,6 +35,8 @@ STYLE = {
     "axes.formatter.useoffset": False,  # -10.826, not "-1.08e1 + 0.001" beside the axis
 }
 SAME_LINE_NATS = 0.01  # masked and unmasked curves closer than this everywhere are drawn once
+MIN_SPAN_NATS = 0.1  # an axis of log-probabilities spans at least this: no difference below it
+SEED_LINE = {"linewidth": 0.6, "alpha": 0.35}  # one seed's curve, faint behind the mean
 CAPTIONS = Path(__file__).resolve().parents[3] / "report"  # one caption per figure: <name>.rst
 
 
@@ -124,6 +126,7 @@ def plot_probe(probe_groups, vocab_size):
     ax.axhline(-math.log(vocab_size), color="black", linestyle=":", label="-ln V")
     ax.set_xticks(range(len(probe)), [GROUP_LABELS[g] for g in probe.index])
     ax.set_xlim(-0.5, len(probe) - 0.5)
+    at_least_span(ax, -math.log(vocab_size))
     ax.set_xlabel("token group")
     ax.set_ylabel("mean log-softmax (nats)")
     ax.set_title("Untrained model: group means")
@@ -147,10 +150,28 @@ def plot_token_spread(probe_tokens, vocab_size):
     ax.axhline(-math.log(vocab_size), color="black", linestyle=":", label="-ln V")
     ax.set_xticks(range(len(GROUP_NAMES)), [GROUP_LABELS[g] for g in GROUP_NAMES])
     ax.set_xlabel("token group")
+    at_least_span(ax, -math.log(vocab_size))
     ax.set_ylabel("token's mean log-softmax (nats)")
     ax.set_title("Untrained model: one point per group token (masked)")
     legend_outside(ax)
     return fig
+
+
+def at_least_span(ax, centre, span=MIN_SPAN_NATS):
+    """Widen the y axis to at least `span` around `centre`, so that differences far below any
+    meaningful resolution do not fill the figure."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(min(low, centre - span / 2), max(high, centre + span / 2))
+
+
+def _seeds(ax, runs, quantity, colour, linestyle="-"):
+    """Each seed's curve of `quantity` from `runs` (long rows: seed, step, quantity, value),
+    faint, behind the mean: a spike in one seed reads as one seed."""
+    if runs is None:
+        return
+    rows = runs[(runs["quantity"] == quantity) & runs["value"].notna()]
+    for _, seed in rows.groupby("seed"):
+        ax.plot(seed["step"], seed["value"], color=colour, linestyle=linestyle, **SEED_LINE)
 
 
 def _band(ax, curve, colour, label, linestyle="-"):
@@ -160,18 +181,22 @@ def _band(ax, curve, colour, label, linestyle="-"):
         ax.fill_between(curve["step"], curve["ci_low"], curve["ci_high"], color=colour, alpha=0.2)
 
 
-def plot_training(bands, entropy=None, plateau=None):
-    """Loss and each group's mean log-softmax per step, mean over seeds with a 95% band.
+def plot_training(bands, entropy=None, plateau=None, runs=None):
+    """Loss and each group's mean log-softmax per step, mean over seeds with a 95% band, each
+    seed's own curve faint behind it.
 
     bands: one variant's aggregate.describe rows by step and quantity (step, quantity, mean,
-    ci_low, ci_high). Unmasked dashed; the held-out loss where it was scored; the unigram entropy
-    and plateau marked.
+    ci_low, ci_high); runs: its long rows per seed (seed, step, quantity, value), or None.
+    Unmasked dashed; the held-out loss where it was scored; the unigram entropy and plateau
+    marked.
     """
     curves = {q: part for q, part in bands.groupby("quantity")}
     fig, (ax_loss, ax_groups) = plt.subplots(1, 2, figsize=(11, 4))
+    _seeds(ax_loss, runs, "loss", "black")
     _band(ax_loss, curves["loss"], "black", "training batches")
     held_out = curves["held_out_loss"].dropna(subset=["mean"])
     if len(held_out):
+        _seeds(ax_loss, runs, "held_out_loss", "#CC79A7", "--")
         _band(ax_loss, held_out, "#CC79A7", "held-out slice", "--")
     if entropy is not None:
         ax_loss.axhline(
@@ -193,6 +218,7 @@ def plot_training(bands, entropy=None, plateau=None):
         colour, label = GROUP_COLOURS[g], GROUP_LABELS[g]
         masked, unmasked = curves[f"{g}_masked"], curves[f"{g}_unmasked"]
         gap = np.abs(masked["mean"].to_numpy() - unmasked["mean"].to_numpy()).max()
+        _seeds(ax_groups, runs, f"{g}_masked", colour)
         if gap < SAME_LINE_NATS:  # one line hides the other: draw and label it once
             _band(
                 ax_groups, masked, colour, f"{label} (masked {'=' if gap == 0 else '≈'} unmasked)"
@@ -200,6 +226,8 @@ def plot_training(bands, entropy=None, plateau=None):
             continue
         _band(ax_groups, masked, colour, f"{label} (masked)")
         _band(ax_groups, unmasked, colour, f"{label} (unmasked)", "--")
+    if runs is not None:
+        ax_groups.plot([], [], color="grey", label="each seed (faint; masked)", **SEED_LINE)
     ax_groups.set_xlabel("optimizer step")
     ax_groups.set_ylabel("mean log-softmax (nats)")
     ax_groups.set_title("Token groups")
