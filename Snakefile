@@ -25,7 +25,7 @@ from unused_tokens.pipeline.config import (
 from unused_tokens.pipeline.files import check_writable
 from unused_tokens.pipeline.modules import helper_modules, stage_sources, write_stamp
 from unused_tokens.training.progress import QUICK_OVERLAY
-from unused_tokens.report.outline import FIGURES, FINETUNE_SECTION
+from unused_tokens.report.outline import FIGURES, drawn
 from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA
 from unused_tokens.pipeline.study import Study
 

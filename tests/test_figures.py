@@ -13,7 +13,7 @@ from test_claims import COUNTS, V, probe, vocab
 from unused_tokens.analysis import aggregate
 from unused_tokens.analysis.detection import COUNT_BUCKETS
 from unused_tokens.pipeline.names import ARMS, GROUP_NAMES, MAGIKARP_INDICATORS
-from unused_tokens.report import figures, weights_section
+from unused_tokens.report import figures, outline, weights_section
 
 figures.apply_style()  # as the report does before its first figure
 
@@ -211,3 +211,13 @@ def test_an_untrained_figure_never_magnifies_differences_below_a_tenth_of_a_nat(
     low, high = every_figure()[name].axes[0].get_ylim()
     assert high - low >= figures.MIN_SPAN_NATS * (1 - 1e-9)
     assert low <= -np.log(V) <= high
+
+
+def test_a_report_draws_only_the_figures_its_study_has_something_for():
+    sections = outline.FIGURES
+    alone = outline.drawn(finetune=False, variants=1)
+    assert outline.VARIANTS_SECTION not in {sections[n] for n in alone}
+    assert outline.FINETUNE_SECTION not in {sections[n] for n in alone}
+    assert "training" in alone and "weights_roc" in alone
+    assert outline.drawn(finetune=True, variants=2) == list(sections)
+    assert set(outline.drawn(finetune=False, variants=2)) == set(sections) - {"finetune_recovery"}

@@ -120,7 +120,7 @@ def benchmark_files(wildcards):
     return list(dict.fromkeys(files))
 
 
-REPORT_FIGURES = [n for n in FIGURES if FINETUNE or FIGURES[n] != FINETUNE_SECTION]
+REPORT_FIGURES = drawn(FINETUNE, len(STUDY.variants))
 
 
 def figure(name):

@@ -17,3 +17,17 @@ FIGURES = {  # name: section
     "finetune_recovery": "Fine-tuning on a new book",
 }
 FINETUNE_SECTION = FIGURES["finetune_recovery"]  # its figures exist where finetune.enabled
+VARIANTS_SECTION = FIGURES[
+    "variants"
+]  # its figures exist where a variant stands beside the baseline
+
+
+def drawn(finetune, variants):
+    """The names of the figures a study's report draws: `finetune` whether fine-tuning is on,
+    `variants` how many variants the study has (the baseline included)."""
+    return [
+        name
+        for name, section in FIGURES.items()
+        if (finetune or section != FINETUNE_SECTION)
+        and (variants > 1 or section != VARIANTS_SECTION)
+    ]
