@@ -19,6 +19,7 @@ from unused_tokens.analysis.claims import (
     masking_effect,
     run_measures,
     tally,
+    tested,
     unigram_plateau,
 )
 from unused_tokens.pipeline import schemas
@@ -219,7 +220,10 @@ def test_with_one_seed_no_claim_is_tested_and_none_passes_or_fails():
     assert table["test"].str.endswith("(one seed: no test)").all()
     assert table["measured"].str.contains(r"\(one seed: no interval\)").all()
     assert table["p_adjusted"].isna().all()
-    assert tally(table) == f"baseline {sum(c.family in TESTED for c in CLAIMS)} NOT TESTED"
+    counted = sum(c.family in TESTED for c in CLAIMS)
+    assert tally(table) == f"baseline {counted} NOT TESTED"
+    assert tested(table) == (0, counted)
+    assert tested(claims(seeds(GOOD_MEASURES, GOOD_MEASURES))) == (counted, counted)
 
 
 def test_untrained_groups_apart_fail_the_sanity_check_which_the_tally_does_not_count():

@@ -4,8 +4,9 @@ and a group the variant's model does not have."""
 import math
 
 import pandas as pd
+from scipy import stats
 
-from unused_tokens.report.verdicts import variant_sentence
+from unused_tokens.report.verdicts import findings, variant_sentence
 
 NAN = math.nan
 
@@ -83,3 +84,54 @@ def test_a_never_used_group_that_stops_sinking_or_rises_is_said_so():
     )
     rises = variant_sentence("frozen", differences, table("frozen", never_used_masked=(1, 0.5, 2)))
     assert rises.endswith("During training its never-used group rises: +1 [+0.5, +2] nats.")
+
+
+def measures_of(**values):
+    """Two seeds of claims.run_measures rows of the baseline: measure=(seed 0, seed 1)."""
+    return pd.DataFrame(
+        [{"variant": "baseline", "seed": s, **{k: v[s] for k, v in values.items()}} for s in (0, 1)]
+    )
+
+
+def half(a, b):
+    """The 95% Student-t half-width of two values' mean."""
+    return stats.t.ppf(0.975, 1) * abs(a - b) / math.sqrt(2) / math.sqrt(2)
+
+
+def test_the_opening_states_each_finding_with_its_interval_and_its_comparison_point():
+    measures = measures_of(
+        change_most_common=(4.70, 4.74),
+        change_least_common=(-1.60, -1.70),
+        change_never_used=(-2.80, -2.90),
+        fall_excess=(-1.20, -1.20 - 1e-3),
+    )
+    final = table("baseline", held_out_loss=(6.71, 6.70, 6.72))
+    text = findings(measures, final, 50257)
+    h = half(4.70, 4.74)
+    assert text.startswith(
+        "Untrained, every group sits at -ln V = -10.825 nats. From there, on the probe's batches "
+        f"(masked), training makes the most common tokens rise +4.72 [{4.72 - h:+.3g}, "
+        f"{4.72 + h:+.3g}] nats, the least common tokens "
+    )
+    assert "the never used tokens fall -2.85 [" in text
+    assert (
+        "The never-used tokens fall further than the least common ones (tokens seen once)" in text
+    )
+    assert text.endswith(
+        "The loss on the held-out text, never trained on, ends at 6.71 [6.70, 6.72] nats."
+    )
+
+
+def test_the_opening_says_so_when_an_interval_holds_zero_and_when_there_is_one_seed():
+    measures = measures_of(
+        change_most_common=(0.5, -0.4),
+        change_least_common=(-1.0, -1.1),
+        change_never_used=(-1.0, -1.2),
+        fall_excess=(0.1, -0.2),
+    )
+    text = findings(measures, table("baseline", held_out_loss=(7.0, NAN, NAN)), 1000)
+    assert "the most common tokens move by +0.05 [" in text and "no clear change" in text
+    assert (
+        "fall about as far as the least common ones (tokens seen once): no clear difference" in text
+    )
+    assert text.endswith("ends at 7.00 (one seed: no interval) nats.")

@@ -246,6 +246,13 @@ def tally(table):
     )
 
 
+def tested(table):
+    """(claims tested, claims counted): of the claims the tally counts (the TESTED families),
+    how many were tested (PASS or FAIL), rather than N/A or NOT TESTED."""
+    counted = table[table["family"].isin(TESTED)]
+    return int(counted["result"].isin(RESULTS[:2]).sum()), len(counted)
+
+
 def finished(report, claims_paths):
     """What a run that reached the report prints at its end: the report's path and the tally of
     its claims tables (`claims_paths`: the experiment's, then the fine-tuning's where it is on);

@@ -1,4 +1,5 @@
-"""One computed sentence per variant: what its numbers show against the baseline, either way.
+"""Computed sentences: the report's opening findings, and one sentence per variant on what its
+numbers show against the baseline, either way.
 
 A difference is "higher" or "lower" only when its whole 95% interval over seeds lies on that
 side of zero; an interval that holds zero reads "no clear difference". With one seed there is no
@@ -10,8 +11,9 @@ none, and its loss on the training batches, in-sample, is given instead.
 
 import math
 
-from ..analysis.aggregate import bounds
-from ..pipeline.names import GROUP_NAMES
+from ..analysis.aggregate import bounds, describe
+from ..pipeline.names import BASELINE_VARIANT, GROUP_LABELS, GROUP_NAMES
+from .text import interval
 
 
 def _value(row):
@@ -75,3 +77,45 @@ def variant_sentence(variant, differences, changes):
         f"{'; '.join(reversed(groups))}; {_cost(diff)}."
         f"{_never_used_fall(moved.loc['never_used_masked'])}"
     )
+
+
+def _moved(row):
+    """A group's change in words, whichever way its interval lies."""
+    side = _side(row)
+    verb = {"higher": "rise", "lower": "fall", None: "move by"}[side]
+    if side is None:
+        return f"{verb} {_value(row)} nats, no clear change"
+    return f"{verb} {_value(row)} nats"
+
+
+def findings(measures, final, vocab_size, variant=BASELINE_VARIANT):
+    """The report's opening: what the baseline's runs show, in words, each number with its
+    interval and what it is compared with. `measures`: claims.run_measures rows per run;
+    `final`: aggregate.summary rows; `vocab_size`: the untrained level's V (-ln V)."""
+    rows = measures[measures["variant"] == variant].melt(
+        id_vars=["variant", "seed"], var_name="quantity", value_name="value"
+    )
+    m = describe(rows, ["quantity"]).set_index("quantity")
+    end = final[final["variant"] == variant].set_index("quantity")
+    moves = [f"the {GROUP_LABELS[g]} tokens {_moved(m.loc[f'change_{g}'])}" for g in GROUP_NAMES]
+    excess = m.loc["fall_excess"]
+    side = _side(excess)
+    than = {
+        "lower": "fall further than the least common ones (tokens seen once)",
+        "higher": "fall less far than the least common ones (tokens seen once)",
+        None: "fall about as far as the least common ones (tokens seen once): no clear difference",
+    }[side]
+    sentences = [
+        f"Untrained, every group sits at -ln V = {-math.log(vocab_size):.3f} nats. From there, on "
+        f"the probe's batches (masked), training makes {', '.join(moves[:2])} and {moves[2]}.",
+    ]
+    if not math.isnan(excess["mean"]):
+        sentences.append(f"The never-used tokens {than}, by {_value(excess)} nats.")
+    held_out = end.loc["held_out_loss"] if "held_out_loss" in end.index else None
+    if held_out is not None and not math.isnan(held_out["mean"]):
+        one = " (one seed: no interval)" if math.isnan(held_out["ci_low"]) else ""
+        sentences.append(
+            f"The loss on the held-out text, never trained on, ends at "
+            f"{interval(held_out, digits=2)}{one} nats."
+        )
+    return " ".join(sentences)
