@@ -16,10 +16,10 @@ from unused_tokens.analysis.claims import (
     claims_page,
     copying_effect,
     finished,
+    how_many_tested,
     masking_effect,
     run_measures,
     tally,
-    tested,
     unigram_plateau,
 )
 from unused_tokens.pipeline import schemas
@@ -222,8 +222,8 @@ def test_with_one_seed_no_claim_is_tested_and_none_passes_or_fails():
     assert table["p_adjusted"].isna().all()
     counted = sum(c.family in TESTED for c in CLAIMS)
     assert tally(table) == f"baseline {counted} NOT TESTED"
-    assert tested(table) == (0, counted)
-    assert tested(claims(seeds(GOOD_MEASURES, GOOD_MEASURES))) == (counted, counted)
+    assert how_many_tested(table) == (0, counted)
+    assert how_many_tested(claims(seeds(GOOD_MEASURES, GOOD_MEASURES))) == (counted, counted)
 
 
 def test_untrained_groups_apart_fail_the_sanity_check_which_the_tally_does_not_count():

@@ -246,7 +246,7 @@ def tally(table):
     )
 
 
-def tested(table):
+def how_many_tested(table):
     """(claims tested, claims counted): of the claims the tally counts (the TESTED families),
     how many were tested (PASS or FAIL), rather than N/A or NOT TESTED."""
     counted = table[table["family"].isin(TESTED)]
