@@ -1,10 +1,12 @@
 """The CPU guard on a loaded machine: the load is measured and named, and never stops a run."""
 
 import logging
+import re
 import time
 
 import pytest
 
+from unused_tokens.pipeline import schemas
 from unused_tokens.pipeline.errors import PipelineError
 from unused_tokens.training import progress as progress_module
 from unused_tokens.training.progress import (
@@ -129,3 +131,24 @@ def test_an_idle_run_is_held_to_its_wall_clock(monkeypatch, caplog):
     with pytest.raises(PipelineError, match=r"^training would take about 0:50:1\d on this CPU"):
         progress.check_estimate(3, "cpu", CpuLimit(0.5, runs=3), threads=2)
     assert "slowed by other processes" not in caplog.text
+
+
+def test_a_step_longer_than_the_interval_gets_heartbeat_lines(caplog):
+    caplog.set_level(logging.INFO)
+    progress = Progress(0, 3, tokens_per_step=64, log_every=100, interval_s=0.2)
+
+    def beats():
+        return [r.getMessage() for r in caplog.records if "under way" in r.getMessage()]
+
+    with progress.heartbeat():
+        progress.begin(0)  # a first step that compiles: it takes intervals, however long
+        deadline = time.monotonic() + 60  # a limit against a hang, not a speed bound
+        while len(beats()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        progress.report(0, [1.0] * len(schemas.LOG_ROW))
+        during = beats()
+        progress.begin(1)
+        progress.report(1, [1.0] * len(schemas.LOG_ROW))  # a quick step: no heartbeat
+    line = r"step 0/3 under way for 0:00:\d\d \(the first step warms up\)"
+    assert len(during) >= 2 and all(re.fullmatch(line, b) for b in during), during
+    assert beats() == during

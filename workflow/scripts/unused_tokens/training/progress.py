@@ -1,10 +1,12 @@
 """What training tells the user while it runs: progress lines, a time estimate, interruptions.
 
 A progress line comes every `log_every` steps and at least every INTERVAL_S seconds of wall
-clock, with the time left as h:mm:ss. After the first ESTIMATE_AFTER steps past the first (which
-pays for warm-up and compilation), the estimate for the run and for the study's runs one after
-another is logged; on the CPU, training stops there when the study's estimate is over the
-configured limit, naming the quick overlay (unless the study already uses it) and how to go on.
+clock, with the time left as h:mm:ss; where a step itself takes longer (a first step that
+compiles, a slow CPU), a heartbeat line says which step is under way and for how long. After the
+first ESTIMATE_AFTER steps past the first (which pays for warm-up and compilation), the estimate
+for the run and for the study's runs one after another is logged; on the CPU, training stops
+there when the study's estimate is over the configured limit, naming the quick overlay (unless
+the study already uses it) and how to go on.
 
 A loaded machine must not pass for a slow one: the estimate says how many cores' worth of CPU
 other processes used while it was measured, on the cores this run may use (its CPU affinity,
@@ -19,6 +21,7 @@ import datetime
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +161,39 @@ class Progress:
         self.started = self.last_line = time.perf_counter()
         self.start_sample = CpuSample.now(self.started)
         self.first_done = None  # when the first step ended (after its warm-up)
+        self.current, self.step_started = start, self.started  # the step under way, since when
+
+    def begin(self, step):
+        """Note that `step` is under way (what the heartbeat names)."""
+        self.current, self.step_started = step, time.perf_counter()
+
+    @contextlib.contextmanager
+    def heartbeat(self):
+        """While the block runs, a line in every interval_s seconds without another: the step
+        under way and how long it has taken so far, so that no stage stays silent."""
+        stop = threading.Event()
+
+        def beat():
+            while not stop.wait(min(1.0, self.interval_s / 4)):
+                now = time.perf_counter()
+                if now - self.last_line >= self.interval_s:
+                    self.last_line = now
+                    warming = " (the first step warms up)" if self.current == self.start else ""
+                    log.info(
+                        "step %d/%d under way for %s%s",
+                        self.current,
+                        self.steps,
+                        hms(now - self.step_started),
+                        warming,
+                    )
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
 
     def due(self, step):
         """Whether `step` gets a progress line (and so a synchronisation with the device)."""

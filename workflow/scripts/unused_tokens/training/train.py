@@ -142,8 +142,9 @@ def train(
     tokens_per_step = settings.batch_size * model.cfg.context
     progress = Progress(start, steps, tokens_per_step, log_every, row=row)
     checked, device_type = start, torch.device(device).type
-    with interruptible() as received:
+    with interruptible() as received, progress.heartbeat():
         for step in range(start, steps + 1):
+            progress.begin(step)
             x, y = (
                 to_device(t, device)
                 for t in random_windows(tokens, settings.batch_size, model.cfg.context, generator)
