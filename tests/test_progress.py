@@ -147,6 +147,7 @@ def test_a_step_longer_than_the_interval_gets_heartbeat_lines(caplog):
             time.sleep(0.05)
         progress.report(0, [1.0] * len(schemas.LOG_ROW))
         during = beats()
+        progress.interval_s = 60  # from here, a step well within the interval
         progress.begin(1)
         progress.report(1, [1.0] * len(schemas.LOG_ROW))  # a quick step: no heartbeat
     line = r"step 0/3 under way for 0:00:\d\d \(the first step warms up\)"
