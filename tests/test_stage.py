@@ -9,13 +9,22 @@ from unused_tokens.pipeline.errors import PipelineError
 from unused_tokens.pipeline.stage import stage
 
 
-def fail_in_stage(tmp_path, error):
+def fail_in_stage(tmp_path, error, code=1):
     log = tmp_path / "rule.log"
     job = SimpleNamespace(log=[log], rule="train", input=[], output=[tmp_path / "out"], params={})
     with pytest.raises(SystemExit) as exit_info, stage(job):
         raise error
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == code
     return log.read_text().splitlines()
+
+
+def test_ctrl_c_at_any_point_is_one_line_never_a_traceback(tmp_path):
+    lines = fail_in_stage(tmp_path, KeyboardInterrupt(), code=130)
+    assert len(lines) == 1
+    assert lines[0].endswith(
+        " ERROR interrupted (Ctrl-C) in rule train before its outputs were written; run the same "
+        "command again to go on"
+    )
 
 
 def test_bad_input_is_one_line_in_the_log(tmp_path):

@@ -8,12 +8,15 @@ from pathlib import Path
 from .errors import PipelineError
 from .files import DiskFull, disk_full, free_bytes, unreadable_parquet
 
+INTERRUPTED = 130  # the shell's exit status after SIGINT
+
 
 @contextlib.contextmanager
 def stage(snakemake):
     """Log to the rule's `log:` file and to the console. A PipelineError (bad input, with its fix)
-    becomes one line; any other exception gets a line saying what it is (explain) with its
-    traceback below, so that the log never stays silent about why the job failed."""
+    becomes one line, and so does Ctrl-C (KeyboardInterrupt) at any point; any other exception
+    gets a line saying what it is (explain) with its traceback below, so that the log never
+    stays silent about why the job failed."""
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -26,6 +29,13 @@ def stage(snakemake):
     except PipelineError as err:
         log.error("%s", err)
         sys.exit(1)
+    except KeyboardInterrupt:
+        log.error(
+            "interrupted (Ctrl-C) in rule %s before its outputs were written; run the same "
+            "command again to go on",
+            snakemake.rule,
+        )
+        sys.exit(INTERRUPTED)
     except Exception as err:
         log.exception("%s", explain(err, snakemake))
         sys.exit(1)
