@@ -1,8 +1,11 @@
 """The report's figures: every axis labelled, saved as PNG and SVG under a known name."""
 
 import html
+import io
+import re
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -138,7 +141,7 @@ def test_a_shown_figure_is_saved_closed_and_embedded_with_its_caption_as_alt_tex
     shown = figures.embedded(fig, tmp_path, "variants")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["variants.png", "variants.svg"]
     assert shown.startswith('<img src="data:image/png;base64,')
-    assert shown.endswith(f'alt="{html.escape(figures.caption("variants"), quote=True)}">')
+    assert f' alt="{html.escape(figures.caption("variants"), quote=True)}" style=' in shown
     assert not plt.fignum_exists(fig.number)
 
 
@@ -192,7 +195,9 @@ def test_identical_masked_and_unmasked_curves_are_one_line_with_one_label():
 def test_a_figure_in_html_carries_its_caption_as_alternative_text():
     text = figures.html_image(every_figure()["training"], 'loss "and" <groups>')
     assert text.startswith('<img src="data:image/png;base64,iVBOR')
-    assert text.endswith('alt="loss &quot;and&quot; &lt;groups&gt;">')
+    assert re.search(
+        r' alt="loss &quot;and&quot; &lt;groups&gt;" style="width: \d+px; max-width: 100%">$', text
+    )
 
 
 def test_the_key_figure_draws_each_seed_faintly_behind_the_mean():
@@ -221,3 +226,20 @@ def test_a_report_draws_only_the_figures_its_study_has_something_for():
     assert "training" in alone and "weights_roc" in alone
     assert outline.drawn(finetune=True, variants=2) == list(sections)
     assert set(outline.drawn(finetune=False, variants=2)) == set(sections) - {"finetune_recovery"}
+
+
+def test_every_figure_has_one_width_and_one_set_of_text_sizes_shown_at_its_size():
+    def points(size):
+        return matplotlib.font_manager.FontProperties(size=size).get_size()
+
+    keys = ("font.size", "axes.titlesize", "legend.fontsize", "figure.titlesize")
+    style = {points(plt.rcParams[key]) for key in keys}  # the report's style is applied
+    for name, fig in every_figure().items():
+        assert fig.get_size_inches()[0] == figures.WIDTH, name
+        sizes = {t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()}
+        assert sizes <= style, (name, sizes, style)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        width = int.from_bytes(buffer.getvalue()[16:20], "big")
+        shown = re.search(r"width: (\d+)px", figures.html_image(fig, name))[1]
+        assert int(shown) == round(width * figures.CSS_DPI / figures.STYLE["savefig.dpi"])

@@ -20,6 +20,7 @@ from .outline import FIGURES
 
 GROUP_COLOURS = dict(zip(GROUP_NAMES, ("#0072B2", "#E69F00", "#D55E00"), strict=True))
 ARM_COLOURS = dict(zip(ARMS, ("#CC79A7", "#009E73", "#56B4E9"), strict=True))
+WIDTH = 8.0  # inches: every figure this wide (a legend outside it adds its own width)
 STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 150,
@@ -34,6 +35,7 @@ STYLE = {
     "legend.fontsize": "small",
     "axes.formatter.useoffset": False,  # -10.826, not "-1.08e1 + 0.001" beside the axis
 }
+CSS_DPI = 96  # CSS pixels per inch
 SAME_LINE_NATS = 0.01  # masked and unmasked curves closer than this everywhere are drawn once
 MIN_SPAN_NATS = 0.1  # an axis of log-probabilities spans at least this: no difference below it
 SEED_LINE = {"linewidth": 0.6, "alpha": 0.35}  # one seed's curve, faint behind the mean
@@ -48,11 +50,18 @@ def caption(name):
 
 def html_image(fig, alt):
     """`fig` as an HTML <img> with its PNG embedded and `alt` as its alternative text (the
-    notebook's own image output would lose it: nbconvert's lab template drops alt text)."""
+    notebook's own image output would lose it: nbconvert's lab template drops alt text), shown
+    at its size in inches, so that every figure's text reads at one size (a page narrower than
+    the figure scales it down)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">'
+    png = buffer.getvalue()
+    width = int.from_bytes(png[16:20], "big") * CSS_DPI / plt.rcParams["savefig.dpi"]
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+        f'style="width: {width:.0f}px; max-width: 100%">'
+    )
 
 
 def legend_outside(ax, below=False, **kwargs):
@@ -89,7 +98,7 @@ def embedded(fig, directory, name):
 
 def plot_rank_frequency(freq, groups):
     """Log-log rank-frequency curve of the tokens that occur, with the groups marked."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4))
     used = freq[freq["count"] > 0].sort_values("rank")
     ax.loglog(used["rank"], used["count"], color="grey", linewidth=1, label="all tokens")
     by_id = freq.set_index("token_id")
@@ -115,7 +124,7 @@ def plot_rank_frequency(freq, groups):
 
 def plot_probe(probe_groups, vocab_size):
     """The untrained model's group means, masked (filled) and unmasked (open), against -ln V."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.5))
     probe = probe_groups.set_index("group").loc[list(GROUP_NAMES)]
     for i, g in enumerate(probe.index):
         colour = GROUP_COLOURS[g]
@@ -136,7 +145,7 @@ def plot_probe(probe_groups, vocab_size):
 
 def plot_token_spread(probe_tokens, vocab_size):
     """Each group token's masked mean under the untrained model: the per-token spread."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.5))
     rng = np.random.default_rng(0)  # horizontal jitter only
     for i, g in enumerate(GROUP_NAMES):
         values = probe_tokens.loc[probe_tokens["group"] == g, "masked_mean"].dropna()
@@ -191,7 +200,7 @@ def plot_training(bands, entropy=None, plateau=None, runs=None):
     marked.
     """
     curves = {q: part for q, part in bands.groupby("quantity")}
-    fig, (ax_loss, ax_groups) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_loss, ax_groups) = plt.subplots(1, 2, figsize=(WIDTH, 3.6))
     _seeds(ax_loss, runs, "loss", "black")
     _band(ax_loss, curves["loss"], "black", "training batches")
     held_out = curves["held_out_loss"].dropna(subset=["mean"])
@@ -242,7 +251,7 @@ def plot_variants(summary):
     summary: aggregate.summary rows (variant, quantity, mean, ci_low, ci_high).
     """
     variants = list(dict.fromkeys(summary["variant"]))
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(variants) + 2), 4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4))
     for j, g in enumerate(GROUP_NAMES):
         rows = summary[summary["quantity"] == f"{g}_masked"].set_index("variant").loc[variants]
         x = np.arange(len(variants)) + (j - 1) * 0.2
@@ -256,7 +265,10 @@ def plot_variants(summary):
             color=GROUP_COLOURS[g],
             label=GROUP_LABELS[g],
         )
-    ax.set_xticks(range(len(variants)), variants)
+    many = len(variants) > 4  # names side by side would overlap
+    ax.set_xticks(
+        range(len(variants)), variants, rotation=30 if many else 0, ha="right" if many else "center"
+    )
     ax.set_xlim(-0.6, len(variants) - 0.4)
     ax.set_xlabel("variant")
     ax.set_ylabel("final mean log-softmax, masked (nats)")
@@ -278,15 +290,15 @@ def plot_variant_trajectories(bands):
     }
     curves = {key: part for key, part in bands.groupby(["variant", "quantity"], sort=False)}
     fig, axes = plt.subplots(
-        len(variants), len(quantities), figsize=(12, 2.1 * len(variants)), squeeze=False
+        len(variants), len(quantities), figsize=(WIDTH, 2.4 * len(variants)), squeeze=False
     )
     for row, variant in zip(axes, variants, strict=True):
         for ax, (quantity, (colour, label)) in zip(row, quantities.items(), strict=True):
             _band(ax, curves[(BASELINE_VARIANT, quantity)], "grey", BASELINE_VARIANT)
             _band(ax, curves[(variant, quantity)], colour, variant)
-            ax.set_title(f"{variant}: {label}", fontsize="small")
-            ax.set_xlabel("optimizer step", fontsize="small")
-            ax.set_ylabel("nats", fontsize="small")
+            ax.set_title(f"{variant}: {label}")
+            ax.set_xlabel("optimizer step")
+            ax.set_ylabel("nats")
     fig.suptitle(f"In every panel: the variant in colour, {BASELINE_VARIANT} in grey")
     fig.tight_layout()
     return fig
@@ -294,7 +306,7 @@ def plot_variant_trajectories(bands):
 
 def plot_vocab(vocab_logprobs, freq, groups):
     """Every token's final mean log-softmax against its log-count; count 0 at a visible floor."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.5))
     counts = freq.set_index("token_id").loc[vocab_logprobs["token_id"], "count"].to_numpy()
     floor = -0.5
     x = np.where(counts > 0, np.log10(np.maximum(counts, 1)), floor)
@@ -319,7 +331,7 @@ def plot_recovery(long, level):
     """The held-out loss on the new tokens (left) and on every other target (right) over
     fine-tuning steps, each arm's mean over seeds with its 95% band; the unigram level dashed on
     the left."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.6), sharex=True)
     curves = scored(long)
     for ax, quantity in zip(axes, QUANTITIES, strict=True):
         described = describe(curves[curves["quantity"] == quantity], ["arm", "step"])

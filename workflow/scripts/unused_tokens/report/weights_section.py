@@ -10,6 +10,7 @@ from sklearn.metrics import roc_curve
 
 from ..analysis.aggregate import bounds, text_table
 from ..analysis.detection import COUNT_BUCKETS, DETECTORS, METHODS, REFERENCE_SCORE, method_scores
+from .figures import WIDTH
 from .text import interval
 
 METHOD_LABELS = {  # every weights.METHODS, named in every sentence and figure
@@ -27,7 +28,7 @@ WELL = 0.9  # an AUC interval above this: the weights give most of the tokens aw
 def plot_norms(geometry, variant):
     """The mean output-row norm of each count bucket before and after training, for `variant`
     (mean over seeds with its 95% interval)."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     norms = geometry[(geometry["variant"] == variant) & (geometry["quantity"] == "mean_norm")]
     for model, (colour, marker) in MODEL_STYLES.items():
         rows = norms[norms["model"] == model].set_index("bucket").reindex(list(COUNT_BUCKETS))
@@ -46,7 +47,7 @@ def plot_norms(geometry, variant):
 def plot_roc(table):
     """ROC curves of every method on one run's features `table` (its reference ids left out)."""
     by_method, truth = method_scores(table)
-    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
     for method in METHODS:
         false_positive, true_positive, _ = roc_curve(truth, by_method[method])
         style = "--" if method == REFERENCE_SCORE else "-"
