@@ -4,6 +4,7 @@ Checks every output's schema, that a second run has nothing to do, and that edit
 value (or one helper module) reruns exactly the stages downstream of it.
 """
 
+import html
 import json
 import math
 import os
@@ -466,6 +467,10 @@ window.addEventListener("load", () => {
   const described = images.filter((i) => i.alt && !i.alt.startsWith("No description")).length;
   document.body.dataset.alts = `${described}/${images.length}`;
   document.body.dataset.first = document.querySelector("h2").textContent.replace("¶", "").trim();
+  document.body.dataset.opening = document.querySelector("p").textContent;
+  const names = new Set(VARIANTS);  // the study's own variant names are names, not labels
+  const headers = [...document.querySelectorAll("th")].map((th) => th.textContent.trim());
+  document.body.dataset.snake = headers.filter((h) => /_/.test(h) && !names.has(h)).join(",");
 });
 </script>
 """
@@ -500,7 +505,8 @@ def chromium(*args):
 
 def test_report_opens_in_a_browser_with_every_image_and_the_claims(workdir, tmp_path):
     page = tmp_path / "report.html"
-    page.write_text(out(workdir, "report/report.html").read_text() + PAGE_CHECK)
+    check = PAGE_CHECK.replace("VARIANTS", json.dumps(list(MATRIX["variants"])))
+    page.write_text(out(workdir, "report/report.html").read_text() + check)
     dom = chromium("--virtual-time-budget=10000", "--dump-dom", page.as_uri())
     images = f"{len(FIGURES)}/{len(FIGURES)}"
     assert f'data-images="{images}"' in dom, re.findall(r"data-images=\"[^\"]*\"", dom)
@@ -509,6 +515,10 @@ def test_report_opens_in_a_browser_with_every_image_and_the_claims(workdir, tmp_
     assert f'data-alts="{images}"' in dom, re.findall(r"data-alts=\"[^\"]*\"", dom)
     assert 'data-title="e2e: what training does to rare and never-used tokens"' in dom
     assert 'data-first="Summary"' in dom, re.findall(r"data-first=\"[^\"]*\"", dom)
+    opening = html.unescape(re.search(r'data-opening="([^"]*)"', dom)[1])
+    assert opening.startswith("What it shows. Untrained, every group sits at -ln V = "), opening
+    assert re.search(r"\[[-+0-9.]+, [-+0-9.]+\]", opening), opening  # with its intervals
+    assert 'data-snake=""' in dom, re.findall(r"data-snake=\"[^\"]*\"", dom)  # headers in words
     shot = tmp_path / "screenshot.png"
     chromium(
         "--window-size=1280,2000",

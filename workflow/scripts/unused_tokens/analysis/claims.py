@@ -285,9 +285,10 @@ def styled_claims(table):
         "NOT TESTED": "color: #666666",
     }
     return (
-        table.style.hide(axis="index")
+        table.rename(columns={"p_adjusted": "adjusted p"})
+        .style.hide(axis="index")
         .format(escape="html")
-        .format("{:.2g}", subset=["p_adjusted"], na_rep="")
+        .format("{:.2g}", subset=["adjusted p"], na_rep="")
         .map(colour.get, subset=["result"])
         .set_properties(subset=["claim", "measured", "test"], **{"text-align": "left"})
     )

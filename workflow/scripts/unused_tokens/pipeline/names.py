@@ -8,6 +8,13 @@ GROUP_LABELS = {g: g.replace("_", " ") for g in FINETUNE_GROUP_NAMES}  # in tabl
 BASELINE_VARIANT = "baseline"  # every other variant is compared with it, seed by seed
 CORPORA = ("pretrain", "finetune")  # the books: data/<corpus>/, each from its config section
 ARMS = ("pretrained", "pretrained_reset", "fresh")  # how fine-tuning starts (finetune.py)
+ARM_LABELS = dict(  # in tables and figures
+    zip(ARMS, ("pretrained", "pretrained, unseen rows reset", "fresh (untrained)"), strict=True)
+)
+HELD_OUT_LABELS = {  # fine-tuning's held-out losses, in tables
+    "held_out_new_loss": "held-out loss on the new tokens",
+    "held_out_other_loss": "held-out loss on the other targets",
+}
 # weights.magikarp_scores, each a column of schemas.WEIGHT_FEATURES: higher looks more like the
 # reference rows
 MAGIKARP_INDICATORS = (

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..analysis.aggregate import describe
 from ..analysis.finetune_results import QUANTITIES, scored
-from ..pipeline.names import ARMS, BASELINE_VARIANT, GROUP_LABELS, GROUP_NAMES
+from ..pipeline.names import ARM_LABELS, ARMS, BASELINE_VARIANT, GROUP_LABELS, GROUP_NAMES
 from .outline import FIGURES
 
 GROUP_COLOURS = dict(zip(GROUP_NAMES, ("#0072B2", "#E69F00", "#D55E00"), strict=True))
@@ -337,7 +337,7 @@ def plot_recovery(long, level):
         described = describe(curves[curves["quantity"] == quantity], ["arm", "step"])
         for arm in ARMS:
             d = described[described["arm"] == arm]
-            ax.plot(d["step"], d["mean"], color=ARM_COLOURS[arm], label=arm.replace("_", ", "))
+            ax.plot(d["step"], d["mean"], color=ARM_COLOURS[arm], label=ARM_LABELS[arm])
             ax.fill_between(d["step"], d["ci_low"], d["ci_high"], color=ARM_COLOURS[arm], alpha=0.2)
         ax.set_xlabel("fine-tuning step")
         ax.set_ylabel("held-out loss (nats)")
