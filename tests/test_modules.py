@@ -3,6 +3,7 @@ included, so that editing a module reruns exactly the stages that use it."""
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,17 @@ def test_a_stamp_names_each_module_with_its_hash_and_changes_with_any_of_them(tm
     assert log.read_text().startswith("unexpected error in rule library: ValueError: ")
     assert "Traceback" in log.read_text()
     assert stamp.read_text().splitlines() == lines  # the old stamp stays whole
+
+
+def test_the_dry_run_benchmark_prints_the_study_the_empty_snakefile_and_their_difference(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import dry_run
+
+    dry_run.main(["--runs", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    figure = r"median \d+\.\d\d s \(min \d+\.\d\d, max \d+\.\d\d\)"
+    assert re.fullmatch(
+        rf"snakemake -n --configfile config/offline.yaml config/smoke.yaml: {figure}", lines[0]
+    )
+    assert re.fullmatch(rf"snakemake -n of an empty Snakefile: {figure}", lines[1])
+    assert re.fullmatch(r"the workflow's own cost, run by run: median -?\d+\.\d\d s .*", lines[2])
