@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "sc
 
 from unused_tokens.analysis import claims, finetune_results  # noqa: E402
 from unused_tokens.analysis.aggregate import changes  # noqa: E402
+from unused_tokens.analysis.aggregate import interval as interval_of  # noqa: E402
 from unused_tokens.pipeline.names import GROUP_LABELS, GROUP_NAMES  # noqa: E402
 from unused_tokens.report import mechanism, remedies, weights_section  # noqa: E402
-from unused_tokens.report.text import interval as interval_of  # noqa: E402
 from unused_tokens.report.text import variant_table  # noqa: E402
 
 COLUMNS = {f"{g}_masked": GROUP_LABELS[g] for g in GROUP_NAMES} | {

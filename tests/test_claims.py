@@ -133,7 +133,7 @@ def test_a_result_the_seeds_agree_on_passes_every_claim():
     assert set(table["family"]) <= set(FAMILIES)
     assert table["result"].tolist() == ["PASS"] * len(CLAIMS)
     copying = table.set_index("family").loc["copying"]
-    assert copying["measured"] == "copying = +0.2 [+0.1975, +0.2025]"
+    assert copying["measured"] == "copying = +0.2000 [+0.1975, +0.2025]"
     assert copying["test"] == (
         "copying > 0 (one-sided t-tests over 3 seeds, Holm-adjusted over the family's 1 tests, "
         "p < 0.025)"

@@ -125,7 +125,9 @@ def test_claims_test_paired_differences_and_say_what_fails():
     )
     table = claims(arms_log(), [1], reached=reached)
     assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
-    assert table["measured"][0] == "held_out_new_loss pretrained - fresh at step 1 = +2 [+2, +2]"
+    assert table["measured"][0] == (
+        "held_out_new_loss pretrained - fresh at step 1 = +2.000 [+2.000, +2.000]"
+    )
     assert table["test"][4] == (
         "steps to the level, pretrained_reset - pretrained < 0 (one-sided t-tests over 2 seeds, "
         "Holm-adjusted over the family's 5 tests, p < 0.025)"

@@ -4,7 +4,8 @@ import math
 
 import pandas as pd
 
-from unused_tokens.report.text import FINAL_COLUMNS, interval, variant_table
+from unused_tokens.analysis.aggregate import interval
+from unused_tokens.report.text import FINAL_COLUMNS, variant_table
 
 
 def row(mean, low=math.nan, high=math.nan):
@@ -34,3 +35,12 @@ def test_the_variant_table_keeps_the_quantities_it_has_in_the_order_asked():
     assert table.loc["baseline"].tolist() == ["6.5", "-14.1 [-14.2, -14.0]"]
     assert table.loc["wide"].tolist() == ["6.0 [5.9, 6.1]", "n/a"]
     assert variant_table(described).index.tolist() == ["wide", "baseline"]  # as they come
+
+
+def test_a_value_is_rounded_to_what_its_interval_supports():
+    assert interval(row(4.7213, 4.6862, 4.7564)) == "4.721 [4.686, 4.756]"  # half 0.035
+    assert interval(row(4.721, 4.371, 5.071)) == "4.72 [4.37, 5.07]"  # half 0.35
+    assert interval(row(6.2, 2.7, 9.7)) == "6.2 [2.7, 9.7]"  # half 3.5: one decimal at least
+    assert interval(row(0.00021, 0.00017, 0.00025), signed=True) == "+0.0002 [+0.0002, +0.0003]"
+    assert interval(row(6.71, 6.70, 6.72)) == "6.710 [6.700, 6.720]"  # half 0.01, in binary 0.0099…
+    assert interval(row(2.0, 2.0, 2.0)) == "2.000 [2.000, 2.000]"  # seeds that agree exactly

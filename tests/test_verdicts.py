@@ -40,11 +40,11 @@ def test_a_sentence_reads_each_interval_by_its_side_of_zero():
     changes = table("untied", never_used_masked=(-2.5, -2.8, -2.2))
     assert variant_sentence("untied", differences, changes) == (
         "**untied** against the baseline, seed by seed (masked means, 95% intervals): "
-        "the never-used group ends +1.25 [+1.1, +1.4] nats higher; "
-        "the least-common group shows no clear difference (+0.02 [-0.1, +0.14] nats); "
-        "the most-common group ends -0.5 [-0.7, -0.3] nats lower; "
-        "the held-out loss is +0.031 [+0.012, +0.05] nats higher: what this variant costs. "
-        "During training its never-used group still sinks: -2.5 [-2.8, -2.2] nats."
+        "the never-used group ends +1.25 [+1.10, +1.40] nats higher; "
+        "the least-common group shows no clear difference (+0.02 [-0.10, +0.14] nats); "
+        "the most-common group ends -0.50 [-0.70, -0.30] nats lower; "
+        "the held-out loss is +0.031 [+0.012, +0.050] nats higher: what this variant costs. "
+        "During training its never-used group still sinks: -2.50 [-2.80, -2.20] nats."
     )
 
 
@@ -61,10 +61,10 @@ def test_a_missing_group_one_seed_and_no_held_out_loss():
     assert variant_sentence("pruned", differences, changes) == (
         "**pruned** against the baseline, seed by seed (masked means, 95% intervals): "
         "it has no never-used tokens; "
-        "the least-common group shows no clear difference (+0 (one seed: no interval) nats); "
-        "the most-common group ends +0.4 (one seed: no interval) nats higher; "
+        "the least-common group shows no clear difference (+0.000 (one seed: no interval) nats); "
+        "the most-common group ends +0.400 (one seed: no interval) nats higher; "
         "it has no held-out loss (the held-out text holds ids its vocabulary lacks); "
-        "the loss on the training batches, in-sample, is -0.2 (one seed: no interval) nats "
+        "the loss on the training batches, in-sample, is -0.200 (one seed: no interval) nats "
         "lower: a gain."
     )
 
@@ -80,10 +80,10 @@ def test_a_never_used_group_that_stops_sinking_or_rises_is_said_so():
     )
     still = variant_sentence("frozen", differences, table("frozen", never_used_masked=(0, -1, 1)))
     assert still.endswith(
-        "During training its never-used group does not move clearly: +0 [-1, +1] nats."
+        "During training its never-used group does not move clearly: +0.0 [-1.0, +1.0] nats."
     )
     rises = variant_sentence("frozen", differences, table("frozen", never_used_masked=(1, 0.5, 2)))
-    assert rises.endswith("During training its never-used group rises: +1 [+0.5, +2] nats.")
+    assert rises.endswith("During training its never-used group rises: +1.00 [+0.50, +2.00] nats.")
 
 
 def measures_of(**values):
@@ -118,7 +118,7 @@ def test_the_opening_states_each_finding_with_its_interval_and_its_comparison_po
         "The never-used tokens fall further than the least common ones (tokens seen once)" in text
     )
     assert text.endswith(
-        "The loss on the held-out text, never trained on, ends at 6.71 [6.70, 6.72] nats."
+        "The loss on the held-out text, never trained on, ends at 6.710 [6.700, 6.720] nats."
     )
 
 
@@ -130,8 +130,8 @@ def test_the_opening_says_so_when_an_interval_holds_zero_and_when_there_is_one_s
         fall_excess=(0.1, -0.2),
     )
     text = findings(measures, table("baseline", held_out_loss=(7.0, NAN, NAN)), 1000)
-    assert "the most common tokens move by +0.05 [" in text and "no clear change" in text
+    assert "the most common tokens move by +0." in text and "no clear change" in text
     assert (
         "fall about as far as the least common ones (tokens seen once): no clear difference" in text
     )
-    assert text.endswith("ends at 7.00 (one seed: no interval) nats.")
+    assert text.endswith("ends at 7.000 (one seed: no interval) nats.")

@@ -183,8 +183,8 @@ def test_the_verdict_names_every_indicator_and_reads_its_interval():
     assert sentence == (
         "`baseline`: from the trained output matrix alone, the Magikarp cosine gives most of "
         "them away (AUC 0.950 [0.930, 0.970]); the Magikarp cosine, centred tells them "
-        "apart better than chance (AUC 0.700 [0.600, 0.800]); the Magikarp cosine without the "
-        "first PC does not tell them apart better than chance (AUC 0.550 [0.450, 0.650]); the "
+        "apart better than chance (AUC 0.70 [0.60, 0.80]); the Magikarp cosine without the "
+        "first PC does not tell them apart better than chance (AUC 0.55 [0.45, 0.65]); the "
         "Magikarp L2 distance points the wrong way (never-used ids score low) (AUC 0.300 "
         "[0.250, 0.350]); the low row norm points the wrong way (never-used ids score low) (AUC "
         "0.100 [0.080, 0.120]). For reference, the final log-probability on the probe's batches, "

@@ -19,6 +19,8 @@ the training windows; the probe's batches and the groups' draw are fixed, so the
 nothing about other probe samples or other draws.
 """
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -104,6 +106,28 @@ def text_table(described, index, column, labels, interval, order):
     shown = described.assign(value=described.apply(interval, axis=1))
     table = shown.pivot(index=index, columns=column, values="value")
     return pd.DataFrame(table.reindex(order)[list(labels)]).rename(columns=labels)
+
+
+def decimals(row):
+    """The decimals a `describe` row's value supports: its interval's half-width to two
+    significant digits (1 to 4 decimals); 3 where there is no interval (one seed)."""
+    half = (row["ci_high"] - row["ci_low"]) / 2
+    if not half > 0:  # NaN (one seed), or seeds that agree exactly
+        return 3
+    return int(min(4, max(1, 1 - math.floor(math.log10(half) + 1e-9))))  # 1e-9: 0.01 is 0.0099…
+
+
+def interval(row, digits=None, signed=False):
+    """A `describe` row as "mean [low, high]", rounded to what its interval supports (decimals)
+    unless `digits` is given; the mean alone where there is no interval (one seed), "n/a" where
+    there is no value (a group the variant's model does not have). Every number the report, the
+    claims and the docs' tables write goes through here."""
+    if math.isnan(row["mean"]):
+        return "n/a"
+    f = f"{'+' if signed else ''}.{decimals(row) if digits is None else digits}f"
+    if math.isnan(row["ci_low"]):
+        return format(row["mean"], f)
+    return f"{row['mean']:{f}} [{row['ci_low']:{f}}, {row['ci_high']:{f}}]"
 
 
 def bounds(row):

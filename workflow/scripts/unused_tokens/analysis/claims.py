@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..pipeline import schemas
 from ..pipeline.names import GROUP_NAMES
-from .aggregate import ALPHA, describe, holm, one_sided_p
+from .aggregate import ALPHA, describe, holm, interval, one_sided_p
 
 UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
 # a claim's result: supported, not supported, not applicable, no test possible (one seed)
@@ -272,8 +272,8 @@ def measured_text(measure, d, missing=NO_TOKENS):
     if np.isnan(d["mean"]):
         return f"{measure}: n/a ({missing})"
     if d["n_seeds"] < 2:
-        return f"{measure} = {d['mean']:+.4g} (one seed: no interval)"
-    return f"{measure} = {d['mean']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}]"
+        return f"{measure} = {interval(d, signed=True)} (one seed: no interval)"
+    return f"{measure} = {interval(d, signed=True)}"
 
 
 def styled_claims(table):

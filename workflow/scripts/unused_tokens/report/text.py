@@ -1,25 +1,12 @@
-"""How the report writes numbers: a value described over seeds with its interval, and the
-variants' values as one table of text."""
+"""The variants' values as one table of text, each written as aggregate.interval writes a
+described value."""
 
-import math
-
-from ..analysis.aggregate import text_table
+from ..analysis.aggregate import interval, text_table
 from ..pipeline.names import GROUP_LABELS, GROUP_NAMES
 
 FINAL_COLUMNS = {"loss": "loss", "held_out_loss": "held-out loss"} | {
     f"{g}_masked": f"{GROUP_LABELS[g]}, masked" for g in GROUP_NAMES
 }
-
-
-def interval(row, digits=3, signed=False):
-    """A `describe` row as "mean [low, high]", the mean alone where there is no interval (one
-    seed), "n/a" where there is no value (a group the variant's model does not have)."""
-    if math.isnan(row["mean"]):
-        return "n/a"
-    f = f"{'+' if signed else ''}.{digits}f"
-    if math.isnan(row["ci_low"]):
-        return format(row["mean"], f)
-    return f"{row['mean']:{f}} [{row['ci_low']:{f}}, {row['ci_high']:{f}}]"
 
 
 def variant_table(described, columns=FINAL_COLUMNS, order=None, **style):

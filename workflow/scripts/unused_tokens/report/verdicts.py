@@ -11,15 +11,13 @@ none, and its loss on the training batches, in-sample, is given instead.
 
 import math
 
-from ..analysis.aggregate import bounds, describe
+from ..analysis.aggregate import bounds, describe, interval
 from ..pipeline.names import BASELINE_VARIANT, GROUP_LABELS, GROUP_NAMES
-from .text import interval
 
 
 def _value(row):
-    if math.isnan(row["ci_low"]):
-        return f"{row['mean']:+.3g} (one seed: no interval)"
-    return f"{row['mean']:+.3g} [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]"
+    one = " (one seed: no interval)" if math.isnan(row["ci_low"]) else ""
+    return f"{interval(row, signed=True)}{one}"
 
 
 def _side(row):
@@ -116,6 +114,6 @@ def findings(measures, final, vocab_size, variant=BASELINE_VARIANT):
         one = " (one seed: no interval)" if math.isnan(held_out["ci_low"]) else ""
         sentences.append(
             f"The loss on the held-out text, never trained on, ends at "
-            f"{interval(held_out, digits=2)}{one} nats."
+            f"{interval(held_out)}{one} nats."
         )
     return " ".join(sentences)

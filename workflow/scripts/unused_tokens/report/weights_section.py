@@ -8,10 +8,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from ..analysis.aggregate import bounds, text_table
+from ..analysis.aggregate import bounds, interval, text_table
 from ..analysis.detection import COUNT_BUCKETS, DETECTORS, METHODS, REFERENCE_SCORE, method_scores
 from .figures import WIDTH
-from .text import interval
 
 METHOD_LABELS = {  # every weights.METHODS, named in every sentence and figure
     "magikarp_cosine": "Magikarp cosine",
