@@ -1,5 +1,6 @@
 """Config validation: the shipped configs are valid; bad values fail naming the key."""
 
+import math
 from dataclasses import fields
 
 import pytest
@@ -7,6 +8,7 @@ import yaml
 
 from conftest import ROOT, merged
 from unused_tokens.pipeline.config import check_study_named, experiment, validate_config
+from unused_tokens.pipeline.config_reference import leaves
 from unused_tokens.pipeline.errors import PipelineError
 from unused_tokens.pipeline.step_options import (
     ADAMW_KERNELS,
@@ -330,3 +332,36 @@ def test_another_book_must_come_with_its_title(default_config, section):
     )
     book["title"] = "My Book"
     check_study_named(default_config, [("mine.yaml", overlay, False)], SCHEMA)
+
+
+def numeric_keys():
+    """Every key whose schema type is a number (the reference's leaves), by dotted path."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    return [key for key, node in leaves(schema) if node.get("type") in ("number", "integer")]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_no_numeric_key_takes_nan_or_infinity(default_config, value):
+    keys = numeric_keys()
+    assert {"train.lr", "runtime.cpu_limit_hours", "download.timeout_s", "groups.size"} <= set(keys)
+    for key in keys:
+        section, _, name = key.rpartition(".")
+        overlay = {name: value}
+        for part in reversed(section.split(".") if section else []):
+            overlay = {part: overlay}
+        with pytest.raises(PipelineError) as err:
+            validate_config(merged(default_config, overlay), SCHEMA)
+        assert str(err.value).startswith(
+            f"config key {key}: NaN and infinity mean nothing here: give a finite number; fix it"
+        ), key
+
+
+@pytest.mark.parametrize("name", ["nl\n", "a" * 101, "tab\there", ".hidden"])
+def test_a_study_or_variant_name_is_a_plain_folder_name(default_config, name):
+    for overlay, key in (
+        ({"study": name}, "study"),
+        ({"variants": {"baseline": {}, name: {"train": {"lr": 0.5}}}}, "variants"),
+    ):
+        with pytest.raises(PipelineError, match=rf"^config key {key}: "):
+            validate_config(merged(default_config, overlay), SCHEMA)
+    validate_config(merged(default_config, {"study": "a" * 100}), SCHEMA)

@@ -172,8 +172,30 @@ def coerce_types(config, schema):
             parent[path[-1]] = number
 
 
+def _non_finite(value, path=()):
+    """The dotted key of the first number in `value` that is NaN or infinite, or None: no key of
+    this pipeline means anything by them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".".join(map(str, path))
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = _non_finite(item, (*path, key))
+        if found:
+            return found
+    return None
+
+
 def _first_problem(config, schema):
     """(key path, message) of the first problem found, or None."""
+    key = _non_finite(config)
+    if key:
+        return key, "NaN and infinity mean nothing here: give a finite number"
     errors = sorted(
         Validator(schema).iter_errors(config),
         key=lambda e: list(map(str, e.absolute_path)),
