@@ -29,7 +29,11 @@ def test_strip_keeps_exactly_the_lines_between_the_markers():
     [
         ("no markers at all", "no '\\*\\*\\* START OF'"),
         ("*** START OF X ***\nbody\n", "no '\\*\\*\\* END OF'"),
-        ("*** END OF X ***\n*** START OF X ***\nbody\n", "no an '\\*\\*\\* END OF' line after"),
+        (
+            "*** END OF X ***\n*** START OF X ***\nbody\n",
+            "its '\\*\\*\\* END OF' Project Gutenberg marker line comes before its "
+            "'\\*\\*\\* START OF' line; put them in order, or",
+        ),
     ],
 )
 def test_missing_markers_name_the_file_and_the_fix(tmp_path, text, missing):
@@ -63,10 +67,17 @@ def test_invalid_utf8_names_the_byte_offset(tmp_path):
         read_corpus(path, strip=False)
 
 
-@pytest.mark.parametrize("strip", [True, False])
-def test_empty_text_is_refused(tmp_path, strip):
+@pytest.mark.parametrize(
+    "text, strip",
+    [
+        ("*** START OF X ***\n\n  \n*** END OF X ***\n", True),  # nothing between the markers
+        (" \n", False),
+        ("", True),  # an empty file is empty first, not a file without markers
+    ],
+)
+def test_empty_text_is_refused(tmp_path, text, strip):
     path = tmp_path / "book.txt"
-    path.write_text("*** START OF X ***\n\n  \n*** END OF X ***\n" if strip else " \n")
+    path.write_text(text)
     with pytest.raises(CorpusError, match=rf"^{path}: the corpus text is empty; "):
         read_corpus(path, strip=strip)
 

@@ -20,10 +20,13 @@ class CorpusError(PipelineError):
 def strip_gutenberg(text, source="corpus"):
     """The lines strictly between the `*** START OF` line and the `*** END OF` line."""
     start, end = START.search(text), END.search(text)
-    if start is None or end is None or end.start() < start.end():
+    if start is not None and end is not None and end.start() < start.end():
+        raise CorpusError(
+            f"{source}: its '*** END OF' Project Gutenberg marker line comes before its "
+            "'*** START OF' line; put them in order, or set corpus.strip_gutenberg: false"
+        )
+    if start is None or end is None:
         missing = "'*** START OF'" if start is None else "'*** END OF'"
-        if start is not None and end is not None:
-            missing = "an '*** END OF' line after the '*** START OF' line"
         raise CorpusError(
             f"{source}: no {missing} Project Gutenberg marker line; "
             "set corpus.strip_gutenberg: false for a text without them"
@@ -43,6 +46,8 @@ def read_corpus(path, strip):
             "convert the text to UTF-8 (and update corpus.sha256)"
         ) from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():  # empty before anything is cut: say so first
+        raise CorpusError(f"{path}: the corpus text is empty; point corpus.sources at a real text")
     if strip:
         text = strip_gutenberg(text, source=str(path))
     if not text.strip():
