@@ -2,6 +2,7 @@
 
 import html
 import json
+import os
 import subprocess
 
 from unused_tokens.report.run_facts import (
@@ -63,6 +64,11 @@ def test_the_workflow_commit_is_git_describe_or_says_why_not(tmp_path):
         ["git", "-C", str(tmp_path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     assert workflow_commit(tmp_path) == head
+    index = tmp_path / ".git" / "index"
+    before = (index.read_bytes(), index.stat().st_mtime_ns)
+    os.utime(tmp_path / "a.txt", ns=(1, 1))  # stat data git would refresh in its index
+    assert workflow_commit(tmp_path) == head
+    assert (index.read_bytes(), index.stat().st_mtime_ns) == before  # read only
     (tmp_path / "a.txt").write_text("b")
     assert workflow_commit(tmp_path) == f"{head}-dirty"
 

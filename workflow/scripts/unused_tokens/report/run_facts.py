@@ -4,6 +4,7 @@ the workflow's commit."""
 import hashlib
 import importlib.metadata
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -30,18 +31,28 @@ def config_hash(config):
 
 
 def workflow_commit(directory):
-    """The git commit of the workflow in `directory` (`git describe --always --dirty`: with
-    "-dirty" when files differ from it), or why it is unknown."""
-    try:
-        described = subprocess.run(
-            ["git", "-C", str(directory), "describe", "--always", "--dirty"],
+    """The git commit of the workflow in `directory` (`git describe --always`), with "-dirty"
+    when tracked files differ from it, or why it is unknown. Read only: `describe --dirty` would
+    refresh the checkout's index, so the dirt comes from `git status` with git's optional locks
+    off (the pipeline writes nothing outside results/ and .snakemake/)."""
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(directory), *args],
             capture_output=True,
             text=True,
             timeout=10,
-        )
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        ).stdout.strip()
+
+    try:
+        commit = git("describe", "--always")
+        dirty = commit and git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.TimeoutExpired):
         return "unknown (git is not available)"
-    return described.stdout.strip() or "unknown (not a git checkout)"
+    if not commit:
+        return "unknown (not a git checkout)"
+    return f"{commit}-dirty" if dirty else commit
 
 
 def study_facts(study, experiment, vocabulary, run_metadata, job_seconds, commit, rendered):
