@@ -43,6 +43,18 @@ def test_the_new_group_is_the_second_books_most_frequent_tokens_the_first_never_
     assert table["token_text"].tolist()[3:] == ["t7", "t1", "t3"]
 
 
+def test_a_second_book_with_too_few_new_tokens_is_refused_by_name():
+    pretrain = frequency([5, 0, 3, 0, 0, 1, 0, 0])
+    same = frequency([5, 0, 3, 0, 0, 1, 0, 2])  # one token the first book never uses
+    groups = pd.DataFrame({"group": ["most_common"], "position": [0], "token_id": [0]})
+    with pytest.raises(PipelineError) as err:
+        finetune_groups(groups, pretrain, same, size=3)
+    assert str(err.value) == (
+        "the second book (finetune.corpus) uses only 1 of the tokens the first never does, fewer "
+        "than groups.size=3: fine-tune on a book with more new tokens, or lower groups.size"
+    )
+
+
 @pytest.mark.parametrize("tied", [True, False])
 def test_the_reset_sets_exactly_the_unseen_rows_to_the_mean_of_the_others(tied):
     model = build_model(GPTConfig(**{**CFG.__dict__, "tied": tied}), seed=0)

@@ -104,6 +104,12 @@ def finetune_groups(groups, pretrain_freq, finetune_freq, size):
     candidates = finetune[(finetune["count"] > 0) & (pretrain.reindex(finetune.index) == 0)]
     new = candidates.reset_index().sort_values(["count", "token_id"], ascending=[False, True])
     new_ids = new["token_id"].to_numpy()[:size]
+    if len(new_ids) < size:
+        raise PipelineError(
+            f"the second book (finetune.corpus) uses only {len(new_ids)} of the tokens the first "
+            f"never does, fewer than groups.size={size}: fine-tune on a book with more new "
+            "tokens, or lower groups.size"
+        )
     parts = [
         groups.loc[groups["group"] == g, ["group", "position", "token_id"]] for g in GROUP_NAMES
     ]
