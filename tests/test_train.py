@@ -130,6 +130,19 @@ def test_a_state_from_other_settings_is_ignored(zipf_corpus, tmp_path, caplog):
     assert log.equals(run(zipf_corpus, steps=12)[1])
 
 
+@pytest.mark.parametrize("damage", [b"", b"not a saved state", "truncate"])
+def test_a_damaged_state_is_set_aside_and_training_starts_afresh(
+    zipf_corpus, tmp_path, caplog, damage
+):
+    path = tmp_path / "resume.pt"
+    run(zipf_corpus, steps=12, resume=ResumePoint(path, 4, "abc"))
+    path.write_bytes(path.read_bytes()[:100] if damage == "truncate" else damage)
+    _, log = run(zipf_corpus, steps=12, resume=ResumePoint(path, 4, "abc"))
+    assert re.search(rf"ignoring {re.escape(str(path))}: it cannot be read \(\w+", caplog.text)
+    assert "training starts from step 0" in caplog.text
+    assert log.equals(run(zipf_corpus, steps=12)[1])
+
+
 def test_step_options_reach_the_step_and_keep_the_numbers(zipf_corpus):
     """train passes its options to the step (compiled steps: test_step.py)."""
     _, log = run(zipf_corpus, steps=20, options=PRECISIONS["fp32"])

@@ -52,10 +52,23 @@ class ResumePoint:
     fingerprint: str
 
     def load(self):
+        """The saved state, or None: where there is none, where another run wrote it, or where
+        it cannot be read (damaged: a log line says so, and training starts afresh; the next
+        save replaces it)."""
         if not self.path.exists():
             return None
-        state = torch.load(self.path, map_location="cpu")
-        if state["fingerprint"] != self.fingerprint:
+        try:
+            state = torch.load(self.path, map_location="cpu")
+            written_by = state["fingerprint"]
+        except Exception as err:  # any damage: a truncated zip, a pickle of something else
+            log.warning(
+                "ignoring %s: it cannot be read (%s: %s); training starts from step 0",
+                self.path,
+                type(err).__name__,
+                err,
+            )
+            return None
+        if written_by != self.fingerprint:
             log.warning("ignoring %s: written by a run with other inputs or settings", self.path)
             return None
         return state
