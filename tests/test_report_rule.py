@@ -46,5 +46,5 @@ def test_every_input_and_param_of_the_report_rule_is_a_notebook_parameter_and_ba
     named = set(section(report, "input")) | set(section(report, "params"))
     named |= {"finetune_groups_path"} | {f"finetune_{k}_path" for k in tuned}
     assert "finetune_level_path" in named and "summary_path" in named
-    assert not_parameters() == {"template", "lib", "makers"}
+    assert not_parameters() == {"template", "html_template", "lib", "makers"}
     assert named - not_parameters() | {"lib_dir"} == notebook_parameters()

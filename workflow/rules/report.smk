@@ -50,6 +50,7 @@ rule report:
             else {}
         ),
         template=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
+        html_template=f"{workflow.basedir}/workflow/notebooks/offline.html.j2",
         frequency_path=pretrain(rules.count_tokens.output.frequency),
         frequency_summary_path=pretrain(rules.count_tokens.output.summary),
         groups_path=rules.select_groups.output.groups,

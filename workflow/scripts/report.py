@@ -8,7 +8,8 @@ import unused_tokens
 from unused_tokens.pipeline.stage import stage
 from unused_tokens.report.render import execute_notebook, to_html
 
-NOT_PARAMETERS = ("template", "lib", "makers")  # what the rule needs, not the notebook
+# what the rule needs, not the notebook
+NOT_PARAMETERS = ("template", "html_template", "lib", "makers")
 
 with stage(snakemake) as log:
     i, o, p = snakemake.input, snakemake.output, snakemake.params
@@ -17,5 +18,6 @@ with stage(snakemake) as log:
         if name not in NOT_PARAMETERS:
             parameters[name] = json.loads(json.dumps(value))  # plain lists and dicts
     execute_notebook(i.template, o.notebook, parameters)
-    to_html(o.notebook, o.html, f"{p.study}: what training does to rare and never-used tokens")
+    title = f"{p.study}: what training does to rare and never-used tokens"
+    to_html(o.notebook, o.html, title, i.html_template)
     log.info("report: %s", o.html)

@@ -31,11 +31,16 @@ PRINT_CSS = """<style>
 """  # in print, a heading stays with what follows it, and no figure is cut in two
 
 
-def to_html(notebook, html, title):
+def to_html(notebook, html, title, template):
     """Render an executed notebook as standalone HTML titled `title`, figures embedded, inputs
-    hidden, printable without a heading alone at the foot of a page."""
+    hidden, printable without a heading alone at the foot of a page, and with nothing to fetch
+    from elsewhere (`template`: workflow/notebooks/offline.html.j2, nbconvert's lab template
+    without its CDN scripts)."""
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        template_file=str(template),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     node = nbformat.read(str(notebook), as_version=4)
     node.metadata["title"] = title
