@@ -117,16 +117,17 @@ def decimals(row):
     return int(min(4, max(1, 1 - math.floor(math.log10(half) + 1e-9))))  # 1e-9: 0.01 is 0.0099…
 
 
-def interval(row, digits=None, signed=False):
+def interval(row, digits=None, signed=False, say_one_seed=False):
     """A `describe` row as "mean [low, high]", rounded to what its interval supports (decimals)
-    unless `digits` is given; the mean alone where there is no interval (one seed), "n/a" where
-    there is no value (a group the variant's model does not have). Every number the report, the
-    claims and the docs' tables write goes through here."""
+    unless `digits` is given; the mean alone where there is no interval (one seed), followed by
+    "(one seed: no interval)" if `say_one_seed`; "n/a" where there is no value (a group the
+    variant's model does not have). Every number the report, the claims and the docs' tables
+    write goes through here."""
     if math.isnan(row["mean"]):
         return "n/a"
     f = f"{'+' if signed else ''}.{decimals(row) if digits is None else digits}f"
     if math.isnan(row["ci_low"]):
-        return format(row["mean"], f)
+        return format(row["mean"], f) + (" (one seed: no interval)" if say_one_seed else "")
     return f"{row['mean']:{f}} [{row['ci_low']:{f}}, {row['ci_high']:{f}}]"
 
 

@@ -271,9 +271,7 @@ def measured_text(measure, d, missing=NO_TOKENS):
     there is no value, n/a and why (`missing`)."""
     if np.isnan(d["mean"]):
         return f"{measure}: n/a ({missing})"
-    if d["n_seeds"] < 2:
-        return f"{measure} = {interval(d, signed=True)} (one seed: no interval)"
-    return f"{measure} = {interval(d, signed=True)}"
+    return f"{measure} = {interval(d, signed=True, say_one_seed=True)}"
 
 
 def styled_claims(table):

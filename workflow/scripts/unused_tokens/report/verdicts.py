@@ -16,8 +16,7 @@ from ..pipeline.names import BASELINE_VARIANT, GROUP_LABELS, GROUP_NAMES
 
 
 def _value(row):
-    one = " (one seed: no interval)" if math.isnan(row["ci_low"]) else ""
-    return f"{interval(row, signed=True)}{one}"
+    return interval(row, signed=True, say_one_seed=True)
 
 
 def _side(row):
@@ -111,9 +110,8 @@ def findings(measures, final, vocab_size, variant=BASELINE_VARIANT):
         sentences.append(f"The never-used tokens {than}, by {_value(excess)} nats.")
     held_out = end.loc["held_out_loss"] if "held_out_loss" in end.index else None
     if held_out is not None and not math.isnan(held_out["mean"]):
-        one = " (one seed: no interval)" if math.isnan(held_out["ci_low"]) else ""
         sentences.append(
-            f"The loss on the held-out text, never trained on, ends at "
-            f"{interval(held_out)}{one} nats."
+            "The loss on the held-out text, never trained on, ends at "
+            f"{interval(held_out, say_one_seed=True)} nats."
         )
     return " ".join(sentences)

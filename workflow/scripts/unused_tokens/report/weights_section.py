@@ -80,8 +80,7 @@ def _reading(row):
 
 def _auc(row):
     """An AUC row as text: its interval, or its one value said to be one (never [x, x])."""
-    one = " (one seed: no interval)" if math.isnan(row["ci_low"]) else ""
-    return f"AUC {interval(row)}{one}"
+    return f"AUC {interval(row, say_one_seed=True)}"
 
 
 def verdict(detection, variant, matrix):
