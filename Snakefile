@@ -23,7 +23,7 @@ from unused_tokens.pipeline.config import (
     validate_config,
 )
 from unused_tokens.pipeline.files import check_writable
-from unused_tokens.pipeline.modules import helper_modules, stage_sources, write_stamp
+from unused_tokens.pipeline.modules import helper_modules, stage_sources
 from unused_tokens.training.progress import QUICK_OVERLAY
 from unused_tokens.report.outline import FIGURES, drawn
 from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA

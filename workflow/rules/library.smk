@@ -11,5 +11,7 @@ rule library:
     benchmark:
         f"{OUT}/benchmarks/library/{{stage}}.tsv"
     localrule: True
-    run:
-        write_stamp(input, output[0], log[0])
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/library.py"

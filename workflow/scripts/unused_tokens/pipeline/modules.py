@@ -1,15 +1,15 @@
 """Which of this package's modules a stage imports, found by reading its script (and notebook).
 
-The library rule lists them as inputs and writes one stamp per stage (their paths and sha256),
-which the stage takes as an input: editing a helper module reruns exactly the stages that use
-it, directly or through another module, and nothing keeps a hand-written list in step.
+The library rule (workflow/scripts/library.py) lists them as inputs and writes one stamp per
+stage (their paths and sha256), which the stage takes as an input: editing a helper module
+reruns exactly the stages that use it, directly or through another module, and nothing keeps a
+hand-written list in step.
 """
 
 import hashlib
 import json
 import modulefinder
 import tempfile
-import traceback
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent  # unused_tokens/
@@ -52,22 +52,16 @@ def _notebook_code(notebook):
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
-def write_stamp(modules, stamp, log):
-    """Write `stamp`: one line per module, its sha256 and path (relative to the package's
-    parent), atomically; `log` says how many, or what went wrong, with the traceback."""
+def write_stamp(modules, stamp):
+    """Write `stamp` atomically: one line per module, its sha256 and path (relative to the
+    package's parent). Returns how many modules it names."""
     from .files import atomic_output  # not at import time: the Snakefile imports this module
 
-    with open(log, "w") as out:
-        try:
-            lines = [
-                f"{hashlib.sha256(Path(m).read_bytes()).hexdigest()}  "
-                f"{Path(m).resolve().relative_to(PACKAGE.parent)}"
-                for m in sorted(modules)
-            ]
-            with atomic_output(stamp) as tmp:
-                tmp.write_text("".join(f"{line}\n" for line in lines))
-            out.write(f"{len(lines)} helper modules stamped in {stamp}\n")
-        except Exception as err:
-            out.write(f"unexpected error in rule library: {type(err).__name__}: {err}\n")
-            out.write(traceback.format_exc())
-            raise
+    lines = [
+        f"{hashlib.sha256(Path(m).read_bytes()).hexdigest()}  "
+        f"{Path(m).resolve().relative_to(PACKAGE.parent)}"
+        for m in sorted(modules)
+    ]
+    with atomic_output(stamp) as tmp:
+        tmp.write_text("".join(f"{line}\n" for line in lines))
+    return len(lines)
