@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import re
+import time
 
 import pytest
 
@@ -29,6 +31,17 @@ def endless(handler):
         handler.wfile.write(bytes(1 << 16))
 
 
+def trickle(handler):
+    """Promise the whole book, then send it a byte every 50 ms (about 3 minutes in all)."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(BODY)))
+    handler.end_headers()
+    for byte in BODY:
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+        time.sleep(0.05)
+
+
 def announces_a_gigabyte(handler):
     handler.send_response(200)
     handler.send_header("Content-Length", str(1 << 30))
@@ -47,6 +60,7 @@ def server(http_server):
             "/truncated.txt": truncated,
             "/endless.txt": endless,
             "/huge.txt": announces_a_gigabyte,
+            "/trickle.txt": trickle,
         }
     )
     return url
@@ -143,9 +157,27 @@ def test_a_source_sending_too_much_is_cut_off_and_the_next_tried(server, tmp_pat
     sources = [f"{server}/endless.txt", f"{server}/huge.txt", mirror.as_uri()]
     record = fetch_verified(sources, SHA, dest, timeout_s=5, retries=2, max_bytes=1 << 20)
     assert dest.read_bytes() == BODY and record["source"] == mirror.as_uri()
-    limit = "over the download limit of 1,048,576 bytes (download.max_mb)"
+    limit = "the download limit of 1,048,576 bytes (download.max_mb)"
     assert [f["reason"] for f in record["failed_sources"]] == [
-        f"cut off after {(1 << 20) + (1 << 16):,} bytes, {limit}",
-        f"announces {1 << 30:,} bytes, {limit}",
+        f"cut off after sending more than {limit}",
+        f"announces {1 << 30:,} bytes, over {limit}",
     ]
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["book.txt"]
+
+
+def test_a_source_that_trickles_is_cut_off_at_the_deadline_and_the_next_tried(server, tmp_path):
+    mirror = tmp_path / "mirror.txt"
+    mirror.write_bytes(BODY)
+    dest = tmp_path / "out" / "book.txt"
+    started = time.monotonic()
+    record = fetch_verified(
+        [f"{server}/trickle.txt", mirror.as_uri()], SHA, dest, timeout_s=5, deadline_s=1
+    )
+    assert time.monotonic() - started < 60  # not the three minutes the source would take
+    assert dest.read_bytes() == BODY and record["source"] == mirror.as_uri()
+    [failure] = record["failed_sources"]
+    assert failure["source"] == f"{server}/trickle.txt"  # not retried: it would trickle again
+    assert re.fullmatch(
+        r"still sending after 1 s \(\d+ bytes so far\), over download.deadline_s", failure["reason"]
+    )
     assert sorted(p.name for p in dest.parent.iterdir()) == ["book.txt"]

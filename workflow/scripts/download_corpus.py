@@ -14,6 +14,7 @@ with stage(snakemake) as log:
         d["retries"],
         key=p.key,
         max_bytes=d["max_mb"] << 20,
+        deadline_s=d["deadline_s"],
     )
     log.info("corpus: %d bytes from %s (sha256 %s)", record["bytes"], record["source"], p.sha256)
     write_json(record, snakemake.output.provenance)

@@ -20,6 +20,7 @@ with stage(snakemake) as log:
             d["retries"],
             key="tokenizer.sources",
             max_bytes=d["max_mb"] << 20,
+            deadline_s=d["deadline_s"],
         )
         log.info("%s: %d bytes from %s", name, records[name]["bytes"], records[name]["source"])
     write_json(records, snakemake.output.provenance)

@@ -1,6 +1,7 @@
 """Fetch a file from an ordered list of sources, keeping the first copy whose sha256 matches.
 
-A source is a URL: ``https://`` or ``http://`` (streamed with a timeout and retries), ``file://``
+A source is a URL: ``https://`` or ``http://`` (streamed with a timeout per read, a deadline for
+the whole copy and retries), ``file://``
 (a local copy) or ``package://<python package>/<path inside it>`` (a file shipped by an installed
 package, which is how the pipeline gets the GPT-2 tokenizer files offline).
 """
@@ -33,6 +34,10 @@ class OversizedTransfer(OSError):
     """The source sends more than the download limit: cut off before it fills the disk."""
 
 
+class SlowTransfer(OSError):
+    """The source is still sending at the deadline (one that trickles): cut off."""
+
+
 def _open(source, timeout_s):
     """Open `source` for binary reading."""
     scheme = urllib.parse.urlsplit(source).scheme
@@ -51,27 +56,36 @@ def _describe(err):
     """A short reason for a failed read: the underlying error of a URLError, else the error."""
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         err = err.reason if isinstance(err.reason, Exception) else err
-    if isinstance(err, TruncatedTransfer | OversizedTransfer):
+    if isinstance(err, TruncatedTransfer | OversizedTransfer | SlowTransfer):
         return str(err)
     return f"{type(err).__name__}: {err}"
 
 
-def _copy_hashing(source, dest, timeout_s, max_bytes):
+def _copy_hashing(source, dest, timeout_s, max_bytes, deadline_s):
     """Stream `source` into `dest`; return (sha256 hex, bytes written, first bytes). More than
-    `max_bytes`, announced or sent, raises OversizedTransfer."""
+    `max_bytes`, announced or sent, raises OversizedTransfer; still sending after `deadline_s`
+    seconds, SlowTransfer. Reads return what has arrived (read1), so that a source sending a
+    byte at a time meets the deadline within a read's timeout."""
+    started = time.monotonic()
     digest, size, head = hashlib.sha256(), 0, b""
     limit = f"the download limit of {max_bytes:,} bytes (download.max_mb)"
-    with _open(source, timeout_s) as src, open(dest, "wb") as out:
+    with _open(source, min(timeout_s, deadline_s)) as src, open(dest, "wb") as out:
         announced = getattr(src, "headers", {}).get("Content-Length")
         if announced is not None and int(announced) > max_bytes:
             raise OversizedTransfer(f"announces {int(announced):,} bytes, over {limit}")
-        while chunk := src.read(CHUNK):
+        read = getattr(src, "read1", src.read)
+        while chunk := read(CHUNK):
             head = head or chunk[:512]
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
             if size > max_bytes:
-                raise OversizedTransfer(f"cut off after {size:,} bytes, over {limit}")
+                raise OversizedTransfer(f"cut off after sending more than {limit}")
+            if time.monotonic() - started > deadline_s:
+                raise SlowTransfer(
+                    f"still sending after {deadline_s:g} s ({size:,} bytes so far), over "
+                    "download.deadline_s"
+                )
     if announced is not None and size < int(announced):
         raise TruncatedTransfer(f"truncated transfer: {size} of {announced} bytes arrived")
     return digest.hexdigest(), size, head
@@ -94,11 +108,13 @@ def fetch_verified(
     retry_wait_s=1.0,
     key="sources",
     max_bytes=64 << 20,
+    deadline_s=600.0,
 ):
     """Copy the first source whose content has `sha256` to `dest`; return its provenance record.
 
-    Network sources are tried `1 + retries` times; a hash mismatch, or more than `max_bytes`
-    (announced or sent, the copy then cut off), moves on to the next source at once. If every
+    Network sources are tried `1 + retries` times; a hash mismatch, more than `max_bytes`
+    (announced or sent, the copy then cut off) or a copy still under way after `deadline_s`
+    seconds moves on to the next source at once. If every
     source fails, FetchError lists each source with the reason it failed and names the config
     `key` the sources came from; `dest` is left untouched.
     """
@@ -110,12 +126,12 @@ def fetch_verified(
             network = urllib.parse.urlsplit(source).scheme in ("http", "https")
             for attempt in range(1 + (retries if network else 0)):
                 try:
-                    got, size, head = _copy_hashing(source, tmp, timeout_s, max_bytes)
+                    got, size, head = _copy_hashing(source, tmp, timeout_s, max_bytes, deadline_s)
                 except (OSError, ValueError, ModuleNotFoundError, http.client.HTTPException) as err:
                     if getattr(err, "errno", None) == errno.ENOSPC:
                         raise  # our disk, not the source: atomic_output names it
                     reason = _describe(err)
-                    if isinstance(err, OversizedTransfer):
+                    if isinstance(err, OversizedTransfer | SlowTransfer):
                         break
                     if attempt < retries and network:
                         time.sleep(retry_wait_s * (attempt + 1))
