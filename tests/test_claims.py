@@ -1,6 +1,7 @@
 """Claims: measured per run, tested on the interval over seeds; PASS only when the data say so."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,12 @@ from unused_tokens.analysis.aggregate import describe, holm, one_sided_p
 from unused_tokens.analysis.claims import (
     CLAIMS,
     FAMILIES,
+    MEASURE_LABELS,
     TESTED,
+    Test,
     claims,
     claims_page,
+    comparison,
     copying_effect,
     finished,
     how_many_tested,
@@ -133,14 +137,31 @@ def test_a_result_the_seeds_agree_on_passes_every_claim():
     assert set(table["family"]) <= set(FAMILIES)
     assert table["result"].tolist() == ["PASS"] * len(CLAIMS)
     copying = table.set_index("family").loc["copying"]
-    assert copying["measured"] == "copying = +0.2000 [+0.1975, +0.2025]"
-    assert copying["test"] == (
-        "copying > 0 (one-sided t-tests over 3 seeds, Holm-adjusted over the family's 1 tests, "
-        "p < 0.025)"
+    assert copying["measured"] == (
+        "most common tokens, input holding the token minus not holding it (nats) = "
+        "+0.2000 [+0.1975, +0.2025]"
     )
+    assert copying["test"] == (
+        "> 0 (one-sided t-tests over 3 seeds, Holm-adjusted over the family's 1 tests, p < 0.025)"
+    )
+    never = table.set_index("claim").loc["Never-used tokens fall the most"]
+    assert never["measured"].split(" = ")[0] == "never used tokens' change in training (nats)"
+    assert "; never-used tokens' change minus the least common's (nats) = " in never["measured"]
+    assert never["test"].startswith("both < 0 (one-sided")
     raised = table.set_index("claim").loc["Training raises the most common tokens", "test"]
     assert raised.endswith("Holm-adjusted over the family's 6 tests, p < 0.025)")
     assert (table["p_adjusted"] < 0.025).all()
+
+
+def test_every_measure_is_named_in_words_and_a_claims_comparisons_in_order():
+    assert list(MEASURE_LABELS) == list(schemas.MEASURES)
+    assert all(re.search(r"\((nats)\)$", label) for label in MEASURE_LABELS.values())
+    assert not any(re.search(r"[a-z]_[a-z]", label) for label in MEASURE_LABELS.values())
+    below, above = Test("a", False, 0), Test("b", True, 0.05)
+    assert comparison((below,)) == "< 0"
+    assert comparison((below, below)) == "both < 0"
+    assert comparison((below, below, below)) == "each < 0"
+    assert comparison((above, below)) == "> 0.05 and < 0 respectively"
 
 
 def test_one_sided_p_is_scipys_one_sample_t_test():

@@ -138,11 +138,14 @@ def test_claims_test_paired_differences_and_say_what_fails():
     table = claims(arms_log(), [1], reached=reached)
     assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
     assert table["measured"][0] == (
-        "held_out_new_loss pretrained - fresh at step 1 = +2.000 [+2.000, +2.000]"
+        'held-out loss on the new tokens after 1 steps, "pretrained" minus "fresh (untrained)" '
+        "(nats) = +2.000 [+2.000, +2.000]"
+    )
+    assert table["measured"][4].startswith(
+        'steps to the unigram level, "pretrained, unseen rows reset" minus "pretrained" = '
     )
     assert table["test"][4] == (
-        "steps to the level, pretrained_reset - pretrained < 0 (one-sided t-tests over 2 seeds, "
-        "Holm-adjusted over the family's 5 tests, p < 0.025)"
+        "< 0 (one-sided t-tests over 2 seeds, Holm-adjusted over the family's 5 tests, p < 0.025)"
     )
     assert (table["family"] == "finetune").all()
     assert table["p_adjusted"].tolist()[3:] == [0.0, 0.0]  # seeds that agree exactly
@@ -159,6 +162,7 @@ def test_a_level_no_seed_reaches_in_both_arms_gives_n_a_and_says_so():
     table = claims(arms_log(), [1], reached=reached)
     assert table["result"].tolist()[-2:] == ["N/A", "N/A"]
     assert table["measured"].iloc[-2] == (
-        "steps to the level, pretrained - fresh: n/a (no seed at which both arms reach the level "
-        "within 1 steps; pretrained reaches it at 0 of 3 seeds, fresh reaches it at 2 of 3 seeds)"
+        'steps to the unigram level, "pretrained" minus "fresh (untrained)": n/a (no seed at '
+        'which both arms reach the level within 1 steps; "pretrained" reaches it at 0 of 3 '
+        'seeds, "fresh (untrained)" reaches it at 2 of 3 seeds)'
     )

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..pipeline import schemas
-from ..pipeline.names import GROUP_NAMES
+from ..pipeline.names import GROUP_LABELS, GROUP_NAMES
 from .aggregate import ALPHA, describe, holm, interval, one_sided_p
 
 UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
@@ -102,6 +102,20 @@ def run_measures(probe_groups, vocab_logprobs, counts, control):
     return {name: measures[name] for name in schemas.MEASURES}
 
 
+MEASURE_LABELS = {  # run_measures in words, with their unit, as the claims table names them
+    "untrained_gap": "untrained, the largest distance of a group's mean from -ln V (nats)",
+    "copying": "most common tokens, input holding the token minus not holding it (nats)",
+    "copying_gaps": "most common tokens' unmasked-minus-masked gap, trained minus unigram (nats)",
+    **{f"change_{g}": f"{GROUP_LABELS[g]} tokens' change in training (nats)" for g in GROUP_NAMES},
+    "fall_excess": "never-used tokens' change minus the least common's (nats)",
+    "most_minus_least": "trained, most common minus least common tokens (nats)",
+    "least_minus_never": "trained, least common minus never-used tokens (nats)",
+    "never_used_log_prob_change": "every never-used token's log-probability, mean change (nats)",
+    "never_used_logit_change": "every never-used token's logit, mean change (nats)",
+    "logsumexp_change": "the normaliser (mean logsumexp), change (nats)",
+}
+
+
 def _mean_or_nan(values):
     values = values[~np.isnan(values)]
     return float(values.mean()) if len(values) else np.nan
@@ -118,7 +132,8 @@ class Test:
         return one_sided_p(row, self.bound, self.above)
 
     def __str__(self):
-        return f"{self.measure} {'>' if self.above else '<'} {self.bound:g}"
+        """The comparison alone ("> 0"): the claims table names the measure beside it."""
+        return f"{'>' if self.above else '<'} {self.bound:g}"
 
 
 @dataclass(frozen=True)
@@ -210,9 +225,20 @@ def claim_rows(variant, found, missing=None):
             measured_text(t.measure, d, missing.get(t.measure, NO_TOKENS))
             for t, d in zip(claim.tests, ds, strict=True)
         )
-        test = " and ".join(map(str, claim.tests)) + f" ({how})"
+        test = f"{comparison(claim.tests)} ({how})"
         rows.append((variant, claim.family, claim.text, measured, test, result, p))
     return rows
+
+
+def comparison(tests):
+    """What a claim's tests require, in the order the measured column lists the measures:
+    "< 0", "both > 0", or "> 0 and < 0 respectively"."""
+    texts = [str(t) for t in tests]
+    if len(texts) == 1:
+        return texts[0]
+    if len(set(texts)) == 1:
+        return f"{'both' if len(texts) == 2 else 'each'} {texts[0]}"
+    return " and ".join(texts) + " respectively"
 
 
 def claims(measures):
@@ -267,11 +293,13 @@ NO_TOKENS = "the model has no such tokens"
 
 
 def measured_text(measure, d, missing=NO_TOKENS):
-    """A measure's mean with its 95% interval (a `describe` row `d`), as a claim shows it; where
-    there is no value, n/a and why (`missing`)."""
+    """A measure's mean with its 95% interval (a `describe` row `d`), as a claim shows it, named
+    in words (MEASURE_LABELS; a measure not there is its own words); where there is no value,
+    n/a and why (`missing`)."""
+    label = MEASURE_LABELS.get(measure, measure)
     if np.isnan(d["mean"]):
-        return f"{measure}: n/a ({missing})"
-    return f"{measure} = {interval(d, signed=True, say_one_seed=True)}"
+        return f"{label}: n/a ({missing})"
+    return f"{label} = {interval(d, signed=True, say_one_seed=True)}"
 
 
 def styled_claims(table):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..pipeline import schemas
 from ..pipeline.errors import PipelineError
-from ..pipeline.names import ARMS
+from ..pipeline.names import ARM_LABELS, ARMS, HELD_OUT_LABELS
 from .aggregate import describe, stacked
 from .claims import Claim, Test, claim_rows
 
@@ -107,16 +107,23 @@ def claims(long, report_steps, reached):
     for k in report_steps:
         for text, (first, second, quantity, above) in LOSS_CLAIMS:
             at = values.xs((k, quantity), level=("step", "quantity"))
-            measure = f"{quantity} {first} - {second} at step {k}"
+            measure = f"{HELD_OUT_LABELS[quantity]} after {k} steps, {_minus(first, second)} (nats)"
             found.append(_paired(text.format(k=k), measure, at[first] - at[second], above))
     for text, (first, second, above) in REACH_CLAIMS:
-        measure = f"steps to the level, {first} - {second}"
+        measure = f"steps to the unigram level, {_minus(first, second)}"
         why[measure] = (
             f"no seed at which both arms reach the level within {long['step'].max()} steps; "
-            + (", ".join(f"{arm} reaches it at {_reached(steps[arm])}" for arm in (first, second)))
+            + ", ".join(
+                f'"{ARM_LABELS[a]}" reaches it at {_reached(steps[a])}' for a in (first, second)
+            )
         )
         found.append(_paired(text, measure, steps[first] - steps[second], above))
     return pd.DataFrame(claim_rows("finetune", found, why), columns=schemas.CLAIMS.names)
+
+
+def _minus(first, second):
+    """The difference of two arms in words: '"pretrained" minus "fresh (untrained)"'."""
+    return f'"{ARM_LABELS[first]}" minus "{ARM_LABELS[second]}"'
 
 
 def _reached(steps):
