@@ -4,6 +4,7 @@ Checks every output's schema, that a second run has nothing to do, and that edit
 value (or one helper module) reruns exactly the stages downstream of it.
 """
 
+import hashlib
 import html
 import json
 import math
@@ -83,12 +84,22 @@ def workdir(tmp_path_factory):
     alice = base / "alice.txt"
     alice.write_text(second_book_text())
     work = prepare_run(base / "work", book_text(), merged(MATRIX, finetune_overlay(alice)))
+    git = ["git", "-C", str(work), "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the workflow"]):
+        subprocess.run([*git, *args], check=True)
+    (base / "git.json").write_text(json.dumps(git_state(work)))
     for folder in outside(work):
         folder.mkdir()
     (work.parent / "started").touch()
     tmp, home = outside(work)
     _, output = snakemake(work, env={"TMPDIR": str(tmp), "HOME": str(home)})
     return work, output
+
+
+def git_state(work):
+    """{path under .git: sha256} of the checkout `work`."""
+    files = sorted(p for p in (work / ".git").rglob("*") if p.is_file())
+    return {str(p.relative_to(work)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def outside(work):
@@ -124,6 +135,21 @@ def test_a_run_writes_nothing_outside_results_but_known_caches(workdir):
         if p.stat().st_mtime > started and p.parts[len(work.parts)] not in ("results", ".snakemake")
     ]
     assert written == []
+
+
+def test_the_checkouts_git_folder_is_untouched_and_the_report_names_its_commit(workdir):
+    """Reading the commit for the report's run facts must not refresh git's index: .git holds
+    the same files with the same bytes as before the study."""
+    work = workdir[0]
+    assert git_state(work) == json.loads((work.parent / "git.json").read_text())
+    head = subprocess.run(
+        ["git", "-C", str(work), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    report = out(workdir, "report/report.html").read_text()
+    assert head in report and f"{head}-dirty" not in report
 
 
 @pytest.mark.parametrize("path", [*PARQUET_OUTPUTS, *FINETUNE_OUTPUTS])
