@@ -103,7 +103,9 @@ def test_killed_training_resumes_bit_identically(reference, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
-def test_ctrl_c_saves_the_step_under_way_and_the_rerun_goes_on_from_it(reference, tmp_path):
+def test_ctrl_c_stops_training_at_once_and_the_rerun_goes_on_from_where_it_stopped(
+    reference, tmp_path
+):
     """Ctrl-C (SIGINT to the whole foreground process group) with no periodic saves at all."""
     no_saves = {**LONG["runtime"], "checkpoint_every": 0}
     work = prepare_run(tmp_path, book_text(), {**LONG, "runtime": no_saves})
@@ -113,20 +115,22 @@ def test_ctrl_c_saves_the_step_under_way_and_the_rerun_goes_on_from_it(reference
     os.killpg(run.pid, signal.SIGINT)
     output, _ = run.communicate(timeout=HANG_S)
     assert run.returncode != 0, output
+    # Left undone where it came before the step's update, else after that update.
     stopped = re.search(
-        r"interrupted by SIGINT at step (\d+): the training state is saved to "
-        r"(\S+); run the same command again to go on from step (\d+)",
+        r"interrupted by SIGINT (during|at) step (\d+)(?:, which is left undone)?: the training "
+        r"state is saved to (\S+); run the same command again to go on from step (\d+)",
         train_log.read_text(),
     )
     assert stopped, train_log.read_text()
-    step = int(stopped[1])
-    assert KILL_AT <= step < STEPS and int(stopped[3]) == step + 1
-    assert stopped[2] == f"results/e2e/{RUN}/train/resume.pt"
-    assert torch.load(work / stopped[2])["next_step"] == step + 1
+    step, next_step = int(stopped[2]), int(stopped[4])
+    assert KILL_AT <= step < STEPS
+    assert next_step == (step if stopped[1] == "during" else step + 1)
+    assert stopped[3] == f"results/e2e/{RUN}/train/resume.pt"
+    assert torch.load(work / stopped[3])["next_step"] == next_step
 
     snakemake(work, "--until", "train")
     log = train_log.read_text()
-    assert f"resuming at step {step + 1} from results/e2e/{RUN}/train/resume.pt" in log
+    assert f"resuming at step {next_step} from results/e2e/{RUN}/train/resume.pt" in log
     got = pd.read_parquet(run_results(work) / "train/training_log.parquet")
     assert got.equals(pd.read_parquet(run_results(reference) / "train/training_log.parquet"))
 

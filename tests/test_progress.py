@@ -67,9 +67,10 @@ LOADED = Load(own=0.5, others=1.5, threads=2, cores=2)
 
 
 def test_the_stop_names_the_load_and_the_estimate_without_it():
-    message = over_the_limit(4000, 1000, LOADED, CpuLimit(0.5, runs=3))
+    message = over_the_limit(4000, 1000, LOADED, CpuLimit(0.5, runs=3), per_step=4)
     assert message.startswith(
-        "training would take about 3:20:00 on this CPU (3 runs of about 1:06:40), 0:50:00 "
+        "training would take about 3:20:00 on this CPU (3 runs of about 1:06:40 at 4.00 s per "
+        "step), 0:50:00 "
         "without the other processes (other processes used 1.5 of the 2 cores this run may use "
         "while it was measured, the run itself 0.5 with its 2 threads (load average "
     )
@@ -83,10 +84,11 @@ def test_the_stop_names_the_load_and_the_estimate_without_it():
 
 def test_the_stop_does_not_suggest_the_quick_overlay_to_a_study_that_uses_it():
     idle = Load(own=2.0, others=0.0, threads=2, cores=2)
-    assert over_the_limit(4000, 4000, idle, CpuLimit(1, runs=2, quick=True)) == (
-        "training would take about 2:13:20 on this CPU (2 runs of about 1:06:40), over "
-        "runtime.cpu_limit_hours=1 although the study already uses config/smoke.yaml: use a GPU "
-        "or rerun with --config 'runtime={cpu_limit_hours: 0}' to train anyway"
+    assert over_the_limit(4000, 4000, idle, CpuLimit(1, runs=2, quick=True), per_step=0.5) == (
+        "training would take about 2:13:20 on this CPU (2 runs of about 1:06:40 at 0.50 s per "
+        "step), over runtime.cpu_limit_hours=1 although the study already uses config/smoke.yaml, "
+        "so this CPU is too slow or too busy for it: use a GPU or rerun with --config "
+        "'runtime={cpu_limit_hours: 0}' to train anyway"
     )
 
 
@@ -122,7 +124,10 @@ def test_a_run_over_the_limit_even_without_the_load_stops_naming_it(monkeypatch)
     with pytest.raises(PipelineError) as err:
         progress.check_estimate(3, "cpu", CpuLimit(0.1, runs=3, quick=True), threads=2)
     assert "without the other processes (other processes used 1.5 of the 2 cores" in str(err.value)
-    assert "although the study already uses config/smoke.yaml: use a GPU or rerun" in str(err.value)
+    assert (
+        "although the study already uses config/smoke.yaml, so this CPU is too slow or too "
+        "busy" in str(err.value)
+    )
     assert "add config/smoke.yaml" not in str(err.value)
 
 
@@ -131,6 +136,43 @@ def test_an_idle_run_is_held_to_its_wall_clock(monkeypatch, caplog):
     with pytest.raises(PipelineError, match=r"^training would take about 0:50:1\d on this CPU"):
         progress.check_estimate(3, "cpu", CpuLimit(0.5, runs=3), threads=2)
     assert "slowed by other processes" not in caplog.text
+
+
+def after_the_first_step(monkeypatch, seconds):
+    """A Progress of 1,000 steps whose first step took `seconds` on an idle machine."""
+    progress = Progress(0, 1000, tokens_per_step=1, log_every=10)
+    now = time.perf_counter()
+    progress.started = progress.first_done = now - seconds
+    progress.start_sample = CpuSample(now - seconds, 0.0, 0.0)
+    sample = CpuSample(now, 2.0 * seconds, 2.0 * seconds)
+    monkeypatch.setattr(CpuSample, "now", classmethod(lambda cls, wall: sample))
+    monkeypatch.setattr(progress_module, "usable_cores", lambda: {0, 1})
+    return progress
+
+
+def test_a_study_far_over_the_limit_stops_after_its_first_step(monkeypatch, caplog):
+    """3 runs of 1,000 steps, the first step 8 s: at 4 s a step (half of it, for the warm-up)
+    the study takes 3:20:00, over a 3-hour limit."""
+    progress = after_the_first_step(monkeypatch, 8)
+    with pytest.raises(PipelineError) as err:
+        progress.check_estimate(0, "cpu", CpuLimit(3, runs=3), threads=2)
+    assert str(err.value).startswith(
+        "training would take at least about 3:20:00 on this CPU (3 runs of about 1:06:40 at 4.00 "
+        "s per step, 1/2 of the first step's time), over runtime.cpu_limit_hours=3: add "
+        "config/smoke.yaml"
+    )
+    assert "estimate:" not in caplog.text  # the estimate proper comes after ESTIMATE_AFTER steps
+
+
+@pytest.mark.parametrize(("seconds", "limit"), [(5, 3), (8, 0)], ids=["within-at-half", "no-limit"])
+def test_a_first_step_within_the_limit_at_half_its_time_waits_for_the_estimate(
+    monkeypatch, seconds, limit
+):
+    """A first step of 5 s: 3 runs at 2.5 s a step take 2:05:00, under 3 hours (at the full 5 s
+    they would be over): the estimate after the next steps decides. With no limit, no stop."""
+    progress = after_the_first_step(monkeypatch, seconds)
+    progress.check_estimate(0, "cpu", CpuLimit(limit, runs=3), threads=2)
+    progress.check_estimate(0, "cuda", CpuLimit(1e-6, runs=3), threads=2)  # never on a GPU
 
 
 def test_a_step_longer_than_the_interval_gets_heartbeat_lines(caplog):

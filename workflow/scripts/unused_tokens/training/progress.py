@@ -6,14 +6,16 @@ compiles, a slow CPU), a heartbeat line says which step is under way and for how
 first ESTIMATE_AFTER steps past the first (which pays for warm-up and compilation), the estimate
 for the run and for the study's runs one after another is logged; on the CPU, training stops
 there when the study's estimate is over the configured limit, naming the quick overlay (unless
-the study already uses it) and how to go on.
+the study already uses it) and how to go on. A study far over the limit stops after its first
+step already: when the first step, counted at 1/WARM_UP of its time, puts it over.
 
 A loaded machine must not pass for a slow one: the estimate says how many cores' worth of CPU
 other processes used while it was measured, on the cores this run may use (its CPU affinity,
 which a scheduler's cgroup or `taskset` may narrow; from /proc/stat, where Linux has it), and
 the limit is applied to the estimate without them: the wall clock scaled by the share of those
 cores this run got against what it could have had. SIGINT (Ctrl-C) and SIGTERM (a scheduler's
-cancel) are caught, so that training can finish its step and save its state before it stops.
+cancel) are caught, so that training can leave the step under way undone (or finish it, once its
+update has begun) and save its state before it stops.
 """
 
 import contextlib
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL_S = 30  # at most this many seconds between two progress lines
 ESTIMATE_AFTER = 3  # steps after the first that the estimate is measured on
+WARM_UP = 2  # the first step takes at most this many times as long as a later one
 QUICK_OVERLAY = "config/smoke.yaml"
 NO_LIMIT = "--config 'runtime={cpu_limit_hours: 0}'"
 COMPETING_CORES = 0.25  # other processes' use, in cores, from which the estimate names them...
@@ -238,28 +241,37 @@ class Progress:
     def check_estimate(self, step, device, limit=UNLIMITED, threads=1):
         """At the estimating step: log the estimate of this run and of `limit.runs` like it one
         after another, and on the CPU the load it was measured under; on the CPU, stop if the
-        latter without the load is over `limit.hours` (0: no limit). `threads`: the run's."""
-        if step != self.start + ESTIMATE_AFTER or step >= self.steps:
+        latter without the load is over `limit.hours` (0: no limit). `threads`: the run's.
+        After the first step, on the CPU, stop already if the study is over the limit at
+        1/WARM_UP of that step's time per step."""
+        if step >= self.steps:
+            return
+        first = step == self.start and device == "cpu" and limit.hours > 0
+        if not first and step != self.start + ESTIMATE_AFTER:
             return
         now = time.perf_counter()
-        total = now - self.started + self.seconds_left(step, now)
-        per_step = (now - self.first_done) / ESTIMATE_AFTER
-        log.info(
-            "estimate: this run takes about %s on %s (%.2f s per step, %d steps); "
-            "the study's %s about %s one after another",
-            hms(total),
-            device,
-            per_step,
-            self.steps - self.start,
-            runs_of(limit.runs),
-            hms(total * limit.runs),
-        )
+        if first:
+            per_step = (now - self.started) / WARM_UP
+            total = per_step * (self.steps - self.start)
+        else:
+            total = now - self.started + self.seconds_left(step, now)
+            per_step = (now - self.first_done) / ESTIMATE_AFTER
+            log.info(
+                "estimate: this run takes about %s on %s (%.2f s per step, %d steps); "
+                "the study's %s about %s one after another",
+                hms(total),
+                device,
+                per_step,
+                self.steps - self.start,
+                runs_of(limit.runs),
+                hms(total * limit.runs),
+            )
         if device != "cpu":
             return
         cores = len(usable_cores())
         load = Load(*CpuSample.now(now).since(self.start_sample), threads, cores)
         unloaded = total * load.share
-        if load.competing:
+        if load.competing and not first:
             log.warning(
                 "the estimate was slowed by other processes: %s; without them the study's runs "
                 "would take about %s",
@@ -267,18 +279,26 @@ class Progress:
                 hms(unloaded * limit.runs),
             )
         if limit.hours and unloaded * limit.runs > limit.hours * 3600:
-            raise PipelineError(over_the_limit(total, unloaded, load, limit))
+            raise PipelineError(over_the_limit(total, unloaded, load, limit, per_step, first))
 
 
-def over_the_limit(total, unloaded, load, limit):
-    """The message that stops a CPU run whose study would take over `limit.hours`."""
+def over_the_limit(total, unloaded, load, limit, per_step, first=False):
+    """The message that stops a CPU run whose study would take over `limit.hours`; `first`: the
+    estimate is the first step's, at 1/WARM_UP of its time (`per_step`)."""
+    basis = f"{per_step:.2f} s per step" + (
+        f", 1/{WARM_UP} of the first step's time" if first else ""
+    )
     took = (
-        f"about {hms(total * limit.runs)} on this CPU ({runs_of(limit.runs)} of about {hms(total)})"
+        f"{'at least ' if first else ''}about {hms(total * limit.runs)} on this CPU "
+        f"({runs_of(limit.runs)} of about {hms(total)} at {basis})"
     )
     if load.competing:
         took += f", {hms(unloaded * limit.runs)} without the other processes ({load})"
     if limit.quick:
-        ways = f" although the study already uses {QUICK_OVERLAY}: use a GPU or"
+        ways = (
+            f" although the study already uses {QUICK_OVERLAY}, so this CPU is too slow or too "
+            "busy for it: use a GPU or"
+        )
     else:
         ways = (
             f": add {QUICK_OVERLAY} to your --configfile list for the quick version (minutes), "
@@ -290,19 +310,47 @@ def over_the_limit(total, unloaded, load, limit):
     )
 
 
+class Abandoned(Exception):
+    """A signal came while the step under way could still be left undone."""
+
+
+class Interruptions:
+    """SIGINT and SIGTERM while training: their names, in `received`. Between `open()` (a
+    step begins) and `close()` (its update begins) the step may be left undone: a signal there
+    raises Abandoned at once, in Python code between two of PyTorch's calls (one long call,
+    such as a backward pass, finishes first). At other times it is only noted, and the caller
+    stops after the step."""
+
+    def __init__(self):
+        self.received, self.abandonable = [], False
+
+    def note(self, signum, _frame):
+        self.received.append(signal.Signals(signum).name)
+        if self.abandonable:
+            self.abandonable = False
+            raise Abandoned(self.received[0])
+
+    def open(self):
+        """A step begins: from here a signal abandons it (one already noted does so now)."""
+        if self.received:
+            raise Abandoned(self.received[0])
+        self.abandonable = True
+
+    def close(self, *_hook_args):
+        """The step's update begins (an optimizer's step pre-hook): it must now finish."""
+        self.abandonable = False
+
+
 @contextlib.contextmanager
 def interruptible():
-    """Within the block, SIGINT and SIGTERM only append their names to the yielded list; the
-    caller checks it between steps. The previous handlers come back afterwards."""
-    received = []
+    """Within the block, SIGINT and SIGTERM go to the yielded Interruptions. The previous
+    handlers come back afterwards."""
+    interruptions = Interruptions()
     signals = (signal.SIGINT, signal.SIGTERM)
-
-    def note(signum, _frame):
-        received.append(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, note) for s in signals}
+    previous = {s: signal.signal(s, interruptions.note) for s in signals}
     try:
-        yield received
+        yield interruptions
     finally:
+        interruptions.close()
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -24,7 +24,7 @@ from ..pipeline.errors import PipelineError
 from ..pipeline.files import atomic_output, sha256_of
 from ..pipeline.step_options import PIPELINE
 from .batches import random_windows, to_device
-from .progress import UNLIMITED, Progress, interruptible
+from .progress import UNLIMITED, Abandoned, Progress, interruptible
 from .step import TrainStep, compile_report
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,9 @@ def train(
     random training windows; groups: {name: ids} for names.GROUP_NAMES, in that order.
     With a ResumePoint, the state is saved every `resume.every` updates and a saved state left by
     an interrupted run is continued from; on the CPU the result is bit-identical to a run that
-    was never interrupted; SIGINT or SIGTERM stops training after the current step, with its
-    state saved there. A non-finite loss stops training with PipelineError naming the step. On
+    was never interrupted; SIGINT or SIGTERM stops training at once, leaving the step under way
+    undone (or, once its update has begun, after it), with the state saved as of the last step
+    done. A non-finite loss stops training with PipelineError naming the step. On
     the CPU, training stops after its first steps when the study's runs would take over the
     `cpu_limit` (progress.CpuLimit) one after another on an unloaded machine.
     `options` (step_options.StepOptions) choose kernels and compilation, not what is computed.
@@ -155,38 +156,65 @@ def train(
     tokens_per_step = settings.batch_size * model.cfg.context
     progress = Progress(start, steps, tokens_per_step, log_every, row=row)
     checked, device_type = start, torch.device(device).type
-    with interruptible() as received, progress.heartbeat():
-        for step in range(start, steps + 1):
-            progress.begin(step)
-            x, y = (
-                to_device(t, device)
-                for t in random_windows(tokens, settings.batch_size, model.cfg.context, generator)
-            )
-            scored = held_out.losses(step_once, step, steps) if held_out else unscored
-            rows.append(torch.cat([step_once(x, y, update=step < steps), scored]))
-            stopping = bool(received) and step < steps
-            saving = resume is not None and (resume.due(step + 1, steps) or stopping)
-            if saving or progress.due(step):
-                checked = _check_finite(rows, checked)
-                progress.report(step, rows[-1].tolist())
-            progress.check_estimate(step, device_type, cpu_limit, torch.get_num_threads())
-            if saving:
-                resume.save(
-                    {
-                        "next_step": step + 1,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "generator": generator.get_state(),
-                        "rows": torch.stack(rows).cpu(),
-                    }
+
+    def save(next_step, generator_state):
+        resume.save(
+            {
+                "next_step": next_step,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "generator": generator_state,
+                "rows": torch.stack(rows).cpu(),
+            }
+        )
+        log.info("step %d: training state saved to %s", next_step - 1, resume.path)
+
+    with interruptible() as signals, progress.heartbeat():
+        update_begins = optimizer.register_step_pre_hook(signals.close)
+        try:
+            for step in range(start, steps + 1):
+                before_step = generator.get_state()
+                signals.open()  # from here to the update a signal leaves the step undone
+                progress.begin(step)
+                x, y = (
+                    to_device(t, device)
+                    for t in random_windows(
+                        tokens, settings.batch_size, model.cfg.context, generator
+                    )
                 )
-                log.info("step %d: training state saved to %s", step, resume.path)
-            if stopping:
-                saved = f"saved to {resume.path}" if resume else "not saved"
-                raise PipelineError(
-                    f"interrupted by {received[0]} at step {step}: the training state is {saved}; "
-                    f"run the same command again to go on from step {step + 1}"
-                )
+                scored = held_out.losses(step_once, step, steps) if held_out else unscored
+                rows.append(torch.cat([step_once(x, y, update=step < steps), scored]))
+                signals.close()
+                stopping = bool(signals.received) and step < steps
+                saving = resume is not None and (resume.due(step + 1, steps) or stopping)
+                if saving or progress.due(step):
+                    checked = _check_finite(rows, checked)
+                    progress.report(step, rows[-1].tolist())
+                progress.check_estimate(step, device_type, cpu_limit, torch.get_num_threads())
+                if saving:
+                    save(step + 1, generator.get_state())
+                if stopping:
+                    saved = f"saved to {resume.path}" if resume else "not saved"
+                    raise PipelineError(
+                        f"interrupted by {signals.received[0]} at step {step}: the training "
+                        f"state is {saved}; run the same command again to go on from step "
+                        f"{step + 1}"
+                    )
+        except Abandoned as signal_name:
+            if resume is None:
+                saved = "not saved"
+            elif step > start:
+                save(step, before_step)
+                saved = f"saved to {resume.path}"
+            else:  # nothing done since the state was loaded, or none at all
+                saved = f"in {resume.path}" if start else "not saved (no step was done)"
+            raise PipelineError(
+                f"interrupted by {signal_name} during step {step}, which is left undone: the "
+                f"training state is {saved}; run the same command again to go on from step "
+                f"{step}"
+            ) from None
+        finally:
+            update_begins.remove()
     if options.compile:
         log.info("%s (cache: %s)", compile_report(), os.environ.get("TORCHINDUCTOR_CACHE_DIR"))
     table = pd.DataFrame(torch.stack(rows).cpu().numpy(), columns=row)
