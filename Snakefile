@@ -24,6 +24,7 @@ from unused_tokens.pipeline.config import (
 )
 from unused_tokens.pipeline.files import check_writable
 from unused_tokens.pipeline.modules import helper_modules, stage_sources
+from unused_tokens.pipeline.plan import plan_line, step_kind
 from unused_tokens.training.progress import QUICK_OVERLAY
 from unused_tokens.report.outline import FIGURES, drawn
 from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA
@@ -82,8 +83,14 @@ rule all:
         rules.report.output,
 
 
+# The training still to do and its time here, before a study starts and in a dry run.
+if workflow.is_main_process and workflow.output_settings.dryrun:
+    print(plan_line(training_to_do()))
+
+
 onstart:
     check_writable(OUT)
+    print(plan_line(training_to_do()))
 
 
 onsuccess:

@@ -4,6 +4,7 @@ Checks every output's schema, that a second run has nothing to do, and that edit
 value (or one helper module) reruns exactly the stages downstream of it.
 """
 
+import datetime
 import hashlib
 import html
 import json
@@ -326,6 +327,27 @@ def test_report_is_rendered_without_code(workdir):
 def test_second_run_has_nothing_to_do(workdir):
     _, output = snakemake(workdir[0], "-n")
     assert "Nothing to be done" in output
+    assert "\nplan: no training left to do\n" in output
+
+
+def test_a_dry_run_plans_the_training_at_the_step_times_measured_here(workdir):
+    """Every train and fine-tuning job recorded its time per step (one kind of step: the
+    variant changes only the learning rate); a new study of three seeds is planned with it."""
+    assert (
+        f"plan: 4 training runs of {STEPS} steps and 6 fine-tuning runs of {FINETUNE_STEPS} "
+        "steps to do; no step of this kind measured on this machine yet" in workdir[1]
+    )  # the study's own run, before its first job
+    times = (workdir[0] / "results" / ".step_times.tsv").read_text().splitlines()[1:]
+    assert len(times) == len(RUNS) + 3 * 2  # the runs, then three arms of two seeds
+    assert len({line.split("\t")[2] for line in times}) == 1
+    last = float(times[-1].split("\t")[3])
+    _, output = snakemake(workdir[0], "-n", "--config", "study=e2e_more", "seeds=[0,1,2]")
+    total = (6 * STEPS + 9 * FINETUNE_STEPS) * last
+    assert (
+        f"\nplan: 6 training runs of {STEPS} steps and 9 fine-tuning runs of {FINETUNE_STEPS} "
+        f"steps to do, about {datetime.timedelta(seconds=round(total))} one after another at the "
+        "step times measured on this machine (results/.step_times.tsv)\n" in output
+    )
 
 
 def test_the_order_of_overlays_reruns_nothing(workdir):

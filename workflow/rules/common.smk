@@ -26,6 +26,24 @@ QUICK = any(
 )
 
 
+def training_to_do():
+    """(what, steps, kind of step) of each training and fine-tuning run of the study whose
+    output is not there yet (pipeline/plan.py)."""
+    runtime, todo = config["runtime"], []
+    for variant, seed in STUDY.runs():
+        run = STUDY.run(variant, seed)
+        if not os.path.exists(f"{RUN}/train/model.pt".format(variant=variant, seed=seed)):
+            kind = step_kind(run.model, run.train.batch_size, runtime)
+            todo.append(("training", run.train.steps, kind))
+    for seed in STUDY.seeds if FINETUNE else ():
+        run = STUDY.finetune_run(seed)
+        for arm in ARMS:
+            if not os.path.exists(f"{TUNE}/log.parquet".format(arm=arm, seed=seed)):
+                kind = step_kind(run.model, run.train.batch_size, runtime)
+                todo.append(("fine-tuning", run.train.steps, kind))
+    return todo
+
+
 def book(corpus):
     """The config section of a book: its sources, sha256 and stripping."""
     return config["corpus"] if corpus == "pretrain" else config["finetune"]["corpus"]

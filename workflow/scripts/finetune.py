@@ -45,6 +45,7 @@ with stage(snakemake) as log:
         ),
         split_ids=new,
         held_out=held_out,
+        record=context.step_time_recorder(),
     )
     write_parquet(
         table, snakemake.output.log, schemas.FINETUNE_LOG, {**context.metadata(), "arm": arm}

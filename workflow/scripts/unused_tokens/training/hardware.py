@@ -17,9 +17,7 @@ logged stay in fp32.
 
 import logging
 import os
-import platform
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -93,16 +91,6 @@ def resolve_device(requested):
         log.warning("no usable CUDA device: running on the CPU (runtime.device: auto)")
     log.info("device: %s", describe_device(device))
     return device
-
-
-def host_cpu():
-    """The host's CPU model, as the kernel names it (platform's answer elsewhere)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def describe_device(device):

@@ -19,7 +19,6 @@ update has begun) and save its state before it stops.
 """
 
 import contextlib
-import datetime
 import logging
 import os
 import signal
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from ..pipeline import schemas
 from ..pipeline.errors import PipelineError
+from ..pipeline.plan import hms
 
 log = logging.getLogger(__name__)
 
@@ -147,18 +147,23 @@ def runs_of(count):
     return f"{count} run{'s' if count != 1 else ''}"
 
 
-def hms(seconds):
-    """A duration as h:mm:ss."""
-    return str(datetime.timedelta(seconds=round(seconds)))
-
-
 class Progress:
     """Progress lines and the time estimate of a run from step `start` to step `steps`."""
 
     def __init__(
-        self, start, steps, tokens_per_step, log_every, interval_s=INTERVAL_S, row=schemas.LOG_ROW
+        self,
+        start,
+        steps,
+        tokens_per_step,
+        log_every,
+        interval_s=INTERVAL_S,
+        row=schemas.LOG_ROW,
+        record=None,
     ):
+        """`record`: called with the seconds per step of the estimate (without other processes'
+        load), for the plan of later studies (pipeline/plan.py)."""
         self.start, self.steps, self.tokens_per_step = start, steps, tokens_per_step
+        self.record = record
         self.row = row  # the names of a log row's values
         self.log_every, self.interval_s = log_every, interval_s
         self.started = self.last_line = time.perf_counter()
@@ -267,10 +272,14 @@ class Progress:
                 hms(total * limit.runs),
             )
         if device != "cpu":
+            if self.record:
+                self.record(per_step)
             return
         cores = len(usable_cores())
         load = Load(*CpuSample.now(now).since(self.start_sample), threads, cores)
         unloaded = total * load.share
+        if self.record and not first:
+            self.record(per_step * load.share)
         if load.competing and not first:
             log.warning(
                 "the estimate was slowed by other processes: %s; without them the study's runs "

@@ -17,8 +17,9 @@ from ..data.groups import read_groups
 from ..data.tokens import read_tokens
 from ..model.gpt import build_model
 from ..model.vocabulary import Vocabulary
+from ..pipeline.plan import host_cpu, record_step_time, step_kind
 from ..pipeline.study import Run, Runtime
-from .hardware import Precision, describe_device, host_cpu, resolve_device, resolve_precision
+from .hardware import Precision, describe_device, resolve_device, resolve_precision
 from .held_out import HeldOut
 
 
@@ -58,6 +59,12 @@ class RunContext:
         tokens = self.vocabulary.encode(ids)
         context, batch_size = self.run.model["context"], self.run.train.batch_size
         return HeldOut(tokens, context, batch_size, every, self.device, split_ids)
+
+    def step_time_recorder(self):
+        """What train() records its seconds per step with, keyed by this run's kind of step, for
+        the plan of later studies (pipeline/plan.py)."""
+        kind = step_kind(self.run.model, self.run.train.batch_size, asdict(self.runtime))
+        return lambda seconds: record_step_time(seconds, kind)
 
     def metadata(self):
         """Parquet metadata of the run's outputs: run, device, host CPU, precision, runtime,

@@ -107,6 +107,7 @@ def train(
     cpu_limit=UNLIMITED,
     split_ids=None,
     held_out=None,
+    record=None,
 ):
     """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
 
@@ -126,6 +127,7 @@ def train(
     the target is one of them (schemas.FINETUNE_LOG), and groups are FINETUNE_GROUP_NAMES.
     held_out (held_out.HeldOut, with the same split ids) is scored before the update of each of
     its steps; without it the held-out columns are NaN (a vocabulary that cannot read the slice).
+    `record` is called with the estimate's seconds per step (progress.Progress).
     """
     expected, row = (
         (names.GROUP_NAMES, schemas.LOG_ROW)
@@ -154,7 +156,7 @@ def train(
         rows, start = list(state["rows"].to(device)), state["next_step"]
         log.info("resuming at step %d from %s", start, resume.path)
     tokens_per_step = settings.batch_size * model.cfg.context
-    progress = Progress(start, steps, tokens_per_step, log_every, row=row)
+    progress = Progress(start, steps, tokens_per_step, log_every, row=row, record=record)
     checked, device_type = start, torch.device(device).type
 
     def save(next_step, generator_state):
