@@ -32,7 +32,9 @@ def training_to_do():
     runtime, todo = config["runtime"], []
     for variant, seed in STUDY.runs():
         run = STUDY.run(variant, seed)
-        if not os.path.exists(f"{RUN}/train/model.pt".format(variant=variant, seed=seed)):
+        if not os.path.exists(
+            f"{RUN}/train/model.pt".format(variant=variant, seed=seed)
+        ):
             kind = step_kind(run.model, run.train.batch_size, runtime)
             todo.append(("training", run.train.steps, kind))
     for seed in STUDY.seeds if FINETUNE else ():
