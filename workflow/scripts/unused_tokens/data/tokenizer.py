@@ -1,4 +1,5 @@
-"""The GPT-2 tokenizer, built by tiktoken from local, hash-checked vocab.bpe and encoder.json.
+"""Tokenizers built by tiktoken from local, hash-checked files: GPT-2's vocab.bpe and encoder.json,
+and tiktoken's own .tiktoken encodings (cl100k_base).
 
 tiktoken would download these two files at first use; the pipeline fetches them as ordinary
 inputs instead (see fetch.py) and loads tiktoken's `gpt2` encoding from them with no network,
@@ -12,6 +13,7 @@ import os
 
 import tiktoken
 from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+from tiktoken_ext import openai_public
 from tiktoken_ext.openai_public import ENDOFTEXT, r50k_pat_str
 
 from ..pipeline.errors import PipelineError
@@ -72,6 +74,43 @@ def load_gpt2(vocab_bpe, encoder_json, vocab_bpe_sha256, encoder_json_sha256):
     if name != "gpt2":
         log.warning("the tokenizer files are not tiktoken's gpt2 files: the vocabulary is %s", name)
     return encoding
+
+
+def load_tiktoken(name, ranks_file, sha256):
+    """One of tiktoken's own encodings in its .tiktoken format (cl100k_base, o200k_base) from a
+    local file checked against its configured `sha256`. tiktoken's constructor of `name` gives
+    the pattern, the special tokens and the name, and checks the file against its own sha256:
+    a file that passes ours but not tiktoken's is refused, never given the standard name."""
+    if (got := sha256_of(ranks_file)) != sha256:
+        raise PipelineError(
+            f"{ranks_file}: sha256 {got} is not the expected {sha256}; delete it and rerun the "
+            "rule that downloads it"
+        )
+    constructor = openai_public.ENCODING_CONSTRUCTORS.get(name)
+    if constructor is None:
+        known = ", ".join(sorted(openai_public.ENCODING_CONSTRUCTORS))
+        raise PipelineError(f"{name!r} is not one of tiktoken's encodings ({known})")
+    loader = openai_public.load_tiktoken_bpe
+
+    def local_copy(_url, expected_hash):
+        """The constructor names its file by URL: read the local copy instead (tiktoken checks
+        no hash where it caches nothing, so the check is here)."""
+        if sha256 != expected_hash:
+            raise ValueError(f"sha256 {sha256}, tiktoken's is {expected_hash}")
+        return loader(str(ranks_file))
+
+    openai_public.load_tiktoken_bpe = local_copy
+    try:
+        with _no_tiktoken_cache():
+            spec = constructor()
+    except ValueError as err:
+        raise PipelineError(
+            f"{ranks_file} is not tiktoken's {name} file ({err}); point its source at "
+            f"tiktoken's {name}.tiktoken and its sha256 at that file's hash"
+        ) from err
+    finally:
+        openai_public.load_tiktoken_bpe = loader
+    return tiktoken.Encoding(**spec)
 
 
 @contextlib.contextmanager
