@@ -27,7 +27,7 @@ from unused_tokens.pipeline.modules import helper_modules, stage_sources
 from unused_tokens.pipeline.plan import plan_line, step_kind
 from unused_tokens.training.progress import QUICK_OVERLAY
 from unused_tokens.report.outline import FIGURES, drawn
-from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA
+from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA, GPT2
 from unused_tokens.pipeline.study import Study
 
 
@@ -64,7 +64,8 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     variant="|".join(re.escape(name) for name in STUDY.variants),
     seed=r"\d+",
-    corpus="|".join(CORPORA),
+    corpus="|".join(BOOK_KEYS),
+    tokenizer="|".join(re.escape(name) for name in COVERAGE_TOKENIZERS),
     arm="|".join(ARMS),
     stage=r"[a-z_]+",
 
@@ -75,12 +76,14 @@ include: "workflow/rules/runs.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/coverage.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.report.output,
+        coverage_outputs() if COVERAGE["enabled"] else [],
 
 
 # The training still to do and its time here, before a study starts and in a dry run.
@@ -90,7 +93,7 @@ if workflow.is_main_process and workflow.output_settings.dryrun:
 
 onstart:
     check_writable(OUT)
-    print(plan_line(training_to_do()))
+    print(plan_line(training_to_do(planned_outputs())))
 
 
 onsuccess:

@@ -7,7 +7,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, merged
-from unused_tokens.pipeline.config import check_study_named, experiment, validate_config
+from unused_tokens.pipeline.config import (
+    changed_keys,
+    check_study_named,
+    experiment,
+    validate_config,
+)
 from unused_tokens.pipeline.config_reference import leaves
 from unused_tokens.pipeline.errors import PipelineError
 from unused_tokens.pipeline.step_options import (
@@ -365,3 +370,36 @@ def test_a_study_or_variant_name_is_a_plain_folder_name(default_config, name):
         with pytest.raises(PipelineError, match=rf"^config key {key}: "):
             validate_config(merged(default_config, overlay), SCHEMA)
     validate_config(merged(default_config, {"study": "a" * 100}), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("overlay", "key"),
+    [
+        ({"coverage": {"books": {"pretrain": None}}}, "coverage.books"),
+        (
+            {"coverage": {"tokenizers": {"gpt2": {"sources": ["file:x"], "sha256": "0" * 64}}}},
+            "coverage.tokenizers",
+        ),
+        ({"coverage": {"orders": -1}}, "coverage.orders"),
+    ],
+    ids=["a-book-named-as-the-studys-own", "a-second-gpt2", "negative-orders"],
+)
+def test_the_coverage_study_refuses_names_it_uses_itself(default_config, overlay, key):
+    if "books" in overlay["coverage"]:
+        overlay["coverage"]["books"]["pretrain"] = default_config["corpus"]
+    with pytest.raises(PipelineError, match=rf"^config key {key}"):
+        validate_config(merged(default_config, overlay), SCHEMA)
+
+
+def test_a_books_or_tokenizers_sources_are_where_it_comes_from_not_what_it_computes(
+    default_config,
+):
+    overlay = {
+        "coverage": {
+            "books": {"frankenstein": {"sources": ["file:84-0.txt"]}},
+            "tokenizers": {"cl100k_base": {"sources": ["package://tiktoken_ext/data/x"]}},
+            "enabled": True,
+        }
+    }
+    assert changed_keys(default_config, overlay) == []
+    assert changed_keys(default_config, {"coverage": {"orders": 5}}) == ["coverage.orders"]

@@ -95,3 +95,33 @@ def test_an_output_bias_at_the_unigram_solution_starts_the_loss_at_the_unigram_e
             model.hidden(x), model.output_weight, y, y[0, :1], plan, bias=model.bias
         ).loss
     assert loss.item() == pytest.approx(-bias[y.numpy()].mean(), abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def shelf_coverage(book, tmp_path_factory):
+    """The coverage study over the six books of the mirror, as a user runs it offline: the
+    workflow's own overlays, the mirror at ../shared/corpus beside the working directory."""
+    base = tmp_path_factory.mktemp("shelf")
+    (base / "shared").symlink_to(book.parent.parent, target_is_directory=True)
+    work = copy_workflow(base / "work")
+    (work / "config" / "test.yaml").write_text("{}\n")
+    overlays = ["--configfile", "config/offline.yaml", "config/coverage.yaml"]
+    tables = [f"results/default/coverage/{t}/books.parquet" for t in ("gpt2", "cl100k_base")]
+    snakemake(work, *overlays, targets=tables)
+    return work / "results" / "default" / "coverage"
+
+
+def test_the_coverage_of_the_six_books_counts_gulliver_as_the_study_does(shelf_coverage):
+    gpt2 = pd.read_parquet(shelf_coverage / "gpt2" / "books.parquet")
+    assert gpt2["book"].tolist() == [
+        "Gulliver's Travels",
+        "Alice's Adventures in Wonderland",
+        "Pride and Prejudice",
+        "Frankenstein; or, the Modern Prometheus",
+        "Moby-Dick; or, The Whale",
+        "The Adventures of Sherlock Holmes",
+    ]
+    gulliver = gpt2.iloc[0]
+    assert (gulliver["tokens"], gulliver["distinct_ids"]) == (143_695, 9_786)
+    cl100k = pd.read_parquet(shelf_coverage / "cl100k_base" / "books.parquet")
+    assert cl100k["book"].tolist() == gpt2["book"].tolist()

@@ -3,9 +3,13 @@ OUT = f"results/{STUDY.name}"
 DATA = f"{OUT}/data/{{corpus}}"  # one book (names.CORPORA): its text, tokens and counts
 RUN = f"{OUT}/runs/{{variant}}/seed{{seed}}"  # one training run: a variant and a seed
 TUNE = f"{OUT}/finetune/{{arm}}/seed{{seed}}"  # one fine-tuning run: an arm and a seed
-BOOK_KEYS = dict(
-    zip(CORPORA, ("corpus", "finetune.corpus"))
-)  # each book's config section
+COVERAGE = config["coverage"]  # the coverage study: books and tokenizers, no training
+BOOK_KEYS = dict(zip(CORPORA, ("corpus", "finetune.corpus"))) | {
+    name: f"coverage.books.{name}"
+    for name, section in COVERAGE["books"].items()
+    if section is not None  # null: left out
+}  # each book's config section: the study's two, then the coverage study's
+COVERAGE_TOKENIZERS = (GPT2, *COVERAGE["tokenizers"])  # GPT-2's: the tokenizer section
 FINETUNE = STUDY.finetune["enabled"]
 # What a GPU job (train, finetune: the rules that give `resources: **GPU_JOB`) asks for: the
 # GPUs, and of a cluster 2 hours and 16 GB in the GPU partition that profiles/slurm's
@@ -26,29 +30,42 @@ QUICK = any(
 )
 
 
-def training_to_do():
+def training_to_do(planned=None):
     """(what, steps, kind of step) of each training and fine-tuning run of the study whose
-    output is not there yet (pipeline/plan.py)."""
+    output is not there yet, or, given the paths the jobs `planned` will write, whose output is
+    among them (pipeline/plan.py)."""
     runtime, todo = config["runtime"], []
+    to_do = (
+        (lambda p: p in planned)
+        if planned is not None
+        else (lambda p: not os.path.exists(p))
+    )
     for variant, seed in STUDY.runs():
         run = STUDY.run(variant, seed)
-        if not os.path.exists(
-            f"{RUN}/train/model.pt".format(variant=variant, seed=seed)
-        ):
+        if to_do(f"{RUN}/train/model.pt".format(variant=variant, seed=seed)):
             kind = step_kind(run.model, run.train.batch_size, runtime)
             todo.append(("training", run.train.steps, kind))
     for seed in STUDY.seeds if FINETUNE else ():
         run = STUDY.finetune_run(seed)
         for arm in ARMS:
-            if not os.path.exists(f"{TUNE}/log.parquet".format(arm=arm, seed=seed)):
+            if to_do(f"{TUNE}/log.parquet".format(arm=arm, seed=seed)):
                 kind = step_kind(run.model, run.train.batch_size, runtime)
                 todo.append(("fine-tuning", run.train.steps, kind))
     return todo
 
 
+def planned_outputs():
+    """The paths the jobs of this run will write (Snakemake's plan, once it is made)."""
+    return {str(path) for job in workflow.dag.needrun_jobs() for path in job.output}
+
+
 def book(corpus):
-    """The config section of a book: its sources, sha256 and stripping."""
-    return config["corpus"] if corpus == "pretrain" else config["finetune"]["corpus"]
+    """The config section of a book: its title, sources, sha256 and stripping."""
+    if corpus in CORPORA:
+        return (
+            config["corpus"] if corpus == "pretrain" else config["finetune"]["corpus"]
+        )
+    return COVERAGE["books"][corpus]
 
 
 def pretrain(pattern):
@@ -114,12 +131,17 @@ def finetune_params(wildcards):
 
 def instances(pattern):
     """`pattern` filled for every job of the study that has it: each book, each run (variant and
-    seed), each fine-tuning run (arm and seed)."""
+    seed), each fine-tuning run (arm and seed), each tokenizer of the coverage study."""
     if "{corpus}" in pattern:
         books = CORPORA if FINETUNE else CORPORA[:1]  # the second book: for fine-tuning
         return [pattern.format(corpus=book) for book in books]
     if "{arm}" in pattern:
         return every_finetune(pattern)
+    if (
+        "{tokenizer}" in pattern
+    ):  # downloads: the tiktoken files; GPT-2's has its own rule
+        names = COVERAGE["tokenizers"] if "download" in pattern else COVERAGE_TOKENIZERS
+        return [pattern.format(tokenizer=name) for name in names]
     return every_run(pattern)
 
 
@@ -128,14 +150,11 @@ def benchmark_files(wildcards):
     each), for the report's table of durations."""
     files = []
     for each in workflow.rules:
-        tuning = str(each.snakefile).endswith(
-            "finetune.smk"
-        )  # its rules: where it is on
-        if (
-            each.benchmark
-            and each.name not in ("report", "library")
-            and (FINETUNE or not tuning)
-        ):
+        optional = {"finetune.smk": FINETUNE, "coverage.smk": COVERAGE["enabled"]}
+        wanted = optional.get(
+            Path(str(each.snakefile)).name, True
+        )  # their rules: where on
+        if each.benchmark and each.name not in ("report", "library") and wanted:
             files += instances(strip_wildcard_constraints(each.benchmark))
     return list(dict.fromkeys(files))
 
@@ -150,3 +169,40 @@ def figure(name):
         caption=f"../report/{name}.rst",
         category=FIGURES[name],
     )
+
+
+def coverage_inputs(wildcards):
+    """Every book's downloaded text, in order, and the tokenizer's files."""
+    texts = {
+        "texts": [rules.download_corpus.output.text.format(corpus=c) for c in BOOK_KEYS]
+    }
+    if wildcards.tokenizer == GPT2:
+        return texts | {
+            "vocab_bpe": rules.download_tokenizer.output.vocab_bpe,
+            "encoder_json": rules.download_tokenizer.output.encoder_json,
+        }
+    return texts | {
+        "ranks": rules.download_tiktoken.output.ranks.format(
+            tokenizer=wildcards.tokenizer
+        )
+    }
+
+
+def coverage_tokenizer(wildcards):
+    """What the coverage script loads the tokenizer with: its name and configured sha256s."""
+    if wildcards.tokenizer == GPT2:
+        keys = ("vocab_bpe_sha256", "encoder_json_sha256")
+        return {"name": GPT2, **{k: config["tokenizer"][k] for k in keys}}
+    return {
+        "name": wildcards.tokenizer,
+        "sha256": COVERAGE["tokenizers"][wildcards.tokenizer]["sha256"],
+    }
+
+
+def coverage_outputs():
+    """Every tokenizer's coverage tables."""
+    return [
+        path.format(tokenizer=name)
+        for name in COVERAGE_TOKENIZERS
+        for path in rules.coverage.output
+    ]

@@ -28,24 +28,22 @@ FINETUNE_HINT = (
 )
 
 
-NOT_COMPUTED = {
+NOT_COMPUTED = {  # and every `sources` list: where an input comes from, its sha256 fixes what
     ("runtime",),
     ("study",),
     ("download",),
-    ("corpus", "sources"),
-    ("tokenizer", "sources"),
     ("finetune", "enabled"),  # switching fine-tuning on adds results, replaces none
-    ("finetune", "corpus", "sources"),
+    ("coverage", "enabled"),  # the same for the coverage study
 }
 
 
 def changed_keys(before, overlay, path=()):
     """The dotted keys of `overlay` that change what `before` computes: not how it runs, its
-    name, or where its inputs come from (their sha256 values fix what they are)."""
+    name, or where its inputs come from (any `sources`: their sha256 values fix what they are)."""
     changed = []
     for key, value in overlay.items():
         here = (*path, key)
-        if here in NOT_COMPUTED or here[:1] in NOT_COMPUTED:
+        if here in NOT_COMPUTED or here[:1] in NOT_COMPUTED or key == "sources":
             continue
         old = before.get(key) if isinstance(before, dict) else None
         if isinstance(value, dict) and isinstance(old, dict):

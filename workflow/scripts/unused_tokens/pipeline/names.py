@@ -7,6 +7,7 @@ FINETUNE_GROUP_NAMES = (*GROUP_NAMES, NEW_GROUP)
 GROUP_LABELS = {g: g.replace("_", " ") for g in FINETUNE_GROUP_NAMES}  # in tables and figures
 BASELINE_VARIANT = "baseline"  # every other variant is compared with it, seed by seed
 CORPORA = ("pretrain", "finetune")  # the books: data/<corpus>/, each from its config section
+GPT2 = "gpt2"  # the runs' tokenizer (the tokenizer section); the coverage study counts others too
 ARMS = ("pretrained", "pretrained_reset", "fresh")  # how fine-tuning starts (finetune.py)
 ARM_LABELS = dict(  # in tables and figures
     zip(ARMS, ("pretrained", "pretrained, unseen rows reset", "fresh (untrained)"), strict=True)

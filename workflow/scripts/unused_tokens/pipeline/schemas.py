@@ -25,6 +25,29 @@ FREQUENCY_SUMMARY = pa.schema(
     ]
 )
 
+COVERAGE_BOOKS = pa.schema(  # coverage.per_book: one row per book, in the listed order
+    [
+        ("book", pa.string()),
+        ("tokens", pa.int64()),
+        ("distinct_ids", pa.int64()),
+        ("vocabulary_share", pa.float64()),
+    ]
+)
+COVERAGE_GROWTH = pa.schema(  # coverage.cumulative of each order (0: the listed one)
+    [
+        ("order", pa.int32()),
+        ("books", pa.int32()),
+        ("added", pa.string()),
+        ("tokens", pa.int64()),
+        ("distinct_ids", pa.int64()),
+        ("vocabulary_share", pa.float64()),
+    ]
+)
+COVERAGE_HEAPS = pa.schema(  # coverage.heaps_over_orders: Heaps' law fitted in each order
+    [("order", pa.int32()), ("heaps_k", pa.float64()), ("heaps_beta", pa.float64())]
+    + [(f"tokens_for_{p}_percent", pa.float64()) for p in (50, 90)]
+)
+
 GROUPS = pa.schema(
     [
         ("group", pa.string()),

@@ -1,0 +1,50 @@
+"""coverage rule: one tokenizer over every book: per book, as books are added in the listed
+order and in random ones, and Heaps' law fitted in each order (unused_tokens/data/coverage.py)."""
+
+import numpy as np
+import pandas as pd
+
+from unused_tokens.data.corpus import read_corpus
+from unused_tokens.data.coverage import cumulative, heaps_over_orders, orders, per_book
+from unused_tokens.data.tokenizer import load_gpt2, load_tiktoken
+from unused_tokens.pipeline import names, schemas
+from unused_tokens.pipeline.files import write_parquet
+from unused_tokens.pipeline.stage import stage
+
+with stage(snakemake) as log:
+    p, i = snakemake.params, snakemake.input
+    if p.tokenizer["name"] == names.GPT2:
+        t = p.tokenizer
+        encoding = load_gpt2(
+            i.vocab_bpe, i.encoder_json, t["vocab_bpe_sha256"], t["encoder_json_sha256"]
+        )
+    else:
+        encoding = load_tiktoken(p.tokenizer["name"], i.ranks, p.tokenizer["sha256"])
+    books = {
+        title: np.asarray(encoding.encode_ordinary(read_corpus(path, strip)), dtype=np.int64)
+        for path, (title, strip) in zip(i.texts, p.books, strict=True)
+    }
+    vocab = encoding.n_vocab
+    meta = {"tokenizer": encoding.name, "vocabulary_size": str(vocab)}
+    table = per_book(books, vocab)
+    write_parquet(table, snakemake.output.books, schemas.COVERAGE_BOOKS, meta)
+    every_order = orders(list(books), p.orders, p.seed)
+    growth = pd.concat(
+        [cumulative(books, vocab, order).assign(order=k) for k, order in enumerate(every_order)],
+        ignore_index=True,
+    )
+    write_parquet(growth, snakemake.output.growth, schemas.COVERAGE_GROWTH, meta)
+    heaps = heaps_over_orders(books, vocab, every_order)
+    write_parquet(heaps, snakemake.output.heaps, schemas.COVERAGE_HEAPS, meta)
+    everything = growth[growth["order"] == 0].iloc[-1]
+    log.info(
+        "%s (%d ids): %d books, %d tokens use %d ids (%.1f%%); Heaps' beta %.3f in the listed "
+        "order",
+        encoding.name,
+        vocab,
+        len(books),
+        everything["tokens"],
+        everything["distinct_ids"],
+        100 * everything["vocabulary_share"],
+        heaps["heaps_beta"].iloc[0],
+    )

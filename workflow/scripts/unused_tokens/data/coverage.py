@@ -1,0 +1,84 @@
+"""How much of a vocabulary a list of books uses: per book, cumulatively, and extrapolated.
+
+No training: a tokenizer and some text are enough. For each book its tokens, distinct ids and
+the share of the vocabulary it uses; then the same as the books are added one after another, in
+the listed order and in seeded random orders (the spread over orders says how much the order
+matters). Heaps' law, distinct(n) = K * n**beta, is fitted to the distinct ids of every prefix
+of the concatenated books (on a logarithmic grid of prefix lengths, in log-log space), once per
+order; the spread of beta and of the text it would take to use 50% and 90% of the vocabulary
+over the orders is the uncertainty given. Those sizes lie far beyond the text measured: they are
+extrapolations of a power law, not observations.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+GRID_POINTS = 200  # prefix lengths per order on which Heaps' law is fitted
+FIT_FROM = 1000  # tokens: shorter prefixes are left out of the fit (their growth is all start)
+SHARES = (0.5, 0.9)  # of the vocabulary: the text size each would take, by the fit
+
+
+def distinct_growth(ids, lengths):
+    """The number of distinct ids among the first n of `ids`, for each n in `lengths`."""
+    _, first = np.unique(np.asarray(ids), return_index=True)
+    return np.searchsorted(np.sort(first), np.asarray(lengths), side="left")
+
+
+def per_book(books, vocab_size):
+    """One row per book (`books`: {title: ids}, in order): tokens, distinct ids and the share
+    of the vocabulary of `vocab_size` ids they make."""
+    rows = []
+    for title, ids in books.items():
+        distinct = len(np.unique(ids))
+        rows.append((title, len(ids), distinct, distinct / vocab_size))
+    return pd.DataFrame(rows, columns=["book", "tokens", "distinct_ids", "vocabulary_share"])
+
+
+def cumulative(books, vocab_size, order):
+    """The books added one after another in `order` (titles): after each, the tokens so far,
+    the distinct ids so far and their share of the vocabulary."""
+    seen, tokens, rows = np.zeros(vocab_size, dtype=bool), 0, []
+    for k, title in enumerate(order, start=1):
+        ids = np.asarray(books[title])
+        seen[ids] = True
+        tokens += len(ids)
+        rows.append((k, title, tokens, int(seen.sum()), seen.sum() / vocab_size))
+    return pd.DataFrame(
+        rows, columns=["books", "added", "tokens", "distinct_ids", "vocabulary_share"]
+    )
+
+
+def orders(titles, count, seed):
+    """The listed order, then `count` seeded random orders of `titles`."""
+    generator = np.random.default_rng(seed)
+    return [list(titles)] + [list(generator.permutation(list(titles))) for _ in range(count)]
+
+
+def heaps_fit(ids):
+    """(K, beta) of distinct(n) = K * n**beta, least squares in log-log space over a
+    logarithmic grid of prefix lengths n of `ids` from FIT_FROM tokens on."""
+    total = len(ids)
+    if total <= FIT_FROM:
+        raise ValueError(f"{total} tokens: Heaps' law is fitted from {FIT_FROM} tokens on")
+    lengths = np.unique(np.geomspace(FIT_FROM, total, GRID_POINTS).round().astype(np.int64))
+    fit = stats.linregress(np.log(lengths), np.log(distinct_growth(ids, lengths)))
+    return float(np.exp(fit.intercept)), float(fit.slope)
+
+
+def tokens_for_share(share, vocab_size, k, beta):
+    """The tokens of text at which the fit distinct(n) = k * n**beta reaches `share` of the
+    vocabulary (an extrapolation)."""
+    return (share * vocab_size / k) ** (1 / beta)
+
+
+def heaps_over_orders(books, vocab_size, book_orders):
+    """One row per order: the order's index (0: the listed one), Heaps' K and beta fitted to
+    the books concatenated in it, and the tokens it predicts for each of SHARES."""
+    rows = []
+    for index, order in enumerate(book_orders):
+        ids = np.concatenate([np.asarray(books[title]) for title in order])
+        k, beta = heaps_fit(ids)
+        rows.append((index, k, beta, *(tokens_for_share(s, vocab_size, k, beta) for s in SHARES)))
+    names = [f"tokens_for_{round(s * 100)}_percent" for s in SHARES]
+    return pd.DataFrame(rows, columns=["order", "heaps_k", "heaps_beta", *names])
