@@ -1,7 +1,9 @@
 """unused-tokens: what training a GPT-2-like model does to rare and never-seen tokens.
 
 download -> tokenize -> count -> groups, once per study; then for every variant and seed:
-untrained probe -> train -> vocabulary probe; then aggregate over seeds -> report.
+untrained probe -> train -> vocabulary probe; then aggregate over seeds -> report. Where on,
+fine-tuning on a second book (finetune.smk) and the coverage study of every tokenizer over the
+books, with no training (coverage.smk).
 """
 
 import os
