@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from unused_tokens.data.fetch import FetchError, fetch_verified
+from unused_tokens.data.fetch import FetchError, download_options, fetch_verified
 
 BODY = b"It is a truth universally acknowledged\n" * 100
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -181,3 +181,12 @@ def test_a_source_that_trickles_is_cut_off_at_the_deadline_and_the_next_tried(se
         r"still sending after 1 s \(\d+ bytes so far\), over download.deadline_s", failure["reason"]
     )
     assert sorted(p.name for p in dest.parent.iterdir()) == ["book.txt"]
+
+
+def test_every_download_rule_fetches_as_the_download_section_says(default_config):
+    assert download_options(default_config["download"]) == {
+        "timeout_s": default_config["download"]["timeout_s"],
+        "retries": default_config["download"]["retries"],
+        "max_bytes": default_config["download"]["max_mb"] * 1024 * 1024,
+        "deadline_s": default_config["download"]["deadline_s"],
+    }

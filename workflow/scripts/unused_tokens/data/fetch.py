@@ -99,6 +99,17 @@ def _mismatch(got, expected, size, head):
     return f"sha256 mismatch: got {got} ({size} bytes), expected {expected}"
 
 
+def download_options(download):
+    """fetch_verified's keyword arguments from the config's `download` section: how files are
+    fetched (never what), the same for every download rule."""
+    return {
+        "timeout_s": download["timeout_s"],
+        "retries": download["retries"],
+        "max_bytes": download["max_mb"] << 20,
+        "deadline_s": download["deadline_s"],
+    }
+
+
 def fetch_verified(
     sources,
     sha256,
