@@ -68,6 +68,7 @@ wildcard_constraints:
     seed=r"\d+",
     corpus="|".join(BOOK_KEYS),
     tokenizer="|".join(re.escape(name) for name in COVERAGE_TOKENIZERS),
+    tiktoken="|".join(re.escape(name) for name in COVERAGE["tokenizers"]),
     arm="|".join(ARMS),
     stage=r"[a-z_]+",
 

@@ -131,17 +131,17 @@ def finetune_params(wildcards):
 
 def instances(pattern):
     """`pattern` filled for every job of the study that has it: each book, each run (variant and
-    seed), each fine-tuning run (arm and seed), each tokenizer of the coverage study."""
+    seed), each fine-tuning run (arm and seed), each tokenizer of the coverage study (tiktoken:
+    those with a .tiktoken file to download; GPT-2's files have their own rule)."""
     if "{corpus}" in pattern:
         books = CORPORA if FINETUNE else CORPORA[:1]  # the second book: for fine-tuning
         return [pattern.format(corpus=book) for book in books]
     if "{arm}" in pattern:
         return every_finetune(pattern)
-    if (
-        "{tokenizer}" in pattern
-    ):  # downloads: the tiktoken files; GPT-2's has its own rule
-        names = COVERAGE["tokenizers"] if "download" in pattern else COVERAGE_TOKENIZERS
-        return [pattern.format(tokenizer=name) for name in names]
+    if "{tokenizer}" in pattern:
+        return [pattern.format(tokenizer=name) for name in COVERAGE_TOKENIZERS]
+    if "{tiktoken}" in pattern:
+        return [pattern.format(tiktoken=name) for name in COVERAGE["tokenizers"]]
     return every_run(pattern)
 
 
@@ -149,11 +149,12 @@ def benchmark_files(wildcards):
     """Every job's benchmark file but the report's own and the library stamps' (milliseconds
     each), for the report's table of durations."""
     files = []
+    optional = {
+        "finetune.smk": FINETUNE,
+        "coverage.smk": COVERAGE["enabled"],
+    }  # where on
     for each in workflow.rules:
-        optional = {"finetune.smk": FINETUNE, "coverage.smk": COVERAGE["enabled"]}
-        wanted = optional.get(
-            Path(str(each.snakefile)).name, True
-        )  # their rules: where on
+        wanted = optional.get(Path(str(each.snakefile)).name, True)
         if each.benchmark and each.name not in ("report", "library") and wanted:
             files += instances(strip_wildcard_constraints(each.benchmark))
     return list(dict.fromkeys(files))
@@ -183,7 +184,7 @@ def coverage_inputs(wildcards):
         }
     return texts | {
         "ranks": rules.download_tiktoken.output.ranks.format(
-            tokenizer=wildcards.tokenizer
+            tiktoken=wildcards.tokenizer
         )
     }
 

@@ -9,18 +9,18 @@ rule download_tiktoken:
     input:
         lib=lib("download_tiktoken"),
     output:
-        ranks=f"{OUT}/data/tokenizers/{{tokenizer}}.tiktoken",
-        provenance=f"{OUT}/data/tokenizers/{{tokenizer}}.provenance.json",
+        ranks=f"{OUT}/data/tokenizers/{{tiktoken}}.tiktoken",
+        provenance=f"{OUT}/data/tokenizers/{{tiktoken}}.provenance.json",
     log:
-        f"{OUT}/logs/download_tiktoken/{{tokenizer}}.log",
+        f"{OUT}/logs/download_tiktoken/{{tiktoken}}.log",
     benchmark:
-        f"{OUT}/benchmarks/download_tiktoken/{{tokenizer}}.tsv"
+        f"{OUT}/benchmarks/download_tiktoken/{{tiktoken}}.tsv"
     conda:
         "../../envs/data.yaml"
     params:
-        sources=lambda w: COVERAGE["tokenizers"][w.tokenizer]["sources"],
-        sha256=lambda w: COVERAGE["tokenizers"][w.tokenizer]["sha256"],
-        key=lambda w: f"coverage.tokenizers.{w.tokenizer}.sources",
+        sources=lambda w: COVERAGE["tokenizers"][w.tiktoken]["sources"],
+        sha256=lambda w: COVERAGE["tokenizers"][w.tiktoken]["sha256"],
+        key=lambda w: f"coverage.tokenizers.{w.tiktoken}.sources",
     script:
         "../scripts/download_tiktoken.py"
 
