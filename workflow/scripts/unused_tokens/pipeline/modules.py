@@ -6,7 +6,6 @@ reruns exactly the stages that use it, directly or through another module, and n
 hand-written list in step.
 """
 
-import hashlib
 import json
 import modulefinder
 import tempfile
@@ -55,12 +54,10 @@ def _notebook_code(notebook):
 def write_stamp(modules, stamp):
     """Write `stamp` atomically: one line per module, its sha256 and path (relative to the
     package's parent). Returns how many modules it names."""
-    from .files import atomic_output  # not at import time: the Snakefile imports this module
+    from .files import atomic_output, sha256_of  # not at import time: the Snakefile imports this
 
     lines = [
-        f"{hashlib.sha256(Path(m).read_bytes()).hexdigest()}  "
-        f"{Path(m).resolve().relative_to(PACKAGE.parent)}"
-        for m in sorted(modules)
+        f"{sha256_of(m)}  {Path(m).resolve().relative_to(PACKAGE.parent)}" for m in sorted(modules)
     ]
     with atomic_output(stamp) as tmp:
         tmp.write_text("".join(f"{line}\n" for line in lines))

@@ -58,16 +58,20 @@ def record_step_time(seconds, kind, path=STEP_TIMES):
         out.write(line)
 
 
+def latest_step_times(path=STEP_TIMES):
+    """{kind: the latest seconds per step measured on this machine} from the file at `path`."""
+    path, here, found = Path(path), machine(), {}
+    if path.exists():
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split("\t")
+            if len(fields) == len(COLUMNS) and fields[1] == here:
+                found[fields[2]] = float(fields[3])
+    return found
+
+
 def latest_step_time(kind, path=STEP_TIMES):
     """The latest seconds per step measured on this machine for steps of `kind`, or None."""
-    path, here, found = Path(path), machine(), None
-    if not path.exists():
-        return None
-    for line in path.read_text().splitlines()[1:]:
-        fields = line.split("\t")
-        if len(fields) == len(COLUMNS) and fields[1] == here and fields[2] == kind:
-            found = float(fields[3])
-    return found
+    return latest_step_times(path).get(kind)
 
 
 def hms(seconds):
@@ -88,7 +92,8 @@ def plan_line(todo, path=STEP_TIMES):
         f"{n} {what} run{'s' if n != 1 else ''} of {steps} steps"
         for (what, steps), n in counts.items()
     )
-    times = [latest_step_time(kind, path) for _, _, kind in todo]
+    measured = latest_step_times(path)  # the file read once, however many runs
+    times = [measured.get(kind) for _, _, kind in todo]
     if None in times:
         return (
             f"plan: {runs} to do; no step of this kind measured on this machine yet "
