@@ -1,9 +1,10 @@
 """unused-tokens: what training a GPT-2-like model does to rare and never-seen tokens.
 
-download -> tokenize -> count -> groups, once per study; then for every variant and seed:
-untrained probe -> train -> vocabulary probe; then aggregate over seeds -> report. Where on,
-fine-tuning on a second book (finetune.smk) and the coverage study of every tokenizer over the
-books, with no training (coverage.smk).
+download -> tokenize -> count -> groups, once per tokenizer (GPT-2's, then each of
+`tokenizers`); then for every tokenizer, variant and seed: untrained probe -> train -> vocabulary
+probe; then aggregate over seeds -> the tokenizers compared -> report. Where on, fine-tuning on a
+second book (finetune.smk) and the coverage study of every tokenizer over the books, with no
+training (coverage.smk).
 """
 
 import os
@@ -22,6 +23,7 @@ sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
 from unused_tokens.pipeline.config import (
     check_study_named,
     experiment,
+    tokenizer_spec,
     validate_config,
 )
 from unused_tokens.pipeline.files import check_writable
@@ -67,8 +69,8 @@ wildcard_constraints:
     variant="|".join(re.escape(name) for name in STUDY.variants),
     seed=r"\d+",
     corpus="|".join(BOOK_KEYS),
-    tokenizer="|".join(re.escape(name) for name in COVERAGE_TOKENIZERS),
-    tiktoken="|".join(re.escape(name) for name in COVERAGE["tokenizers"]),
+    tokenizer="|".join(re.escape(name) for name in TOKENIZERS),
+    added="|".join(re.escape(name) for name in ADDED) or "(?!)",
     arm="|".join(ARMS),
     stage=r"[a-z_]+",
 
@@ -78,15 +80,14 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/runs.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/finetune.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/coverage.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.report.output,
-        coverage_outputs() if COVERAGE["enabled"] else [],
 
 
 # The training still to do and its time here, before a study starts and in a dry run.
@@ -103,9 +104,9 @@ onsuccess:
     # pandas and scipy: only once a run is done
     from unused_tokens.analysis.claims import finished
 
-    tuned = [rules.aggregate_finetune.output.claims] if FINETUNE else []
-    ending = finished(
-        rules.report.output.html, [rules.aggregate.output.claims, *tuned]
-    )
+    claims = {first(rules.aggregate.output.claims): ""}
+    claims |= {rules.aggregate_finetune.output.claims: ""} if FINETUNE else {}
+    claims |= {rules.aggregate.output.claims.format(tokenizer=t): t for t in ADDED}
+    ending = finished(rules.report.output.html, claims)
     if ending:
         print(ending)

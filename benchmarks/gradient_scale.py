@@ -55,11 +55,13 @@ def main(argv=None):
         merged(config, yaml.safe_load((ROOT / path).read_text()))
     study = Study.from_config(config)
     run = study.run("baseline", 0)
-    counts = pd.read_parquet(args.study / "data/pretrain/frequency.parquet")["count"].to_numpy()
+    counts = pd.read_parquet(args.study / "data/pretrain/gpt2/frequency.parquet")[
+        "count"
+    ].to_numpy()
     tokens = torch.from_numpy(
-        read_tokens(args.study / "data/pretrain/tokens.parquet").astype(np.int64)
+        read_tokens(args.study / "data/pretrain/gpt2/tokens.parquet").astype(np.int64)
     )
-    groups = read_groups(args.study / "data/groups.parquet")
+    groups = read_groups(args.study / "data/groups/gpt2.parquet")
     model = build_model(run.model_config(len(counts)), run.init_seed)
     step = TrainStep(model, groups, run.train, "cpu", BASELINE)
     generator = torch.Generator().manual_seed(run.window_seed)

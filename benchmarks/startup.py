@@ -105,8 +105,8 @@ def main(argv=None):
         params=SimpleNamespace(run=run.as_params()),
         config=config,
         input=SimpleNamespace(
-            frequency=data / "pretrain" / "frequency.parquet",
-            tokens=data / "pretrain" / "tokens.parquet",
+            frequency=data / "pretrain" / "gpt2" / "frequency.parquet",
+            tokens=data / "pretrain" / "gpt2" / "tokens.parquet",
         ),
     )
     logging.basicConfig(level=logging.INFO, format="    %(message)s")
@@ -126,10 +126,14 @@ def main(argv=None):
         clock.lap("import torch._inductor")
     setup = cProfile.Profile()
     setup.enable()
-    step = TrainStep(model, context.groups(data / "groups.parquet"), run.train, device, options)
+    step = TrainStep(
+        model, context.groups(data / "groups" / "gpt2.parquet"), run.train, device, options
+    )
     setup.disable()
     clock.lap("TrainStep (to device)", device)
-    held_out = context.held_out(data / "pretrain" / "held_out.parquet", config["held_out"]["every"])
+    held_out = context.held_out(
+        data / "pretrain" / "gpt2" / "held_out.parquet", config["held_out"]["every"]
+    )
     clock.lap("held-out slice (to device)", device)
     generator = torch.Generator().manual_seed(run.window_seed)
     steps = run.train.steps

@@ -59,7 +59,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", type=Path, help="results/<study>")
     study = parser.parse_args(argv).study
-    aggregate = study / "aggregate"
+    aggregate = study / "aggregate" / "gpt2"
     measures = pd.read_parquet(aggregate / "measures.parquet")
     order = list(dict.fromkeys(measures["variant"]))  # the runs' order
     final = pd.read_parquet(aggregate / "summary.parquet")
@@ -76,10 +76,10 @@ def main(argv=None):
     section(
         "Displacements", markdown(mechanism.displacement_table(geometry, three), "variant, rows")
     )
-    groups = pd.read_parquet(study / "data" / "groups.parquet")
+    groups = pd.read_parquet(study / "data" / "groups" / "gpt2.parquet")
     vocab = {
         (path.parts[-4], int(path.parts[-3].removeprefix("seed"))): pd.read_parquet(path)
-        for path in sorted(study.glob("runs/*/seed*/probe/vocab_logprobs.parquet"))
+        for path in sorted(study.glob("runs/gpt2/*/seed*/probe/vocab_logprobs.parquet"))
     }
     vocab = dict(sorted(vocab.items(), key=lambda item: (order.index(item[0][0]), item[0][1])))
     section("Like for like", markdown(remedies.like_for_like(vocab, groups, signed), "variant"))

@@ -65,7 +65,7 @@ def main(argv=None):
     cache, overlay = bench / "torch-compile", args.workdir / bench / "overlay.yaml"
     overlay.write_text(f"study: {args.study}\nseeds: [0]\nruntime:\n  compile_cache: {cache}\n")
     configfiles = [*args.configfile, str(overlay)]
-    run_dir = args.workdir / "results" / args.study / "runs" / "baseline" / "seed0"
+    run_dir = args.workdir / "results" / args.study / "runs" / "gpt2" / "baseline" / "seed0"
     target = str(run_dir.relative_to(args.workdir) / "train" / "training_log.parquet")
     snakemake(args.workdir, configfiles, "--until", "select_groups")
     rows = []

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from unused_tokens.data.tokenizer import load_gpt2
+from unused_tokens.data.tokenizer import load_gpt2, load_sentencepiece, load_tiktoken
 from unused_tokens.pipeline import names, schemas
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,29 +44,29 @@ def copy_workflow(dest):
 
 
 STEPS = 6
-RUN = "runs/baseline/seed0"  # the one run of TINY, under results/e2e/
+RUN = "runs/gpt2/baseline/seed0"  # the one run of TINY, under results/e2e/
 PARQUET_OUTPUTS = {  # every Parquet file of a one-run study (under results/<study>/): schema
-    "data/pretrain/tokens.parquet": schemas.TOKENS,
-    "data/pretrain/held_out.parquet": schemas.TOKENS,
-    "data/pretrain/frequency.parquet": schemas.FREQUENCY,
-    "data/pretrain/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
-    "data/groups.parquet": schemas.GROUPS,
+    "data/pretrain/gpt2/tokens.parquet": schemas.tokens("uint16"),
+    "data/pretrain/gpt2/held_out.parquet": schemas.tokens("uint16"),
+    "data/pretrain/gpt2/frequency.parquet": schemas.FREQUENCY,
+    "data/pretrain/gpt2/frequency_summary.parquet": schemas.FREQUENCY_SUMMARY,
+    "data/groups/gpt2.parquet": schemas.GROUPS,
     f"{RUN}/probe/untrained_groups.parquet": schemas.PROBE_GROUPS,
     f"{RUN}/probe/untrained_tokens.parquet": schemas.PROBE_TOKENS,
     f"{RUN}/train/training_log.parquet": schemas.TRAINING_LOG,
     f"{RUN}/probe/vocab_logprobs.parquet": schemas.VOCAB_LOGPROBS,
     f"{RUN}/probe/masking_control.parquet": schemas.MASKING_CONTROL,
-    "aggregate/steps.parquet": schemas.STEPS,
-    "aggregate/endpoints.parquet": schemas.STEPS,
-    "aggregate/measures.parquet": schemas.RUN_MEASURES,
-    "aggregate/summary.parquet": schemas.SUMMARY,
-    "aggregate/differences.parquet": schemas.DIFFERENCES,
-    "aggregate/claims.parquet": schemas.CLAIMS,
+    "aggregate/gpt2/steps.parquet": schemas.STEPS,
+    "aggregate/gpt2/endpoints.parquet": schemas.STEPS,
+    "aggregate/gpt2/measures.parquet": schemas.RUN_MEASURES,
+    "aggregate/gpt2/summary.parquet": schemas.SUMMARY,
+    "aggregate/gpt2/differences.parquet": schemas.DIFFERENCES,
+    "aggregate/gpt2/claims.parquet": schemas.CLAIMS,
     f"{RUN}/weights/features.parquet": schemas.WEIGHT_FEATURES,
     f"{RUN}/weights/geometry.parquet": schemas.GEOMETRY,
     f"{RUN}/weights/detection.parquet": schemas.DETECTION,
-    "aggregate/geometry.parquet": schemas.GEOMETRY_SUMMARY,
-    "aggregate/detection.parquet": schemas.DETECTION_SUMMARY,
+    "aggregate/gpt2/geometry.parquet": schemas.GEOMETRY_SUMMARY,
+    "aggregate/gpt2/detection.parquet": schemas.DETECTION_SUMMARY,
 }
 TINY = {
     "study": "e2e",
@@ -141,9 +141,9 @@ def finetune_overlay(book):
 
 
 FINETUNE_OUTPUTS = {  # the Parquet files fine-tuning adds, with seed 0's: schema
-    "data/finetune/tokens.parquet": schemas.TOKENS,
-    "data/finetune/held_out.parquet": schemas.TOKENS,
-    "data/finetune/frequency.parquet": schemas.FREQUENCY,
+    "data/finetune/gpt2/tokens.parquet": schemas.tokens("uint16"),
+    "data/finetune/gpt2/held_out.parquet": schemas.tokens("uint16"),
+    "data/finetune/gpt2/frequency.parquet": schemas.FREQUENCY,
     "data/finetune_groups.parquet": schemas.FINETUNE_GROUPS,
     **{f"finetune/{arm}/seed0/log.parquet": schemas.FINETUNE_LOG for arm in names.ARMS},
     "finetune/steps.parquet": schemas.FINETUNE_STEPS,
@@ -224,6 +224,24 @@ def latest_logs(workdir, count=3):
 @pytest.fixture(scope="session")
 def default_config():
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+SHIPPED_TOKENIZERS = yaml.safe_load((ROOT / "config" / "tokenizers.yaml").read_text())["tokenizers"]
+
+
+def package_file(name):
+    """The installed package's copy of the shipped tokenizer `name`'s file (its first source)."""
+    package, _, inner = (
+        SHIPPED_TOKENIZERS[name]["sources"][0].removeprefix("package://").partition("/")
+    )
+    return importlib.resources.files(package).joinpath(inner)
+
+
+def shipped_tokenizer(name):
+    """The shipped tokenizer `name` (config/tokenizers.yaml), loaded from its package's file."""
+    entry = SHIPPED_TOKENIZERS[name]
+    load = {"tiktoken": load_tiktoken, "sentencepiece": load_sentencepiece}[entry["format"]]
+    return load(name, package_file(name), entry["sha256"])
 
 
 @pytest.fixture(scope="session")

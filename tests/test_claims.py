@@ -349,16 +349,21 @@ def test_the_end_of_a_run_names_the_report_and_counts_the_claims(tmp_path):
     )
     assert tally(table) == "baseline 2 PASS, 1 FAIL; pruned 1 PASS, 1 N/A"
     report, claims_path = tmp_path / "report.html", tmp_path / "claims.parquet"
-    assert finished(report, [claims_path]) is None  # nothing to show before the report exists
+    assert finished(report, {claims_path: ""}) is None  # nothing to show before the report exists
     report.write_text("<html></html>")
     table.to_parquet(claims_path)
-    assert finished(report, [claims_path]) == (
+    assert finished(report, {claims_path: ""}) == (
         f"report: {report}\nclaims: baseline 2 PASS, 1 FAIL; pruned 1 PASS, 1 N/A"
     )
     tuned = tmp_path / "finetune_claims.parquet"
-    assert finished(report, [claims_path, tuned]) is None
+    assert finished(report, {claims_path: "", tuned: ""}) is None
     table.iloc[:2].assign(variant="finetune", family="finetune").to_parquet(tuned)
-    assert finished(report, [claims_path, tuned]).endswith("; finetune 1 PASS, 1 FAIL")
+    assert finished(report, {claims_path: "", tuned: ""}).endswith("; finetune 1 PASS, 1 FAIL")
+    other = tmp_path / "cl100k_claims.parquet"
+    table.iloc[:2].to_parquet(other)  # another tokenizer's: its label before each variant
+    assert finished(report, {claims_path: "", other: "cl100k_base"}).endswith(
+        "pruned 1 PASS, 1 N/A; cl100k_base baseline 1 PASS, 1 FAIL"
+    )
 
 
 def test_the_claims_page_is_titled_by_the_study_and_tallies_the_claims():

@@ -26,6 +26,7 @@ from unused_tokens.pipeline.step_options import (
 from unused_tokens.pipeline.study import MODEL_KEYS, Runtime, TrainSettings
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
+SHA = "0" * 64
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,8 @@ SCHEMA = ROOT / "config" / "config.schema.yaml"
         ["smoke.yaml", "offline.yaml"],
         ["smoke.yaml", "experiments.yaml"],
         ["offline.yaml", "smoke.yaml", "finetune.yaml"],
+        ["offline.yaml", "coverage.yaml"],
+        ["offline.yaml", "smoke.yaml", "tokenizers.yaml"],
     ],
 )
 def test_shipped_configs_are_valid(default_config, overlays):
@@ -377,15 +380,26 @@ def test_a_study_or_variant_name_is_a_plain_folder_name(default_config, name):
     [
         ({"coverage": {"books": {"pretrain": None}}}, "coverage.books"),
         (
-            {"coverage": {"tokenizers": {"gpt2": {"sources": ["file:x"], "sha256": "0" * 64}}}},
-            "coverage.tokenizers",
+            {"tokenizers": {"gpt2": {"format": "tiktoken", "sources": ["file:x"], "sha256": SHA}}},
+            "tokenizers",
         ),
+        (
+            {"tokenizers": {"x": {"format": "bpe", "sources": ["file:x"], "sha256": SHA}}},
+            "tokenizers.x.format",
+        ),
+        ({"tokenizers": {"x": {"format": "tiktoken", "sources": ["file:x"]}}}, "tokenizers.x"),
         ({"coverage": {"orders": -1}}, "coverage.orders"),
     ],
-    ids=["a-book-named-as-the-studys-own", "a-second-gpt2", "negative-orders"],
+    ids=[
+        "a-book-named-as-the-studys-own",
+        "a-second-gpt2",
+        "an-unknown-format",
+        "no-sha256",
+        "negative-orders",
+    ],
 )
-def test_the_coverage_study_refuses_names_it_uses_itself(default_config, overlay, key):
-    if "books" in overlay["coverage"]:
+def test_books_and_tokenizers_refuse_names_the_study_uses_itself(default_config, overlay, key):
+    if "books" in overlay.get("coverage", {}):
         overlay["coverage"]["books"]["pretrain"] = default_config["corpus"]
     with pytest.raises(PipelineError, match=rf"^config key {key}"):
         validate_config(merged(default_config, overlay), SCHEMA)
@@ -395,11 +409,24 @@ def test_a_books_or_tokenizers_sources_are_where_it_comes_from_not_what_it_compu
     default_config,
 ):
     overlay = {
-        "coverage": {
-            "books": {"frankenstein": {"sources": ["file:84-0.txt"]}},
-            "tokenizers": {"cl100k_base": {"sources": ["package://tiktoken_ext/data/x"]}},
-            "enabled": True,
-        }
+        "coverage": {"books": {"frankenstein": {"sources": ["file:84-0.txt"]}}, "enabled": True}
     }
     assert changed_keys(default_config, overlay) == []
+    shipped = yaml.safe_load((ROOT / "config" / "tokenizers.yaml").read_text())["tokenizers"]
+    with_one = merged(default_config, {"tokenizers": {"cl100k_base": shipped["cl100k_base"]}})
+    moved = {"tokenizers": {"cl100k_base": {"sources": ["package://tiktoken_ext/data/x"]}}}
+    assert changed_keys(with_one, moved) == []
+    assert changed_keys(default_config, {"tokenizers": shipped}) == [
+        "tokenizers.cl100k_base",
+        "tokenizers.mistral_v1",
+    ]
     assert changed_keys(default_config, {"coverage": {"orders": 5}}) == ["coverage.orders"]
+
+
+def test_a_tokenizer_of_an_earlier_config_file_is_left_out_with_null(default_config):
+    shipped = yaml.safe_load((ROOT / "config" / "tokenizers.yaml").read_text())
+    config = merged(merged(default_config, shipped), {"tokenizers": {"mistral_v1": None}})
+    validate_config(config, SCHEMA)
+    assert config["tokenizers"] == {"cl100k_base": shipped["tokenizers"]["cl100k_base"]} | {
+        "mistral_v1": None
+    }

@@ -96,7 +96,7 @@ def test_tokens_parquet_schema_and_metadata(tmp_path, encoding):
     ids = encode(text, encoding)
     path = tmp_path / "tokens.parquet"
     write_tokens(ids, path, encoding, hashlib.sha256(text.encode()).hexdigest())
-    assert pq.read_schema(path).remove_metadata() == schemas.TOKENS
+    assert pq.read_schema(path).remove_metadata() == schemas.tokens("uint16")
     assert pq.read_schema(path).field("token_id").type == pa.uint16()
     assert read_parquet_metadata(path) == {
         "encoding": "gpt2",

@@ -51,7 +51,7 @@ def test_the_overlay_runs_the_baseline_and_every_variant_over_three_seeds():
 
 
 def test_every_variant_trained(study):
-    steps = pd.read_parquet(study / "aggregate" / "steps.parquet")
+    steps = pd.read_parquet(study / "aggregate" / "gpt2" / "steps.parquet")
     runs = steps[["variant", "seed"]].drop_duplicates()
     assert sorted(map(tuple, runs.to_numpy())) == sorted((v, 0) for v in VARIANTS)
     losses = steps[steps["quantity"] == "loss"]["value"]
@@ -59,8 +59,10 @@ def test_every_variant_trained(study):
 
 
 def test_a_pruned_vocabulary_has_no_never_used_tokens_anywhere(study):
-    counts = pd.read_parquet(study / "data" / "pretrain" / "frequency.parquet")["count"].to_numpy()
-    run = study / "runs" / "pruned_vocabulary" / "seed0"
+    counts = pd.read_parquet(study / "data" / "pretrain" / "gpt2" / "frequency.parquet")[
+        "count"
+    ].to_numpy()
+    run = study / "runs" / "gpt2" / "pruned_vocabulary" / "seed0"
     log = pd.read_parquet(run / "train" / "training_log.parquet")
     assert log["never_used_masked"].isna().all() and log["least_common_masked"].notna().all()
     assert log["held_out_loss"].isna().all()  # the held-out text holds ids it does not have
@@ -76,19 +78,27 @@ def test_a_pruned_vocabulary_has_no_never_used_tokens_anywhere(study):
     tokens = pd.read_parquet(run / "probe" / "untrained_tokens.parquet")
     assert set(tokens["group"]) == {"most_common", "least_common"}
     assert (counts[tokens["token_id"]] > 0).all()  # tokenizer ids, not model indices
-    claims = pd.read_parquet(study / "aggregate" / "claims.parquet")
+    claims = pd.read_parquet(study / "aggregate" / "gpt2" / "claims.parquet")
     pruned = claims[claims["variant"] == "pruned_vocabulary"].set_index("claim")["result"]
     assert pruned["Never-used tokens fall the most"] == "N/A"
     assert pruned["Training raises the most common tokens"] == "NOT TESTED"  # one seed
 
 
 def test_adaptive_softmax_probe_tokens_are_tokenizer_ids(study):
-    groups = pd.read_parquet(study / "data" / "groups.parquet")
+    groups = pd.read_parquet(study / "data" / "groups" / "gpt2.parquet")
     tokens = pd.read_parquet(
-        study / "runs" / "adaptive_softmax" / "seed0" / "probe" / "untrained_tokens.parquet"
+        study
+        / "runs"
+        / "gpt2"
+        / "adaptive_softmax"
+        / "seed0"
+        / "probe"
+        / "untrained_tokens.parquet"
     )
     assert sorted(tokens["token_id"]) == sorted(groups["token_id"])
-    log = (study / "runs" / "adaptive_softmax" / "seed0" / "logs" / "train.log").read_text()
+    log = (
+        study / "runs" / "gpt2" / "adaptive_softmax" / "seed0" / "logs" / "train.log"
+    ).read_text()
     assert "runtime.fused_head: off, the adaptive softmax has no single output matrix" in log
 
 

@@ -8,6 +8,7 @@ import subprocess
 from unused_tokens.report.run_facts import (
     config_hash,
     durations,
+    input_facts,
     shown,
     study_facts,
     workflow_commit,
@@ -81,3 +82,16 @@ def test_the_facts_are_shown_whole_and_wrapped(default_config):
     assert len(runtime) > 300 and html.unescape(page).count(runtime) == 1  # whole, not cut
     assert "white-space: pre-wrap" in page
     assert ">fact</th>" in page and ">value</th>" in page
+
+
+def test_input_facts_give_each_files_hash_size_and_source():
+    record = {"source": "file:b.txt", "sha256": "ab" * 32, "bytes": 1234, "failed_sources": []}
+    gpt2 = {"vocab.bpe": {**record, "source": "package://x/vocab.bpe"}, "encoder.json": record}
+    facts = input_facts("A Book", record, {"gpt2": gpt2, "mine": record}).iloc[:, 0]
+    line = f"1,234 bytes, sha256 {'ab' * 32}, from"
+    assert facts["book"] == f"A Book: {line} file:b.txt"
+    assert facts["tokenizer files"].splitlines() == [
+        f"gpt2 vocab.bpe: {line} package://x/vocab.bpe",
+        f"gpt2 encoder.json: {line} file:b.txt",
+        f"mine file: {line} file:b.txt",
+    ]

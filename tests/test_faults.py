@@ -98,7 +98,7 @@ def test_bad_corpus_stops_before_tokens_are_written(tmp_path, text, message):
     work = prepare_run(tmp_path, text)
     output = failing_run(work)
     assert message in one_error_line(output, "results/e2e/data/pretrain/corpus.txt: ")
-    assert not (results(work) / "data/pretrain/tokens.parquet").exists()
+    assert not (results(work) / "data/pretrain/gpt2/tokens.parquet").exists()
     assert temp_files(work) == []
 
 
@@ -132,7 +132,7 @@ def test_altered_tokenizer_file_is_refused_before_tokenizing(tmp_path):
         in line
     )
     assert line.endswith("delete it and rerun the download_tokenizer rule")
-    assert not (results(work) / "data/pretrain/tokens.parquet").exists()
+    assert not (results(work) / "data/pretrain/gpt2/tokens.parquet").exists()
 
 
 def test_a_tokenizer_source_with_altered_files_falls_through(tmp_path, package_tokenizer_files):
@@ -155,10 +155,13 @@ def test_a_tokenizer_source_with_altered_files_falls_through(tmp_path, package_t
 def test_a_damaged_parquet_input_is_named_with_the_rule_that_writes_it(tmp_path):
     work = prepare_run(tmp_path, book_text())
     snakemake(work, "--until", "select_groups")
-    groups = results(work) / "data/groups.parquet"
+    groups = results(work) / "data/groups/gpt2.parquet"
     groups.write_bytes(groups.read_bytes()[:-40])  # truncated, and newer: everything after reruns
     line = one_error_line(failing_run(work), "is not a readable Parquet file")
-    assert "results/e2e/data/groups.parquet is not a readable Parquet file (ArrowInvalid: " in line
+    assert (
+        "results/e2e/data/groups/gpt2.parquet is not a readable Parquet file (ArrowInvalid: "
+        in line
+    )
     assert line.endswith(
         "it is damaged or truncated; delete it and run snakemake again, which remakes it with "
         "rule select_groups"
@@ -231,7 +234,7 @@ def test_the_workflow_runs_from_another_directory(tmp_path):
         return result.stdout + result.stderr
 
     run("-d", str(work), *config, "--until", "select_groups")
-    assert (results(work) / "data/groups.parquet").exists()
+    assert (results(work) / "data/groups/gpt2.parquet").exists()
     assert list(elsewhere.iterdir()) == []
     plan = run(*config, "-n")
     assert "output: results/e2e/data/pretrain/corpus.txt" in plan  # under elsewhere/, not yet made
@@ -247,7 +250,7 @@ def test_group_larger_than_what_exists_names_the_key(tmp_path):
     line = one_error_line(failing_run(work), "groups.size=1000")
     assert "needs 2000 distinct tokens for most_common and least_common" in line
     assert line.endswith("lower groups.size")
-    assert not (results(work) / "data/groups.parquet").exists()
+    assert not (results(work) / "data/groups/gpt2.parquet").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

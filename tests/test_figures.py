@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from test_aggregate import LOGS
 from test_claims import COUNTS, V, probe, vocab
+from test_tokenizer_comparison import two_tokenizers
 
-from unused_tokens.analysis import aggregate
+from unused_tokens.analysis import aggregate, tokenizers
 from unused_tokens.analysis.detection import COUNT_BUCKETS
 from unused_tokens.pipeline.names import ARMS, GROUP_NAMES, MAGIKARP_INDICATORS
-from unused_tokens.report import figures, outline, weights_section
+from unused_tokens.report import figures, outline, tokenizers_section, weights_section
 
 figures.apply_style()  # as the report does before its first figure
 
@@ -100,7 +101,24 @@ def every_figure():
         "weights_norms": weights_section.plot_norms(norms(), "baseline"),
         "weights_roc": weights_section.plot_roc(scored()),
         "finetune_recovery": figures.plot_recovery(tuned(), 7.0),
+        "tokenizers": tokenizers_section.plot_tokenizers(
+            tokenizers.describe_runs(two_tokenizers()),
+            pd.DataFrame({"tokenizer": ["gpt2", "big"], "n_vocab": [50257, 100277]}),
+        ),
+        "coverage": tokenizers_section.plot_coverage({"gpt2": growth(), "big": growth(0.5)}),
     }
+
+
+def growth(scale=1.0):
+    """A coverage growth table: the listed order and one random order of two books."""
+    return pd.DataFrame(
+        {
+            "order": [0, 0, 1, 1],
+            "books": [1, 2, 1, 2],
+            "tokens": [100, 250, 150, 250],
+            "vocabulary_share": [scale * v for v in (0.1, 0.2, 0.12, 0.2)],
+        }
+    )
 
 
 def test_every_figure_of_the_report_has_labelled_axes():
@@ -224,8 +242,13 @@ def test_a_report_draws_only_the_figures_its_study_has_something_for():
     assert outline.VARIANTS_SECTION not in {sections[n] for n in alone}
     assert outline.FINETUNE_SECTION not in {sections[n] for n in alone}
     assert "training" in alone and "weights_roc" in alone
-    assert outline.drawn(finetune=True, variants=2) == list(sections)
-    assert set(outline.drawn(finetune=False, variants=2)) == set(sections) - {"finetune_recovery"}
+    assert "tokenizers" not in alone and "coverage" not in alone
+    assert outline.drawn(finetune=True, variants=2, tokenizers=3, coverage=True) == list(sections)
+    assert set(outline.drawn(finetune=False, variants=2, tokenizers=3, coverage=True)) == set(
+        sections
+    ) - {"finetune_recovery"}
+    assert set(outline.drawn(finetune=False, variants=1, coverage=True)) == {*alone, "coverage"}
+    assert set(outline.drawn(finetune=False, variants=1, tokenizers=2)) == {*alone, "tokenizers"}
 
 
 def test_every_figure_has_one_width_and_one_set_of_text_sizes_shown_at_its_size():

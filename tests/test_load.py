@@ -17,8 +17,8 @@ pytestmark = pytest.mark.workflow
 
 QUICK = ["--configfile", "config/smoke.yaml", "config/test.yaml"]  # test.yaml: the tiny model
 CORES = set(sorted(os.sched_getaffinity(0))[:2])  # the study's and the busy processes' cores
-GROUPS = "results/e2e/data/groups.parquet"  # everything training needs
-TRAINED = "results/e2e/runs/baseline/seed0/train/training_log.parquet"
+GROUPS = "results/e2e/data/groups/gpt2.parquet"  # everything training needs
+TRAINED = "results/e2e/runs/gpt2/baseline/seed0/train/training_log.parquet"
 
 
 @contextlib.contextmanager

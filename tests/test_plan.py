@@ -38,6 +38,11 @@ def test_a_kind_of_step_is_the_model_the_batch_and_what_runs_it():
     assert step_kind(MODEL, 16, RUNTIME) == step_kind(dict(reversed(MODEL.items())), 16, RUNTIME)
     assert step_kind(MODEL, 16, RUNTIME) != step_kind(MODEL, 32, RUNTIME)
     assert step_kind(MODEL, 16, RUNTIME) != step_kind(MODEL, 16, {**RUNTIME, "train_threads": 4})
+    # GPT-2's vocabulary is the default kind (as recorded before tokenizers were a dimension);
+    # another names its tokenizer, whose vocabulary sizes the output layer
+    assert step_kind(MODEL, 16, RUNTIME, "gpt2") == step_kind(MODEL, 16, RUNTIME)
+    other = json.loads(step_kind(MODEL, 16, RUNTIME, "cl100k_base"))
+    assert other == {**kind, "tokenizer": "cl100k_base"}
 
 
 def test_the_latest_measurement_of_this_machine_and_kind_counts(tmp_path):

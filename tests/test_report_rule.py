@@ -43,8 +43,13 @@ def notebook_parameters():
 def test_every_input_and_param_of_the_report_rule_is_a_notebook_parameter_and_back():
     report = rule_text("report.smk", "report")
     tuned = section(rule_text("finetune.smk", "aggregate_finetune"), "output")
+    compared = section(rule_text("report.smk", "compare_tokenizers"), "output")
+    counted = section(rule_text("coverage.smk", "coverage"), "output")
     named = set(section(report, "input")) | set(section(report, "params"))
     named |= {"finetune_groups_path"} | {f"finetune_{k}_path" for k in tuned}
+    named |= {"tokenizer_claims_paths"} | {f"tokenizers_{k}_path" for k in compared}
+    named |= {f"coverage_{k}_paths" for k in counted}
     assert "finetune_level_path" in named and "summary_path" in named
+    assert "tokenizers_facts_path" in named and "coverage_growth_paths" in named
     assert not_parameters() == {"template", "html_template", "lib", "makers"}
     assert named - not_parameters() | {"lib_dir"} == notebook_parameters()

@@ -64,11 +64,11 @@ def on_slurm(workdir, *args, check=True):
 
 
 MATRIX = {"seeds": [0, 1]}
-RUNS = [f"runs/baseline/seed{s}" for s in (0, 1)]
+RUNS = [f"runs/gpt2/baseline/seed{s}" for s in (0, 1)]
 OUTPUTS = [
     *[p for p in PARQUET_OUTPUTS if not p.startswith("runs/")],
     *[
-        f"{run}/{p.split('/', 3)[3]}"
+        f"{run}/{p.split('/', 4)[4]}"
         for run in RUNS
         for p in PARQUET_OUTPUTS
         if p.startswith("runs/")
@@ -121,7 +121,7 @@ def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
     } <= rules
     assert {"rule_aggregate"} <= rules
     assert not any(c.startswith("rule_download") for c in rules)  # localrules stay local
-    log = (runs[1] / "results/e2e/runs/baseline/seed1/logs/train.log").read_text()
+    log = (runs[1] / "results/e2e/runs/gpt2/baseline/seed1/logs/train.log").read_text()
     assert "WARNING no usable CUDA device: running on the CPU" in log  # the GPU is /dev/null
 
 

@@ -5,12 +5,26 @@ import importlib.resources
 import os
 import shutil
 import tempfile
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import sentencepiece
 import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
-from unused_tokens.data.tokenizer import GPT2_SHA256, load_gpt2, load_tiktoken, token_texts
+from conftest import SHIPPED_TOKENIZERS, book_text, package_file
+from unused_tokens.data.tokenizer import (
+    GPT2_SHA256,
+    SENTENCEPIECE_SHA256,
+    load_gpt2,
+    load_sentencepiece,
+    load_tiktoken,
+    load_tokenizer,
+    token_texts,
+)
+from unused_tokens.data.tokens import encode, id_type
+from unused_tokens.pipeline.config import tokenizer_spec
 from unused_tokens.pipeline.errors import PipelineError
 
 
@@ -157,3 +171,98 @@ def test_a_cl100k_copy_that_is_not_tiktokens_is_refused(tmp_path):
         load_tiktoken("cl100k_base", altered, CL100K_SHA256)
     with pytest.raises(PipelineError, match=r"^'cl99k' is not one of tiktoken's encodings \("):
         load_tiktoken("cl99k", CL100K, CL100K_SHA256)
+
+
+def test_cl100k_bases_unassigned_ids_have_no_text_and_count_in_the_vocabulary():
+    texts = token_texts(load_tiktoken("cl100k_base", CL100K, CL100K_SHA256))
+    assert len(texts) == 100_277
+    assert [i for i, t in enumerate(texts) if t == ""] == [100256, *range(100261, 100276)]
+    assert texts[100257] == "<|endoftext|>" and texts[100276] == "<|endofprompt|>"
+
+
+def test_ids_are_stored_in_the_smallest_type_that_holds_the_vocabulary():
+    assert (id_type(50257), id_type(65536), id_type(65537), id_type(100277)) == (
+        np.uint16,
+        np.uint16,
+        np.uint32,
+        np.uint32,
+    )
+    ids = encode("Gulliver", load_tiktoken("cl100k_base", CL100K, CL100K_SHA256))
+    assert ids.dtype == np.uint32 and ids.tolist() == [38, 620, 1553]
+
+
+MISTRAL = package_file("mistral_v1")
+
+
+def test_the_packaged_mistral_model_is_mistrals_published_one():
+    assert SHIPPED_TOKENIZERS["mistral_v1"]["sha256"] == SENTENCEPIECE_SHA256["mistral_v1"]
+    tokenizer = load_sentencepiece("mistral_v1", MISTRAL, SENTENCEPIECE_SHA256["mistral_v1"])
+    reference = sentencepiece.SentencePieceProcessor(model_file=str(MISTRAL))
+    assert tokenizer.name == "mistral_v1" and tokenizer.n_vocab == 32_000
+    text = "Gulliver's 12,345 Lilliputians\n\n  said: </s> ʕ•ᴥ•ʔ"
+    assert tokenizer.encode_ordinary(text) == reference.encode(text)
+    assert 1 not in tokenizer.encode_ordinary(text)  # no <s>: ordinary text only
+    texts = token_texts(tokenizer)
+    assert texts[:4] == ["<unk>", "<s>", "</s>", "<0x00>"] and len(texts) == 32_000
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A SentencePiece BPE model of 80 pieces trained here on the test book: a valid model that
+    is not Mistral's."""
+    folder = tmp_path_factory.mktemp("spm")
+    (folder / "book.txt").write_text(book_text())
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(folder / "book.txt"),
+        model_prefix=str(folder / "tiny"),
+        vocab_size=80,
+        model_type="bpe",
+        minloglevel=2,
+    )
+    return folder / "tiny.model"
+
+
+def test_another_sentencepiece_model_under_a_known_name_is_non_standard(tiny_model, caplog):
+    sha = sha256(tiny_model)
+    other = load_sentencepiece("mistral_v1", tiny_model, sha)
+    assert other.name == f"non-standard mistral_v1 (sha256 {sha[:12]})" and other.n_vocab == 80
+    assert caplog.messages == [f"{tiny_model} is not mistral_v1's published model (sha256 {sha})"]
+    own = load_sentencepiece("my_model", tiny_model, sha)
+    assert own.name == "my_model"  # a name the pipeline does not know is the user's own
+    reference = sentencepiece.SentencePieceProcessor(model_file=str(tiny_model))
+    assert own.encode_ordinary("the queen of Lilliput") == reference.encode("the queen of Lilliput")
+
+
+def test_a_sentencepiece_file_is_hash_checked_then_parsed(tmp_path):
+    broken = tmp_path / "tokenizer.model"
+    broken.write_bytes(MISTRAL.read_bytes() + b"\n")
+    with pytest.raises(
+        PipelineError, match=rf"^{broken}: sha256 [0-9a-f]{{64}} is not the expected"
+    ):
+        load_sentencepiece("mistral_v1", broken, SENTENCEPIECE_SHA256["mistral_v1"])
+    with pytest.raises(PipelineError) as err:
+        load_sentencepiece("mine", broken, sha256(broken))
+    assert str(err.value) == (
+        f"{broken} has the configured sha256 but is not a SentencePiece model (INTERNAL: could "
+        f"not parse ModelProto from {broken}); point tokenizers.mine.sources at a .model file "
+        "and its sha256 at that file's hash"
+    )
+
+
+@pytest.mark.parametrize("name", ["gpt2", *SHIPPED_TOKENIZERS])
+def test_every_tokenizer_loads_from_its_spec(default_config, package_tokenizer_files, name):
+    config = {**default_config, "tokenizers": SHIPPED_TOKENIZERS}
+    spec = tokenizer_spec(config, name)
+    if name == "gpt2":
+        files = SimpleNamespace(
+            vocab_bpe=package_tokenizer_files[0], encoder_json=package_tokenizer_files[1]
+        )
+    else:
+        files = SimpleNamespace(model=package_file(name))
+    tokenizer = load_tokenizer(spec, files)
+    assert tokenizer.name == name
+    assert (spec["format"], tokenizer.n_vocab) == {
+        "gpt2": ("gpt2", 50_257),
+        "cl100k_base": ("tiktoken", 100_277),
+        "mistral_v1": ("sentencepiece", 32_000),
+    }[name]

@@ -35,5 +35,5 @@ def test_second_run_takes_every_compiled_graph_from_the_cache(tmp_path, capsys):
     assert compiled >= 2  # the forward and backward graphs of the body and the statistics
     assert warm["compile"] == f"torch.compile: {compiled} graphs from the cache, 0 compiled"
     assert all(float(row["train_job_s"]) > 0 for row in (cold, warm))
-    run = workdir / "results" / "bench-train-rule" / "runs" / "baseline" / "seed0"
+    run = workdir / "results" / "bench-train-rule" / "runs" / "gpt2" / "baseline" / "seed0"
     assert (run / "train" / "training_log.parquet").exists()

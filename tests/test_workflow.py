@@ -48,10 +48,12 @@ from unused_tokens.data.corpus import strip_gutenberg
 from unused_tokens.pipeline import names, schemas
 from unused_tokens.pipeline.files import read_parquet_metadata
 from unused_tokens.pipeline.modules import helper_modules
-from unused_tokens.report.outline import FIGURES
+from unused_tokens.report.outline import drawn
 from unused_tokens.training.hardware import resolve_precision
 
 pytestmark = pytest.mark.workflow
+
+FIGURES = drawn(finetune=True, variants=2)  # the workdir study's: one tokenizer, no coverage
 
 MATRIX = {"seeds": [0, 1], "variants": {"lr_high": {"train": {"lr": 0.01}}}}
 RUNS = [(v, s) for v in ("baseline", "lr_high") for s in (0, 1)]
@@ -113,7 +115,7 @@ def out(workdir, path):
 
 
 def run_path(variant, seed, path):
-    return f"runs/{variant}/seed{seed}/{path}"
+    return f"runs/gpt2/{variant}/seed{seed}/{path}"
 
 
 def test_a_run_writes_nothing_outside_results_but_known_caches(workdir):
@@ -163,14 +165,19 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
     whole = encoding.encode_ordinary(strip_gutenberg(book_text()))
     cut = len(whole) - math.ceil(0.1 * len(whole))  # held_out.fraction: 0.1
     ids, held_out = whole[:cut], whole[cut:]
-    assert pd.read_parquet(out(workdir, "data/pretrain/tokens.parquet"))["token_id"].tolist() == ids
-    written = pd.read_parquet(out(workdir, "data/pretrain/held_out.parquet"))["token_id"].tolist()
+    assert (
+        pd.read_parquet(out(workdir, "data/pretrain/gpt2/tokens.parquet"))["token_id"].tolist()
+        == ids
+    )
+    written = pd.read_parquet(out(workdir, "data/pretrain/gpt2/held_out.parquet"))[
+        "token_id"
+    ].tolist()
     assert written == held_out
-    freq = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))
+    freq = pd.read_parquet(out(workdir, "data/pretrain/gpt2/frequency.parquet"))
     assert len(freq) == 50257 and freq["count"].sum() == len(ids)
-    summary = pd.read_parquet(out(workdir, "data/pretrain/frequency_summary.parquet")).iloc[0]
+    summary = pd.read_parquet(out(workdir, "data/pretrain/gpt2/frequency_summary.parquet")).iloc[0]
     assert summary["distinct_tokens"] == len(set(ids))
-    groups = pd.read_parquet(out(workdir, "data/groups.parquet"))
+    groups = pd.read_parquet(out(workdir, "data/groups/gpt2.parquet"))
     assert groups.groupby("group").size().to_dict() == {
         "least_common": 5,
         "most_common": 5,
@@ -190,8 +197,8 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
 def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):
     tuned = pd.read_parquet(out(workdir, "data/finetune_groups.parquet"))
     new = tuned.loc[tuned["group"] == names.NEW_GROUP, "token_id"]
-    first = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))["count"]
-    second = pd.read_parquet(out(workdir, "data/finetune/frequency.parquet"))["count"]
+    first = pd.read_parquet(out(workdir, "data/pretrain/gpt2/frequency.parquet"))["count"]
+    second = pd.read_parquet(out(workdir, "data/finetune/gpt2/frequency.parquet"))["count"]
     assert len(new) == 5 and (first[new] == 0).all() and (second[new] > 0).all()
     for arm in names.ARMS:
         for seed in (0, 1):
@@ -212,7 +219,7 @@ def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):
 
 def test_the_run_ends_by_printing_the_report_and_the_tally_of_every_claim(workdir):
     tables = [
-        pd.read_parquet(out(workdir, f"{f}/claims.parquet")) for f in ("aggregate", "finetune")
+        pd.read_parquet(out(workdir, f"{f}/claims.parquet")) for f in ("aggregate/gpt2", "finetune")
     ]
     claims = pd.concat(tables, ignore_index=True)
     assert claims["variant"].unique().tolist() == ["baseline", "lr_high", "finetune"]
@@ -246,9 +253,9 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
         run: pd.read_parquet(out(workdir, run_path(*run, "train/training_log.parquet"))).iloc[-1]
         for run in RUNS
     }
-    steps = pd.read_parquet(out(workdir, "aggregate/steps.parquet"))
+    steps = pd.read_parquet(out(workdir, "aggregate/gpt2/steps.parquet"))
     assert len(steps) == 4 * (STEPS + 1) * (len(schemas.TRAINING_LOG) - 1)
-    summary = pd.read_parquet(out(workdir, "aggregate/summary.parquet")).set_index(
+    summary = pd.read_parquet(out(workdir, "aggregate/gpt2/summary.parquet")).set_index(
         ["variant", "quantity"]
     )
     for run in RUNS:  # group means after training: on the probe's batches, not the log's
@@ -269,20 +276,20 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
             assert row["std"] == pytest.approx(sd, rel=1e-12)
             assert row["ci_low"] == pytest.approx(mean - t * sd / math.sqrt(2), rel=1e-9)
             assert row["ci_high"] == pytest.approx(mean + t * sd / math.sqrt(2), rel=1e-9)
-    differences = pd.read_parquet(out(workdir, "aggregate/differences.parquet"))
+    differences = pd.read_parquet(out(workdir, "aggregate/gpt2/differences.parquet"))
     assert set(differences["variant"]) == {"lr_high"}
     loss = differences.set_index("quantity").loc["loss"]
     d0, d1 = (finals[("lr_high", s)]["loss"] - finals[("baseline", s)]["loss"] for s in (0, 1))
     assert loss["mean"] == pytest.approx((d0 + d1) / 2, rel=1e-12)
     assert loss["std"] == pytest.approx(abs(d0 - d1) / math.sqrt(2), rel=1e-12)
-    headline = json.loads(out(workdir, "aggregate/headline.json").read_text())
+    headline = json.loads(out(workdir, "aggregate/gpt2/headline.json").read_text())
     assert headline["seeds"] == [0, 1] and headline["variants"] == ["baseline", "lr_high"]
     assert headline["final"]["lr_high"]["loss"]["mean"] == pytest.approx(
         summary.loc[("lr_high", "loss"), "mean"]
     )
-    claims = pd.read_parquet(out(workdir, "aggregate/claims.parquet"))
+    claims = pd.read_parquet(out(workdir, "aggregate/gpt2/claims.parquet"))
     assert len(claims) == 2 * len(CLAIMS)
-    measures = pd.read_parquet(out(workdir, "aggregate/measures.parquet"))
+    measures = pd.read_parquet(out(workdir, "aggregate/gpt2/measures.parquet"))
     assert measures[["variant", "seed"]].to_numpy().tolist() == [list(run) for run in RUNS]
     assert headline["claims"]["baseline"] == dict(
         claims.loc[claims["variant"] == "baseline", ["claim", "result"]].to_numpy()
@@ -290,10 +297,13 @@ def test_the_aggregate_equals_a_hand_computation_from_the_run_logs(workdir):
 
 
 def test_every_job_wrote_its_log_and_benchmark(workdir):
-    once = ["download_tokenizer", "select_groups", "select_finetune_group", "aggregate"]
-    once += ["aggregate_weights"]
-    logs = [f"logs/{rule}.log" for rule in [*once, "aggregate_finetune", "report"]]
-    logs += [f"logs/{book}/{rule}.log" for book in names.CORPORA for rule in BOOK_RULES]
+    once = ["download_tokenizer", "select_finetune_group", "aggregate_finetune", "report"]
+    logs = [f"logs/{rule}.log" for rule in once]
+    logs += [
+        f"logs/{rule}/gpt2.log" for rule in ("select_groups", "aggregate", "aggregate_weights")
+    ]
+    logs += [f"logs/{book}/download_corpus.log" for book in names.CORPORA]
+    logs += [f"logs/{book}/gpt2/{rule}.log" for book in names.CORPORA for rule in BOOK_RULES[1:]]
     logs += [run_path(*run, f"logs/{rule}.log") for run in RUNS for rule in RUN_RULES]
     logs += [
         f"finetune/{arm}/seed{seed}/logs/finetune.log" for arm in names.ARMS for seed in (0, 1)
@@ -635,7 +645,7 @@ def test_the_study_tables_print_the_studys_own_numbers(workdir, capsys):
 
     study_tables.main([str(out(workdir, ""))])
     printed = capsys.readouterr().out
-    summary = pd.read_parquet(out(workdir, "aggregate/summary.parquet"))
+    summary = pd.read_parquet(out(workdir, "aggregate/gpt2/summary.parquet"))
     values = summary.set_index(["variant", "quantity"])
     row = "| `baseline` | " + " | ".join(
         study_tables.interval(values.loc[("baseline", q)]) for q in study_tables.COLUMNS
@@ -643,7 +653,7 @@ def test_the_study_tables_print_the_studys_own_numbers(workdir, capsys):
     assert row + " |" in printed.splitlines()
     for title in ("Final values", "Normaliser split", "ROC AUC", "Fine-tuning: claims"):
         assert f"#### {title}" in printed
-    assert tally(pd.read_parquet(out(workdir, "aggregate/claims.parquet"))) in printed
+    assert tally(pd.read_parquet(out(workdir, "aggregate/gpt2/claims.parquet"))) in printed
 
 
 def test_the_gradient_scale_script_prints_every_bucket_of_the_studys_model(workdir, capsys):
@@ -654,7 +664,7 @@ def test_the_gradient_scale_script_prints_every_bucket_of_the_studys_model(workd
     gradient_scale.main([str(out(workdir, "")), "--configfile", str(config), "--batches", "2"])
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "per-element RMS gradient of the output rows over 2 batches (median):"
-    counts = pd.read_parquet(out(workdir, "data/pretrain/frequency.parquet"))["count"]
+    counts = pd.read_parquet(out(workdir, "data/pretrain/gpt2/frequency.parquet"))["count"]
     buckets = [
         label for label, (low, high) in COUNT_BUCKETS.items() if counts.between(low, high).any()
     ]

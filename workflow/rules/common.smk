@@ -1,15 +1,22 @@
 STUDY = Study.from_config(config)
 OUT = f"results/{STUDY.name}"
-DATA = f"{OUT}/data/{{corpus}}"  # one book (names.CORPORA): its text, tokens and counts
-RUN = f"{OUT}/runs/{{variant}}/seed{{seed}}"  # one training run: a variant and a seed
+BOOK = f"{OUT}/data/{{corpus}}"  # one book (names.CORPORA, coverage.books): its text
+DATA = f"{BOOK}/{{tokenizer}}"  # one book cut by one tokenizer: its tokens and counts
+RUN = f"{OUT}/runs/{{tokenizer}}/{{variant}}/seed{{seed}}"  # one training run
 TUNE = f"{OUT}/finetune/{{arm}}/seed{{seed}}"  # one fine-tuning run: an arm and a seed
-COVERAGE = config["coverage"]  # the coverage study: books and tokenizers, no training
+AGGREGATE = f"{OUT}/aggregate/{{tokenizer}}"  # one tokenizer's runs gathered over seeds
+COVERAGE = config[
+    "coverage"
+]  # the coverage study: every tokenizer over books, no training
 BOOK_KEYS = dict(zip(CORPORA, ("corpus", "finetune.corpus"))) | {
     name: f"coverage.books.{name}"
     for name, section in COVERAGE["books"].items()
     if section is not None  # null: left out
 }  # each book's config section: the study's two, then the coverage study's
-COVERAGE_TOKENIZERS = (GPT2, *COVERAGE["tokenizers"])  # GPT-2's: the tokenizer section
+ADDED = tuple(  # the tokenizers beside GPT-2's (one file each); null: left out
+    name for name, entry in config["tokenizers"].items() if entry is not None
+)
+TOKENIZERS = (GPT2, *ADDED)  # the study's: GPT-2's first, the one the report follows
 FINETUNE = STUDY.finetune["enabled"]
 # What a GPU job (train, finetune: the rules that give `resources: **GPU_JOB`) asks for: the
 # GPUs, and of a cluster 2 hours and 16 GB in the GPU partition that profiles/slurm's
@@ -40,11 +47,13 @@ def training_to_do(planned=None):
         if planned is not None
         else (lambda p: not os.path.exists(p))
     )
-    for variant, seed in STUDY.runs():
-        run = STUDY.run(variant, seed)
-        if to_do(f"{RUN}/train/model.pt".format(variant=variant, seed=seed)):
-            kind = step_kind(run.model, run.train.batch_size, runtime)
-            todo.append(("training", run.train.steps, kind))
+    model = rules.train.output.model
+    for tokenizer in TOKENIZERS:
+        for variant, seed in STUDY.runs():
+            run = STUDY.run(variant, seed)
+            if to_do(model.format(tokenizer=tokenizer, variant=variant, seed=seed)):
+                kind = step_kind(run.model, run.train.batch_size, runtime, tokenizer)
+                todo.append(("training", run.train.steps, kind))
     for seed in STUDY.seeds if FINETUNE else ():
         run = STUDY.finetune_run(seed)
         for arm in ARMS:
@@ -69,8 +78,32 @@ def book(corpus):
 
 
 def pretrain(pattern):
-    """A data rule's output `pattern` for the first book, the one every run trains on."""
-    return pattern.format(corpus="pretrain")
+    """A data rule's output `pattern` for the first book, the one every run trains on (each
+    tokenizer's: {tokenizer} is left to the job's wildcard)."""
+    return pattern.format(corpus="pretrain", tokenizer="{tokenizer}")
+
+
+def first(pattern, corpus="pretrain"):
+    """A rule's output `pattern` for GPT-2's tokens (of `corpus`, where it has one): what the
+    report follows and fine-tuning uses."""
+    return pattern.format(tokenizer=GPT2, corpus=corpus)
+
+
+def tokenizer_files(wildcards):
+    """The files of the job's tokenizer: GPT-2's vocab.bpe and encoder.json, else its model."""
+    if wildcards.tokenizer == GPT2:
+        out = rules.download_tokenizer.output
+        return {"vocab_bpe": out.vocab_bpe, "encoder_json": out.encoder_json}
+    return {
+        "model": rules.download_added_tokenizer.output.model.format(
+            added=wildcards.tokenizer
+        )
+    }
+
+
+def tokenizer_params(wildcards):
+    """What the job's script loads its tokenizer with: name, format and sha256 (tokenizer.py)."""
+    return tokenizer_spec(config, wildcards.tokenizer)
 
 
 LIBRARY = f"{OUT}/library/{{stage}}.sha256"  # one stage's helper modules (rule library)
@@ -112,11 +145,18 @@ def makers(wildcards, input):
     }
 
 
-def every_run(pattern):
-    """`pattern` (a path with {variant} and {seed}) for every run of the study, in order."""
+def every_run(pattern, tokenizer=GPT2):
+    """`pattern` (a path with {tokenizer}, {variant} and {seed}) for every run of the study with
+    `tokenizer`, in order."""
     return [
-        pattern.format(variant=variant, seed=seed) for variant, seed in STUDY.runs()
+        pattern.format(tokenizer=tokenizer, variant=variant, seed=seed)
+        for variant, seed in STUDY.runs()
     ]
+
+
+def runs_of(pattern):
+    """An input function: `pattern` for every run with the job's tokenizer."""
+    return lambda wildcards: every_run(pattern, wildcards.tokenizer)
 
 
 def every_finetune(pattern):
@@ -130,19 +170,25 @@ def finetune_params(wildcards):
 
 
 def instances(pattern):
-    """`pattern` filled for every job of the study that has it: each book, each run (variant and
-    seed), each fine-tuning run (arm and seed), each tokenizer of the coverage study (tiktoken:
-    those with a .tiktoken file to download; GPT-2's files have their own rule)."""
+    """`pattern` filled for every job of the study that has it: each book the study tokenizes
+    (with each tokenizer: the first book; with GPT-2's, where fine-tuning is on, the second),
+    each run (tokenizer, variant and seed), each fine-tuning run (arm and seed), each tokenizer
+    and each added tokenizer's file."""
+    if "{corpus}" in pattern and "{tokenizer}" in pattern:
+        pairs = [("pretrain", name) for name in TOKENIZERS]
+        pairs += [("finetune", GPT2)] if FINETUNE else []
+        return [pattern.format(corpus=c, tokenizer=t) for c, t in pairs]
     if "{corpus}" in pattern:
-        books = CORPORA if FINETUNE else CORPORA[:1]  # the second book: for fine-tuning
-        return [pattern.format(corpus=book) for book in books]
+        return [pattern.format(corpus=book) for book in CORPORA[: 1 + FINETUNE]]
     if "{arm}" in pattern:
         return every_finetune(pattern)
+    if "{variant}" in pattern:
+        return [path for name in TOKENIZERS for path in every_run(pattern, name)]
     if "{tokenizer}" in pattern:
-        return [pattern.format(tokenizer=name) for name in COVERAGE_TOKENIZERS]
-    if "{tiktoken}" in pattern:
-        return [pattern.format(tiktoken=name) for name in COVERAGE["tokenizers"]]
-    return every_run(pattern)
+        return [pattern.format(tokenizer=name) for name in TOKENIZERS]
+    if "{added}" in pattern:
+        return [pattern.format(added=name) for name in ADDED]
+    return [pattern]
 
 
 def benchmark_files(wildcards):
@@ -152,15 +198,19 @@ def benchmark_files(wildcards):
     optional = {
         "finetune.smk": FINETUNE,
         "coverage.smk": COVERAGE["enabled"],
-    }  # where on
+        "compare_tokenizers": bool(ADDED),
+    }  # rule files and rules, where on
     for each in workflow.rules:
-        wanted = optional.get(Path(str(each.snakefile)).name, True)
+        rule_file = Path(str(each.snakefile)).name
+        wanted = optional.get(rule_file, True) and optional.get(each.name, True)
         if each.benchmark and each.name not in ("report", "library") and wanted:
             files += instances(strip_wildcard_constraints(each.benchmark))
     return list(dict.fromkeys(files))
 
 
-REPORT_FIGURES = drawn(FINETUNE, len(STUDY.variants))
+REPORT_FIGURES = drawn(
+    FINETUNE, len(STUDY.variants), len(TOKENIZERS), COVERAGE["enabled"]
+)
 
 
 def figure(name):
@@ -172,38 +222,6 @@ def figure(name):
     )
 
 
-def coverage_inputs(wildcards):
-    """Every book's downloaded text, in order, and the tokenizer's files."""
-    texts = {
-        "texts": [rules.download_corpus.output.text.format(corpus=c) for c in BOOK_KEYS]
-    }
-    if wildcards.tokenizer == GPT2:
-        return texts | {
-            "vocab_bpe": rules.download_tokenizer.output.vocab_bpe,
-            "encoder_json": rules.download_tokenizer.output.encoder_json,
-        }
-    return texts | {
-        "ranks": rules.download_tiktoken.output.ranks.format(
-            tiktoken=wildcards.tokenizer
-        )
-    }
-
-
-def coverage_tokenizer(wildcards):
-    """What the coverage script loads the tokenizer with: its name and configured sha256s."""
-    if wildcards.tokenizer == GPT2:
-        keys = ("vocab_bpe_sha256", "encoder_json_sha256")
-        return {"name": GPT2, **{k: config["tokenizer"][k] for k in keys}}
-    return {
-        "name": wildcards.tokenizer,
-        "sha256": COVERAGE["tokenizers"][wildcards.tokenizer]["sha256"],
-    }
-
-
-def coverage_outputs():
-    """Every tokenizer's coverage tables."""
-    return [
-        path.format(tokenizer=name)
-        for name in COVERAGE_TOKENIZERS
-        for path in rules.coverage.output
-    ]
+def coverage_texts(wildcards):
+    """Every book's downloaded text, in order."""
+    return [rules.download_corpus.output.text.format(corpus=c) for c in BOOK_KEYS]

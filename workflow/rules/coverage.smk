@@ -1,33 +1,10 @@
 # The coverage study: how much of each tokenizer's vocabulary the books use, no training.
 
 
-localrules:
-    download_tiktoken,
-
-
-rule download_tiktoken:
-    input:
-        lib=lib("download_tiktoken"),
-    output:
-        ranks=f"{OUT}/data/tokenizers/{{tiktoken}}.tiktoken",
-        provenance=f"{OUT}/data/tokenizers/{{tiktoken}}.provenance.json",
-    log:
-        f"{OUT}/logs/download_tiktoken/{{tiktoken}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/download_tiktoken/{{tiktoken}}.tsv"
-    conda:
-        "../../envs/data.yaml"
-    params:
-        sources=lambda w: COVERAGE["tokenizers"][w.tiktoken]["sources"],
-        sha256=lambda w: COVERAGE["tokenizers"][w.tiktoken]["sha256"],
-        key=lambda w: f"coverage.tokenizers.{w.tiktoken}.sources",
-    script:
-        "../scripts/download_tiktoken.py"
-
-
 rule coverage:
     input:
-        unpack(coverage_inputs),
+        unpack(tokenizer_files),
+        texts=coverage_texts,
         lib=lib("coverage"),
     output:
         books=f"{OUT}/coverage/{{tokenizer}}/books.parquet",
@@ -40,7 +17,7 @@ rule coverage:
     conda:
         "../../envs/data.yaml"
     params:
-        tokenizer=coverage_tokenizer,
+        tokenizer=tokenizer_params,
         books=[(book(c)["title"], book(c)["strip_gutenberg"]) for c in BOOK_KEYS],
         orders=COVERAGE["orders"],
         seed=COVERAGE["seed"],

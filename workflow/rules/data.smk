@@ -1,14 +1,15 @@
 localrules:
     download_corpus,
     download_tokenizer,
+    download_added_tokenizer,
 
 
 rule download_corpus:
     input:
         lib=lib("download_corpus"),
     output:
-        text=f"{DATA}/corpus.txt",
-        provenance=f"{DATA}/corpus.provenance.json",
+        text=f"{BOOK}/corpus.txt",
+        provenance=f"{BOOK}/corpus.provenance.json",
     log:
         f"{OUT}/logs/{{corpus}}/download_corpus.log",
     benchmark:
@@ -44,48 +45,64 @@ rule download_tokenizer:
         "../scripts/download_tokenizer.py"
 
 
+rule download_added_tokenizer:
+    input:
+        lib=lib("download_added_tokenizer"),
+    output:
+        model=f"{OUT}/data/tokenizers/{{added}}.model",
+        provenance=f"{OUT}/data/tokenizers/{{added}}.provenance.json",
+    log:
+        f"{OUT}/logs/download_added_tokenizer/{{added}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/download_added_tokenizer/{{added}}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    params:
+        sources=lambda w: config["tokenizers"][w.added]["sources"],
+        sha256=lambda w: config["tokenizers"][w.added]["sha256"],
+        key=lambda w: f"tokenizers.{w.added}.sources",
+    script:
+        "../scripts/download_added_tokenizer.py"
+
+
 rule tokenize_corpus:
     input:
+        unpack(tokenizer_files),
         text=rules.download_corpus.output.text,
-        vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
-        encoder_json=rules.download_tokenizer.output.encoder_json,
         lib=lib("tokenize_corpus"),
     output:
         tokens=f"{DATA}/tokens.parquet",
         held_out=f"{DATA}/held_out.parquet",
     log:
-        f"{OUT}/logs/{{corpus}}/tokenize_corpus.log",
+        f"{OUT}/logs/{{corpus}}/{{tokenizer}}/tokenize_corpus.log",
     benchmark:
-        f"{OUT}/benchmarks/{{corpus}}/tokenize_corpus.tsv"
+        f"{OUT}/benchmarks/{{corpus}}/{{tokenizer}}/tokenize_corpus.tsv"
     conda:
         "../../envs/data.yaml"
     params:
         strip_gutenberg=lambda w: book(w.corpus)["strip_gutenberg"],
         held_out_fraction=config["held_out"]["fraction"],
-        vocab_bpe_sha256=config["tokenizer"]["vocab_bpe_sha256"],
-        encoder_json_sha256=config["tokenizer"]["encoder_json_sha256"],
+        tokenizer=tokenizer_params,
     script:
         "../scripts/tokenize_corpus.py"
 
 
 rule count_tokens:
     input:
+        unpack(tokenizer_files),
         tokens=rules.tokenize_corpus.output.tokens,
-        vocab_bpe=rules.download_tokenizer.output.vocab_bpe,
-        encoder_json=rules.download_tokenizer.output.encoder_json,
         lib=lib("count_tokens"),
     output:
         frequency=f"{DATA}/frequency.parquet",
         summary=f"{DATA}/frequency_summary.parquet",
     log:
-        f"{OUT}/logs/{{corpus}}/count_tokens.log",
+        f"{OUT}/logs/{{corpus}}/{{tokenizer}}/count_tokens.log",
     benchmark:
-        f"{OUT}/benchmarks/{{corpus}}/count_tokens.tsv"
+        f"{OUT}/benchmarks/{{corpus}}/{{tokenizer}}/count_tokens.tsv"
     conda:
         "../../envs/data.yaml"
     params:
-        vocab_bpe_sha256=config["tokenizer"]["vocab_bpe_sha256"],
-        encoder_json_sha256=config["tokenizer"]["encoder_json_sha256"],
+        tokenizer=tokenizer_params,
         makers=makers,
     script:
         "../scripts/count_tokens.py"
@@ -96,11 +113,11 @@ rule select_groups:
         frequency=pretrain(rules.count_tokens.output.frequency),
         lib=lib("select_groups"),
     output:
-        groups=f"{OUT}/data/groups.parquet",
+        groups=f"{OUT}/data/groups/{{tokenizer}}.parquet",
     log:
-        f"{OUT}/logs/select_groups.log",
+        f"{OUT}/logs/select_groups/{{tokenizer}}.log",
     benchmark:
-        f"{OUT}/benchmarks/select_groups.tsv"
+        f"{OUT}/benchmarks/select_groups/{{tokenizer}}.tsv"
     conda:
         "../../envs/data.yaml"
     params:

@@ -4,9 +4,9 @@
 
 rule select_finetune_group:
     input:
-        groups=rules.select_groups.output.groups,
-        pretrain=pretrain(rules.count_tokens.output.frequency),
-        finetune=rules.count_tokens.output.frequency.format(corpus="finetune"),
+        groups=first(rules.select_groups.output.groups),
+        pretrain=first(rules.count_tokens.output.frequency),
+        finetune=first(rules.count_tokens.output.frequency, "finetune"),
         lib=lib("select_finetune_group"),
     output:
         groups=f"{OUT}/data/finetune_groups.parquet",
@@ -25,16 +25,18 @@ rule select_finetune_group:
 
 rule finetune:
     input:
-        tokens=rules.tokenize_corpus.output.tokens.format(corpus="finetune"),
-        held_out=rules.tokenize_corpus.output.held_out.format(corpus="finetune"),
-        frequency=pretrain(rules.count_tokens.output.frequency),
+        tokens=first(rules.tokenize_corpus.output.tokens, "finetune"),
+        held_out=first(rules.tokenize_corpus.output.held_out, "finetune"),
+        frequency=first(rules.count_tokens.output.frequency),
         groups=rules.select_finetune_group.output.groups,
         model=lambda w: (
             []
             if w.arm == "fresh"
-            else expand(
-                rules.train.output.model, variant=BASELINE_VARIANT, seed=w.seed
-            )
+            else [
+                rules.train.output.model.format(
+                    tokenizer=GPT2, variant=BASELINE_VARIANT, seed=w.seed
+                )
+            ]
         ),
         lib=lib("finetune"),
     output:
@@ -59,8 +61,8 @@ rule finetune:
 
 rule aggregate_finetune:
     input:
-        frequency=rules.count_tokens.output.frequency.format(corpus="finetune"),
-        held_out=rules.tokenize_corpus.output.held_out.format(corpus="finetune"),
+        frequency=first(rules.count_tokens.output.frequency, "finetune"),
+        held_out=first(rules.tokenize_corpus.output.held_out, "finetune"),
         groups=rules.select_finetune_group.output.groups,
         logs=every_finetune(rules.finetune.output.log),
         lib=lib("aggregate_finetune"),

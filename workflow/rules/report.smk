@@ -1,39 +1,69 @@
-# Every run of the study gathered over seeds, then one report.
+# Every tokenizer's runs gathered over seeds, the tokenizers compared, then one report.
 
 
 rule aggregate:
     input:
         frequency=pretrain(rules.count_tokens.output.frequency),
-        logs=every_run(rules.train.output.log),
-        probes=every_run(rules.probe_untrained.output.groups),
-        vocab=every_run(rules.probe_vocab.output.logprobs),
-        control=every_run(rules.probe_vocab.output.control),
+        logs=runs_of(rules.train.output.log),
+        probes=runs_of(rules.probe_untrained.output.groups),
+        vocab=runs_of(rules.probe_vocab.output.logprobs),
+        control=runs_of(rules.probe_vocab.output.control),
         lib=lib("aggregate"),
     output:
-        steps=f"{OUT}/aggregate/steps.parquet",
-        endpoints=f"{OUT}/aggregate/endpoints.parquet",
-        summary=f"{OUT}/aggregate/summary.parquet",
-        differences=f"{OUT}/aggregate/differences.parquet",
-        measures=f"{OUT}/aggregate/measures.parquet",
-        claims=f"{OUT}/aggregate/claims.parquet",
+        steps=f"{AGGREGATE}/steps.parquet",
+        endpoints=f"{AGGREGATE}/endpoints.parquet",
+        summary=f"{AGGREGATE}/summary.parquet",
+        differences=f"{AGGREGATE}/differences.parquet",
+        measures=f"{AGGREGATE}/measures.parquet",
+        claims=f"{AGGREGATE}/claims.parquet",
         claims_page=report(
-            f"{OUT}/aggregate/claims.html",
+            f"{AGGREGATE}/claims.html",
             caption="../report/claims.rst",
             category="Claims",
         ),
-        headline=f"{OUT}/aggregate/headline.json",
+        headline=f"{AGGREGATE}/headline.json",
     log:
-        f"{OUT}/logs/aggregate.log",
+        f"{OUT}/logs/aggregate/{{tokenizer}}.log",
     benchmark:
-        f"{OUT}/benchmarks/aggregate.tsv"
+        f"{OUT}/benchmarks/aggregate/{{tokenizer}}.tsv"
     conda:
         "../../envs/report.yaml"
     params:
-        study=STUDY.name,
+        study=lambda w: (
+            STUDY.name if w.tokenizer == GPT2 else f"{STUDY.name}, {w.tokenizer}"
+        ),
         runs=STUDY.runs(),
         makers=makers,
     script:
         "../scripts/aggregate.py"
+
+
+rule compare_tokenizers:
+    input:
+        frequency=expand(
+            pretrain(rules.count_tokens.output.frequency), tokenizer=TOKENIZERS
+        ),
+        summaries=expand(
+            pretrain(rules.count_tokens.output.summary), tokenizer=TOKENIZERS
+        ),
+        endpoints=expand(rules.aggregate.output.endpoints, tokenizer=TOKENIZERS),
+        measures=expand(rules.aggregate.output.measures, tokenizer=TOKENIZERS),
+        lib=lib("compare_tokenizers"),
+    output:
+        facts=f"{OUT}/tokenizers/facts.parquet",
+        summary=f"{OUT}/tokenizers/summary.parquet",
+        differences=f"{OUT}/tokenizers/differences.parquet",
+    log:
+        f"{OUT}/logs/compare_tokenizers.log",
+    benchmark:
+        f"{OUT}/benchmarks/compare_tokenizers.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        tokenizers=TOKENIZERS,
+        makers=makers,
+    script:
+        "../scripts/compare_tokenizers.py"
 
 
 rule report:
@@ -49,26 +79,52 @@ rule report:
             if FINETUNE
             else {}
         ),
+        **(  # the tokenizers compared, where the study has more than GPT-2's
+            {
+                "tokenizer_claims_paths": expand(
+                    rules.aggregate.output.claims, tokenizer=TOKENIZERS
+                ),
+                **{
+                    f"tokenizers_{k}_path": v
+                    for k, v in rules.compare_tokenizers.output.items()
+                },
+            }
+            if ADDED
+            else {}
+        ),
+        **(  # the coverage tables of each tokenizer, where the coverage study is on
+            {
+                f"coverage_{k}_paths": expand(v, tokenizer=TOKENIZERS)
+                for k, v in rules.coverage.output.items()
+            }
+            if COVERAGE["enabled"]
+            else {}
+        ),
         template=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
         html_template=f"{workflow.basedir}/workflow/notebooks/offline.html.j2",
-        frequency_path=pretrain(rules.count_tokens.output.frequency),
-        frequency_summary_path=pretrain(rules.count_tokens.output.summary),
-        groups_path=rules.select_groups.output.groups,
-        steps_path=rules.aggregate.output.steps,
-        endpoints_path=rules.aggregate.output.endpoints,
-        summary_path=rules.aggregate.output.summary,
-        differences_path=rules.aggregate.output.differences,
-        measures_path=rules.aggregate.output.measures,
-        claims_path=rules.aggregate.output.claims,
+        frequency_path=first(rules.count_tokens.output.frequency),
+        frequency_summary_path=first(rules.count_tokens.output.summary),
+        groups_path=first(rules.select_groups.output.groups),
+        steps_path=first(rules.aggregate.output.steps),
+        endpoints_path=first(rules.aggregate.output.endpoints),
+        summary_path=first(rules.aggregate.output.summary),
+        differences_path=first(rules.aggregate.output.differences),
+        measures_path=first(rules.aggregate.output.measures),
+        claims_path=first(rules.aggregate.output.claims),
         training_log_paths=every_run(rules.train.output.log),
         probe_groups_paths=every_run(rules.probe_untrained.output.groups),
         probe_tokens_paths=every_run(rules.probe_untrained.output.tokens),
         vocab_paths=every_run(rules.probe_vocab.output.logprobs),
         control_paths=every_run(rules.probe_vocab.output.control),
-        weights_geometry_path=rules.aggregate_weights.output.geometry,
-        weights_detection_path=rules.aggregate_weights.output.detection,
+        weights_geometry_path=first(rules.aggregate_weights.output.geometry),
+        weights_detection_path=first(rules.aggregate_weights.output.detection),
         weights_features_paths=every_run(rules.weights.output.features),
         benchmarks=benchmark_files,
+        corpus_provenance_path=first(rules.download_corpus.output.provenance),
+        tokenizer_provenance_paths=[
+            rules.download_tokenizer.output.provenance,
+            *expand(rules.download_added_tokenizer.output.provenance, added=ADDED),
+        ],
         lib=lib("report"),
     output:
         **{name: figure(name) for name in REPORT_FIGURES},

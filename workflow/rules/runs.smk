@@ -1,4 +1,4 @@
-# One training run per variant and seed (wildcards), each in its own folder RUN.
+# One training run per tokenizer, variant and seed (wildcards), each in its own folder RUN.
 
 
 rule probe_untrained:
@@ -46,6 +46,7 @@ rule train:
         **GPU_JOB,
     params:
         run=run_params,
+        tokenizer=lambda w: w.tokenizer,
         resume=f"{RUN}/train/resume.pt",
         held_out_every=config["held_out"]["every"],
         quick=QUICK,

@@ -30,16 +30,16 @@ rule weights:
 
 rule aggregate_weights:
     input:
-        geometry=every_run(rules.weights.output.geometry),
-        detection=every_run(rules.weights.output.detection),
+        geometry=runs_of(rules.weights.output.geometry),
+        detection=runs_of(rules.weights.output.detection),
         lib=lib("aggregate_weights"),
     output:
-        geometry=f"{OUT}/aggregate/geometry.parquet",
-        detection=f"{OUT}/aggregate/detection.parquet",
+        geometry=f"{OUT}/aggregate/{{tokenizer}}/geometry.parquet",
+        detection=f"{OUT}/aggregate/{{tokenizer}}/detection.parquet",
     log:
-        f"{OUT}/logs/aggregate_weights.log",
+        f"{OUT}/logs/aggregate_weights/{{tokenizer}}.log",
     benchmark:
-        f"{OUT}/benchmarks/aggregate_weights.tsv"
+        f"{OUT}/benchmarks/aggregate_weights/{{tokenizer}}.tsv"
     conda:
         "../../envs/report.yaml"
     params:

@@ -1,7 +1,7 @@
 """count_tokens rule: one row per vocabulary id with its count, rank, share and text."""
 
 from unused_tokens.data.frequency import count_tokens, summarize
-from unused_tokens.data.tokenizer import load_gpt2, token_texts
+from unused_tokens.data.tokenizer import load_tokenizer, token_texts
 from unused_tokens.data.tokens import read_tokens
 from unused_tokens.pipeline import schemas
 from unused_tokens.pipeline.files import write_parquet
@@ -9,7 +9,7 @@ from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     p, i = snakemake.params, snakemake.input
-    encoding = load_gpt2(i.vocab_bpe, i.encoder_json, p.vocab_bpe_sha256, p.encoder_json_sha256)
+    encoding = load_tokenizer(p.tokenizer, i)
     freq = count_tokens(read_tokens(i.tokens), token_texts(encoding))
     summary = summarize(freq)
     vocabulary = {"encoding": encoding.name}

@@ -6,20 +6,14 @@ import pandas as pd
 
 from unused_tokens.data.corpus import read_corpus
 from unused_tokens.data.coverage import cumulative, heaps_over_orders, orders, per_book
-from unused_tokens.data.tokenizer import load_gpt2, load_tiktoken
-from unused_tokens.pipeline import names, schemas
+from unused_tokens.data.tokenizer import load_tokenizer
+from unused_tokens.pipeline import schemas
 from unused_tokens.pipeline.files import write_parquet
 from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     p, i = snakemake.params, snakemake.input
-    if p.tokenizer["name"] == names.GPT2:
-        t = p.tokenizer
-        encoding = load_gpt2(
-            i.vocab_bpe, i.encoder_json, t["vocab_bpe_sha256"], t["encoder_json_sha256"]
-        )
-    else:
-        encoding = load_tiktoken(p.tokenizer["name"], i.ranks, p.tokenizer["sha256"])
+    encoding = load_tokenizer(p.tokenizer, i)
     books = {
         title: np.asarray(encoding.encode_ordinary(read_corpus(path, strip)), dtype=np.int64)
         for path, (title, strip) in zip(i.texts, p.books, strict=True)

@@ -1,16 +1,16 @@
-"""tokenize rule: strip the Gutenberg header and footer, encode with GPT-2, hold the end out, write
-the training tokens and the held-out ones."""
+"""tokenize rule: strip the Gutenberg header and footer, encode with one tokenizer, hold the end
+out, write the training tokens and the held-out ones."""
 
 import hashlib
 
 from unused_tokens.data.corpus import read_corpus
-from unused_tokens.data.tokenizer import load_gpt2
+from unused_tokens.data.tokenizer import load_tokenizer
 from unused_tokens.data.tokens import encode, split_held_out, write_tokens
 from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
     p, i = snakemake.params, snakemake.input
-    encoding = load_gpt2(i.vocab_bpe, i.encoder_json, p.vocab_bpe_sha256, p.encoder_json_sha256)
+    encoding = load_tokenizer(p.tokenizer, i)
     text = read_corpus(i.text, strip=p.strip_gutenberg)
     ids = encode(text, encoding)
     text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()

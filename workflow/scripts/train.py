@@ -47,7 +47,7 @@ with stage(snakemake) as log:
             quick=snakemake.params.quick,
         ),
         held_out=held_out,
-        record=context.step_time_recorder(),
+        record=context.step_time_recorder(snakemake.params.tokenizer),
     )
     write_parquet(table, snakemake.output.log, schemas.TRAINING_LOG, context.metadata())
     save_model(model, snakemake.output.model, run.train.steps)

@@ -281,12 +281,18 @@ def how_many_tested(table):
 
 def finished(report, claims_paths):
     """What a run that reached the report prints at its end: the report's path and the tally of
-    its claims tables (`claims_paths`: the experiment's, then the fine-tuning's where it is on);
-    None where the report or a claims table does not exist."""
+    its claims tables (`claims_paths`: {path: label}, the experiment's with GPT-2's tokens, the
+    fine-tuning's where it is on, each other tokenizer's; a label, where not empty, goes before
+    its variants); None where the report or a claims table does not exist."""
     if not all(Path(path).exists() for path in [report, *claims_paths]):
         return None
-    tables = pd.concat([pd.read_parquet(path) for path in claims_paths], ignore_index=True)
-    return f"report: {report}\nclaims: {tally(tables)}"
+    tables = [
+        pd.read_parquet(path).pipe(
+            lambda t, label=label: t.assign(variant=f"{label} " + t["variant"]) if label else t
+        )
+        for path, label in claims_paths.items()
+    ]
+    return f"report: {report}\nclaims: {tally(pd.concat(tables, ignore_index=True))}"
 
 
 NO_TOKENS = "the model has no such tokens"

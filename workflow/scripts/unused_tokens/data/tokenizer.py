@@ -1,5 +1,6 @@
-"""Tokenizers built by tiktoken from local, hash-checked files: GPT-2's vocab.bpe and encoder.json,
-and tiktoken's own .tiktoken encodings (cl100k_base).
+"""Tokenizers from local, hash-checked files: GPT-2's vocab.bpe and encoder.json and tiktoken's own
+.tiktoken encodings (cl100k_base), both built by tiktoken, and SentencePiece models (Mistral's
+32,000-id vocabulary). `load_tokenizer` loads any of them from its config (`tokenizer_spec`).
 
 tiktoken would download these two files at first use; the pipeline fetches them as ordinary
 inputs instead (see fetch.py) and loads tiktoken's `gpt2` encoding from them with no network,
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import os
 
+import sentencepiece
 import tiktoken
 from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 from tiktoken_ext import openai_public
@@ -18,6 +20,7 @@ from tiktoken_ext.openai_public import ENDOFTEXT, r50k_pat_str
 
 from ..pipeline.errors import PipelineError
 from ..pipeline.files import sha256_of
+from ..pipeline.names import GPT2
 
 GPT2_N_VOCAB = 50257
 # tiktoken's own sha256 values of the `gpt2` files (a test checks them against tiktoken's code):
@@ -26,6 +29,13 @@ GPT2_SHA256 = (
     "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",  # vocab.bpe
     "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",  # encoder.json
 )
+# The published sha256 of each SentencePiece model the pipeline knows by name: a file of another
+# hash configured under one of these names is named non-standard. mistral_v1: the tokenizer.model
+# of Mistral 7B v0.1 (and Mixtral), the copy the mistral-common package ships as
+# data/tokenizer.model.v1.
+SENTENCEPIECE_SHA256 = {
+    "mistral_v1": "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055",
+}
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +43,7 @@ log = logging.getLogger(__name__)
 def vocabulary_name(vocab_bpe_sha256, encoder_json_sha256):
     """ "gpt2" for tiktoken's own files, else a name that says the vocabulary is non-standard."""
     if (vocab_bpe_sha256, encoder_json_sha256) == GPT2_SHA256:
-        return "gpt2"
+        return GPT2
     return (
         f"non-standard (vocab.bpe {vocab_bpe_sha256[:12]}, encoder.json {encoder_json_sha256[:12]})"
     )
@@ -71,9 +81,32 @@ def load_gpt2(vocab_bpe, encoder_json, vocab_bpe_sha256, encoder_json_sha256):
             f"GPT-2 BPE vocabulary of {GPT2_N_VOCAB} ids ({reason}); point tokenizer.sources at "
             "GPT-2's files and tokenizer.*_sha256 at their hashes"
         ) from err
-    if name != "gpt2":
+    if name != GPT2:
         log.warning("the tokenizer files are not tiktoken's gpt2 files: the vocabulary is %s", name)
     return encoding
+
+
+def load_tokenizer(spec, files):
+    """The tokenizer of `spec` (the name, format and sha256 values, as pipeline.config's
+    tokenizer_spec gives them)
+    from its local `files` (vocab_bpe and encoder_json for GPT-2's, else model)."""
+    if spec["format"] == GPT2:
+        return load_gpt2(
+            files.vocab_bpe,
+            files.encoder_json,
+            spec["vocab_bpe_sha256"],
+            spec["encoder_json_sha256"],
+        )
+    load = {"tiktoken": load_tiktoken, "sentencepiece": load_sentencepiece}[spec["format"]]
+    return load(spec["name"], files.model, spec["sha256"])
+
+
+def _check_sha256(path, expected):
+    if (got := sha256_of(path)) != expected:
+        raise PipelineError(
+            f"{path}: sha256 {got} is not the expected {expected}; delete it and rerun the "
+            "rule that downloads it"
+        )
 
 
 def load_tiktoken(name, ranks_file, sha256):
@@ -81,11 +114,7 @@ def load_tiktoken(name, ranks_file, sha256):
     local file checked against its configured `sha256`. tiktoken's constructor of `name` gives
     the pattern, the special tokens and the name, and checks the file against its own sha256:
     a file that passes ours but not tiktoken's is refused, never given the standard name."""
-    if (got := sha256_of(ranks_file)) != sha256:
-        raise PipelineError(
-            f"{ranks_file}: sha256 {got} is not the expected {sha256}; delete it and rerun the "
-            "rule that downloads it"
-        )
+    _check_sha256(ranks_file, sha256)
     constructor = openai_public.ENCODING_CONSTRUCTORS.get(name)
     if constructor is None:
         known = ", ".join(sorted(openai_public.ENCODING_CONSTRUCTORS))
@@ -113,6 +142,40 @@ def load_tiktoken(name, ranks_file, sha256):
     return tiktoken.Encoding(**spec)
 
 
+class SentencePieceTokenizer:
+    """A SentencePiece model with the part of tiktoken's Encoding the pipeline uses: name, n_vocab
+    (every piece, the control pieces <unk>, <s> and </s> included) and encode_ordinary (no <s> or
+    </s> added: ordinary text never uses the control pieces)."""
+
+    def __init__(self, name, processor):
+        self.name, self._processor = name, processor
+        self.n_vocab = processor.get_piece_size()
+
+    def encode_ordinary(self, text):
+        return self._processor.encode(text)
+
+    def pieces(self):
+        """Every id's piece, as SentencePiece writes it (a word's leading space is ▁)."""
+        return [self._processor.id_to_piece(i) for i in range(self.n_vocab)]
+
+
+def load_sentencepiece(name, model_file, sha256):
+    """A SentencePiece model from a local file checked against its configured `sha256`, named
+    `name`, or non-standard where `name` is one of SENTENCEPIECE_SHA256's with another hash."""
+    _check_sha256(model_file, sha256)
+    try:
+        processor = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+    except (RuntimeError, OSError) as err:
+        raise PipelineError(
+            f"{model_file} has the configured sha256 but is not a SentencePiece model ({err}); "
+            f"point tokenizers.{name}.sources at a .model file and its sha256 at that file's hash"
+        ) from err
+    if SENTENCEPIECE_SHA256.get(name, sha256) != sha256:
+        log.warning("%s is not %s's published model (sha256 %s)", model_file, name, sha256)
+        name = f"non-standard {name} (sha256 {sha256[:12]})"
+    return SentencePieceTokenizer(name, processor)
+
+
 @contextlib.contextmanager
 def _no_tiktoken_cache():
     """tiktoken reads files without caching them while TIKTOKEN_CACHE_DIR is empty."""
@@ -128,8 +191,16 @@ def _no_tiktoken_cache():
 
 
 def token_texts(encoding):
-    """Readable text of every token id: UTF-8, bytes not valid on their own shown as \\xNN."""
-    return [
-        encoding.decode_single_token_bytes(i).decode("utf-8", errors="backslashreplace")
-        for i in range(encoding.n_vocab)
-    ]
+    """Readable text of every id: a SentencePiece model's pieces; a tiktoken encoding's bytes as
+    UTF-8, bytes not valid on their own shown as \\xNN, and "" for an id no token has (cl100k_base
+    leaves 100256 and 100261-100275 unassigned; its model still has their rows)."""
+    if isinstance(encoding, SentencePieceTokenizer):
+        return encoding.pieces()
+    return [_token_text(encoding, i) for i in range(encoding.n_vocab)]
+
+
+def _token_text(encoding, i):
+    try:
+        return encoding.decode_single_token_bytes(i).decode("utf-8", errors="backslashreplace")
+    except KeyError:
+        return ""

@@ -1,5 +1,5 @@
-"""Encode the corpus into GPT-2 token ids, hold its end out of training, store both compactly,
-and cut the held-out slice into windows."""
+"""Encode the corpus into token ids, hold its end out of training, store both compactly, and cut
+the held-out slice into windows."""
 
 import numpy as np
 import pandas as pd
@@ -9,11 +9,16 @@ from ..pipeline.errors import PipelineError
 from ..pipeline.files import write_parquet
 
 
+def id_type(n_vocab):
+    """The smallest unsigned type that holds every id of a vocabulary of `n_vocab` (uint16 for
+    GPT-2's 50,257, uint32 for cl100k_base's 100,277)."""
+    return np.uint16 if n_vocab <= np.iinfo(np.uint16).max + 1 else np.uint32
+
+
 def encode(text, encoding):
-    """Token ids of `text` as uint16 (GPT-2's 50,257 ids fit); special tokens are never produced."""
-    if encoding.n_vocab > np.iinfo(np.uint16).max + 1:
-        raise ValueError(f"{encoding.name} has {encoding.n_vocab} ids: too many for uint16")
-    return np.asarray(encoding.encode_ordinary(text), dtype=np.uint16)
+    """Token ids of `text` in the smallest type that holds them all (id_type); special tokens are
+    never produced."""
+    return np.asarray(encoding.encode_ordinary(text), dtype=id_type(encoding.n_vocab))
 
 
 def split_held_out(ids, fraction):
@@ -23,9 +28,11 @@ def split_held_out(ids, fraction):
 
 
 def write_tokens(ids, path, encoding, text_sha256):
-    """tokens.parquet: one uint16 column, with encoding name, n_vocab and the text's sha256."""
+    """tokens.parquet: one column of unsigned ids (id_type), with encoding name, n_vocab and the
+    text's sha256."""
     metadata = {"encoding": encoding.name, "n_vocab": encoding.n_vocab, "text_sha256": text_sha256}
-    write_parquet(pd.DataFrame({"token_id": ids}), path, schemas.TOKENS, metadata)
+    schema = schemas.tokens(id_type(encoding.n_vocab))
+    write_parquet(pd.DataFrame({"token_id": ids}), path, schema, metadata)
 
 
 def read_tokens(path):

@@ -11,7 +11,7 @@ import yaml
 
 from .errors import PipelineError
 from .model_config import ADAPTIVE_NEEDS
-from .names import BASELINE_VARIANT
+from .names import BASELINE_VARIANT, GPT2
 
 # JSON Schema counts 500.0 as an integer; Python's range() does not: integers are ints here.
 Validator = jsonschema.validators.extend(
@@ -298,3 +298,14 @@ def validate_config(config, schema_path):
             f"config key {key}: {message}; fix it in your config file or --config "
             f"(allowed keys and ranges: {schema_path})"
         )
+
+
+def tokenizer_spec(config, name):
+    """What loads the tokenizer `name` of a config (data/tokenizer.load_tokenizer): its name and
+    format, and the sha256 of each of its files (GPT-2's: the tokenizer section; any other: its
+    entry in tokenizers)."""
+    if name == GPT2:
+        keys = ("vocab_bpe_sha256", "encoder_json_sha256")
+        return {"name": GPT2, "format": GPT2, **{k: config["tokenizer"][k] for k in keys}}
+    entry = config["tokenizers"][name]
+    return {"name": name, "format": entry["format"], "sha256": entry["sha256"]}

@@ -13,6 +13,8 @@ import json
 import platform
 from pathlib import Path
 
+from .names import GPT2
+
 STEP_TIMES = "results/.step_times.tsv"  # under the working directory, beside the studies
 COLUMNS = ("measured_utc", "machine", "kind", "seconds_per_step")
 CPUINFO = Path("/proc/cpuinfo")
@@ -33,12 +35,15 @@ def machine():
     return f"{platform.node()} ({host_cpu()})"
 
 
-def step_kind(model, batch_size, runtime):
+def step_kind(model, batch_size, runtime, tokenizer=GPT2):
     """What a step's time depends on, as one string: the model's keys, the batch, the training
-    threads and the device and precision settings (`runtime`: the config's runtime section)."""
+    threads and the device and precision settings (`runtime`: the config's runtime section),
+    and the tokenizer, whose vocabulary sets the output layer's size (named where it is not
+    GPT-2's, so that GPT-2's kinds read as before)."""
     keys = ("device", "precision", "train_threads", "fused_head", "compile", "pad_vocab", "adamw")
+    named = {} if tokenizer == GPT2 else {"tokenizer": tokenizer}
     return json.dumps(
-        {"model": model, "batch_size": batch_size, **{k: runtime[k] for k in keys}},
+        {"model": model, "batch_size": batch_size, **{k: runtime[k] for k in keys}, **named},
         sort_keys=True,
         separators=(",", ":"),
     )

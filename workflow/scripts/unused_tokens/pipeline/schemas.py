@@ -4,7 +4,11 @@ import pyarrow as pa
 
 from .names import FINETUNE_GROUP_NAMES, GROUP_NAMES, MAGIKARP_INDICATORS
 
-TOKENS = pa.schema([("token_id", pa.uint16())])
+
+def tokens(id_type):
+    """tokens.parquet's: one column of ids of `id_type` (numpy's uint16 or uint32)."""
+    return pa.schema([("token_id", pa.from_numpy_dtype(id_type))])
+
 
 FREQUENCY = pa.schema(
     [
@@ -161,6 +165,22 @@ SUMMARY = described(  # a quantity's final value over a variant's seeds
     ("quantity", pa.string()),
 )
 DIFFERENCES = SUMMARY  # the same for (variant - baseline) at each seed
+
+TOKENIZER_FACTS = pa.schema(  # one row per tokenizer of the study: its vocabulary and the book
+    [
+        ("tokenizer", pa.string()),
+        ("encoding", pa.string()),
+        ("n_vocab", pa.int64()),
+        ("tokens", pa.int64()),
+        ("distinct_ids", pa.int64()),
+        ("vocabulary_share", pa.float64()),
+    ]
+)
+TOKENIZER_SUMMARY = described(  # analysis/tokenizers.py: a quantity of a tokenizer's variant
+    ("tokenizer", pa.string()),  # over seeds; or its difference from GPT-2's (Welch)
+    ("variant", pa.string()),
+    ("quantity", pa.string()),
+)
 
 MEASURES = (  # what claims.run_measures gives for one run, in this order
     "untrained_gap",

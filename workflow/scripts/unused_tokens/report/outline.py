@@ -15,6 +15,8 @@ FIGURES = {  # name: section
     "weights_norms": "Finding them from the weights",
     "weights_roc": "Finding them from the weights",
     "finetune_recovery": "Fine-tuning on a new book",
+    "tokenizers": "Across tokenizers",
+    "coverage": "Across tokenizers",
 }
 FINETUNE_SECTION = FIGURES["finetune_recovery"]  # its figures exist where finetune.enabled
 VARIANTS_SECTION = FIGURES[
@@ -22,12 +24,16 @@ VARIANTS_SECTION = FIGURES[
 ]  # its figures exist where a variant stands beside the baseline
 
 
-def drawn(finetune, variants):
+def drawn(finetune, variants, tokenizers=1, coverage=False):
     """The names of the figures a study's report draws: `finetune` whether fine-tuning is on,
-    `variants` how many variants the study has (the baseline included)."""
+    `variants` how many variants the study has (the baseline included), `tokenizers` how many
+    tokenizers (GPT-2's included), `coverage` whether the coverage study is on."""
+    wanted = {
+        FINETUNE_SECTION: finetune,
+        VARIANTS_SECTION: variants > 1,
+        "tokenizers": tokenizers > 1,
+        "coverage": coverage,
+    }
     return [
-        name
-        for name, section in FIGURES.items()
-        if (finetune or section != FINETUNE_SECTION)
-        and (variants > 1 or section != VARIANTS_SECTION)
+        name for name, section in FIGURES.items() if wanted.get(name, wanted.get(section, True))
     ]

@@ -97,6 +97,23 @@ def study_facts(study, experiment, vocabulary, run_metadata, job_seconds, commit
     ).to_frame()
 
 
+def input_facts(book, corpus_record, tokenizer_records):
+    """Where the study's inputs came from, by their provenance files: the book (its title
+    `book` and download_corpus's record) and each tokenizer's files ({name: record}, GPT-2's a
+    record per file, as download_tokenizer writes it), each as its sha256, size and source."""
+
+    def line(record):
+        return f"{record['bytes']:,} bytes, sha256 {record['sha256']}, from {record['source']}"
+
+    files = []
+    for name, record in tokenizer_records.items():
+        named = record if "sha256" not in record else {"file": record}
+        files += [f"{name} {file}: {line(each)}" for file, each in named.items()]
+    return pd.Series(
+        {"book": f"{book}: {line(corpus_record)}", "tokenizer files": "\n".join(files)}, name=""
+    ).to_frame()
+
+
 def durations(benchmarks):
     """Jobs, total wall time and largest peak memory of each rule, from Snakemake's benchmark
     files (a rule's file is benchmarks/<rule>.tsv in its job's folder)."""

@@ -17,6 +17,7 @@ from ..data.groups import read_groups
 from ..data.tokens import read_tokens
 from ..model.gpt import build_model
 from ..model.vocabulary import Vocabulary
+from ..pipeline.names import GPT2
 from ..pipeline.plan import host_cpu, record_step_time, step_kind
 from ..pipeline.study import Run, Runtime
 from .hardware import Precision, describe_device, resolve_device, resolve_precision
@@ -60,10 +61,11 @@ class RunContext:
         context, batch_size = self.run.model["context"], self.run.train.batch_size
         return HeldOut(tokens, context, batch_size, every, self.device, split_ids)
 
-    def step_time_recorder(self):
-        """What train() records its seconds per step with, keyed by this run's kind of step, for
-        the plan of later studies (pipeline/plan.py)."""
-        kind = step_kind(self.run.model, self.run.train.batch_size, asdict(self.runtime))
+    def step_time_recorder(self, tokenizer=GPT2):
+        """What train() records its seconds per step with, keyed by this run's kind of step (with
+        `tokenizer`'s vocabulary), for the plan of later studies (pipeline/plan.py)."""
+        runtime = asdict(self.runtime)
+        kind = step_kind(self.run.model, self.run.train.batch_size, runtime, tokenizer)
         return lambda seconds: record_step_time(seconds, kind)
 
     def metadata(self):

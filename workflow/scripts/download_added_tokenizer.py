@@ -1,4 +1,5 @@
-"""download_tiktoken rule: fetch one of tiktoken's .tiktoken encoding files, hash-checked."""
+"""download_added_tokenizer rule: fetch the file of a tokenizer beside GPT-2's (a .tiktoken
+encoding, a SentencePiece model), hash-checked."""
 
 from unused_tokens.data.fetch import download_options, fetch_verified
 from unused_tokens.pipeline.files import write_json
@@ -9,7 +10,7 @@ with stage(snakemake) as log:
     record = fetch_verified(
         p.sources,
         p.sha256,
-        snakemake.output.ranks,
+        snakemake.output.model,
         key=p.key,
         **download_options(snakemake.config["download"]),  # how, never what: no params
     )
