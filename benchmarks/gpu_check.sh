@@ -6,10 +6,11 @@
 #   1. benchmarks/train_step.py on the default model: baseline, pipeline and the compiled steps
 #      (the whole model as one graph, and a block at a time);
 #   2. the whole default study (three seeds) from a clean results folder, with every stage's
-#      benchmark file and the aggregated group means: as configured (`pipeline`), with
-#      config/fast.yaml (`pipeline_fast`), and with config/fast.yaml and the three train jobs
-#      sharing the GPU (`--resources gpu=3`), once with an empty compile cache and once with the
-#      cache the first filled (`pipeline_shared`, `pipeline_shared_warm`);
+#      benchmark file, the aggregated group means and the study's MFU
+#      (benchmarks/study_mfu.py): as configured (`pipeline`), with config/fast.yaml
+#      (`pipeline_fast`), and with config/fast.yaml and the three train jobs sharing the GPU
+#      (`--resources gpu=3`), once with an empty compile cache and once with the cache the
+#      first filled (`pipeline_shared`, `pipeline_shared_warm`);
 #   3. benchmarks/train_rule.py with config/fast.yaml: the train rule from a cold process, with a
 #      cold and then a warm torch.compile cache; `train_rule_blocks` the same with
 #      runtime.compile_scope blocks, which the shared studies then use if it worked;
@@ -72,9 +73,10 @@ study() { # study NAME CONFIG...: the default study from a clean folder; its tim
     stage "$1" 240 python3 -m snakemake --cores all --configfile config/offline.yaml "$overlay" \
         "${@:2}" --config study="$1"
     [[ -d "results/$1" ]] || return 0
-    for f in results/"$1"/benchmarks/*.tsv results/"$1"/runs/*/*/benchmarks/*.tsv; do
+    for f in results/"$1"/benchmarks/*.tsv results/"$1"/runs/*/*/*/benchmarks/*.tsv; do
         printf '%s\t%s\n' "$f" "$(tail -n 1 "$f")"
     done >"$out/$1_benchmarks.tsv"
+    python3 benchmarks/study_mfu.py "results/$1" >"$out/$1_mfu.txt" 2>&1
     tar czf "$out/$1.tgz" --exclude='*.pt' --exclude='*.ipynb' "results/$1"
 }
 

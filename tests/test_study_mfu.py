@@ -1,0 +1,64 @@
+"""benchmarks/study_mfu.py: a study's model FLOPs over its wall time and the device's peak."""
+
+import json
+import sys
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import study_mfu  # noqa: E402
+from train_step import flops_per_token  # noqa: E402
+
+from unused_tokens.pipeline.model_config import GPTConfig  # noqa: E402
+
+MODEL = {"context": 8, "n_embd": 16, "n_head": 2, "n_layer": 1, "tied": True}
+MODEL |= {"output_bias": False, "vocabulary": "full", "head": "softmax"}
+RUNTIME = {"device": "cpu", "precision": "fp32", "train_threads": 1, "fused_head": True}
+RUNTIME |= {"compile": False, "pad_vocab": 64, "adamw": "fused"}
+
+
+def fake_run(study, tokenizer, seed, steps, vocabulary="full"):
+    folder = study / f"runs/{tokenizer}/baseline/seed{seed}/train"
+    folder.mkdir(parents=True)
+    run = {"variant": "baseline", "seed": seed, "model": {**MODEL, "vocabulary": vocabulary}}
+    run["train"] = {"batch_size": 4}
+    meta = {"run": json.dumps(run), "runtime": json.dumps(RUNTIME), "device": "NVIDIA H100 80GB"}
+    table = pa.table({"step": list(range(steps + 1))}).replace_schema_metadata(meta)
+    pq.write_table(table, folder / "training_log.parquet")
+
+
+def test_the_study_mfu_is_every_runs_flops_over_wall_time_and_peak(tmp_path, capsys):
+    study = tmp_path / "results" / "s"
+    for tokenizer, vocab in (("gpt2", 300), ("other", 500)):
+        data = study / f"data/pretrain/{tokenizer}"
+        data.mkdir(parents=True)
+        counts = [0] * (vocab // 2) + [3] * (vocab - vocab // 2)
+        pd.DataFrame({"count": counts}).to_parquet(data / "frequency.parquet")
+    fake_run(study, "gpt2", 0, 10)
+    fake_run(study, "other", 0, 20, vocabulary="corpus")  # 250 ids used of 500
+    logs = tmp_path / "log"
+    logs.mkdir()
+    (logs / "a.snakemake.log").write_text(
+        "[Fri Dec  4 00:10:00 2026]\nrule train:\n[Fri Dec  4 00:12:30 2026]\nFinished.\n"
+    )
+    study_mfu.main([str(study), "--log-folder", str(logs)])
+    lines = capsys.readouterr().out.splitlines()
+    tokens = 4 * MODEL["context"]
+    total = 10 * tokens * flops_per_token(GPTConfig(vocab_size=300, **MODEL))
+    total += 20 * tokens * flops_per_token(GPTConfig(vocab_size=250, **MODEL))
+    assert lines[0] == (
+        f"{study}: 2 runs, 30 steps, {total:.3g} model FLOPs; wall 150 s "
+        f"({logs / 'a.snakemake.log'}); peak 989 TFLOP/s"
+    )
+    assert lines[1] == f"study MFU: {total / 150 / 989e12:.1%}"
+
+
+def test_a_step_alone_is_each_runs_flops_over_its_kinds_recorded_time():
+    runs = pd.DataFrame({"flops_per_step": [2e12, 6e12, 1e12], "kind": ["a", "b", "c"]})
+    assert study_mfu.step_mfu(runs, 1e13, {"a": 1.0, "b": 1.0}) == pytest.approx(0.4)
+    assert study_mfu.step_mfu(runs, 1e13, {}) is None
