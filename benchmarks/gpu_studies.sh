@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The studies that need a GPU, in one prepared run (issue 30; docs/speed.md "On a GPU"), in order
+# of value, each under its own time limit and from a clean results folder:
+#   1. experiments_default: config/experiments.yaml at the default size (27 runs: the baseline
+#      and 8 variants, three seeds), GPU_JOBS train jobs side by side (`--resources gpu=N`);
+#   2. tokenizers_medium: config/tokenizers.yaml with the medium model (GPT-2's, cl100k_base's
+#      and mistral_v1's vocabularies, three seeds each) and the coverage study;
+#   3. finetune_medium: config/finetune.yaml with the medium model and 300 fine-tuning steps,
+#      so that "steps to the unigram level" has values.
+# After each: every job's benchmark line, nvidia-smi's peak memory per process while it ran, the
+# study's MFU (benchmarks/study_mfu.py), and its results without model files, under $OUT.
+#
+#     [GPU_JOBS=6] [STAGES="tokenizers_medium"] bash benchmarks/gpu_studies.sh [path/to/corpus]
+#     DRY_RUN=1 bash benchmarks/gpu_studies.sh    # on any machine: each study's plan, no jobs
+set -uo pipefail
+out=${OUT:-benchmarks/gpu}
+shelf=${1:-$([[ -d shared/corpus ]] && echo shared/corpus || echo ../shared/corpus)}
+jobs=${GPU_JOBS:-6}
+stages=${STAGES:-experiments_default tokenizers_medium finetune_medium}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+
+# The offline overlay reads the books from ../shared/corpus; on the device machine the shelf is
+# shared/corpus in the repository (the default where it is there), or give its path.
+books=$(mktemp --suffix=.yaml)
+cat >"$books" <<BOOKS
+corpus: {sources: [file:$shelf/829-0.txt]}
+finetune: {corpus: {sources: [file:$shelf/11-0.txt]}}
+coverage:
+  books:
+    pride_and_prejudice: {sources: [file:$shelf/1342-0.txt]}
+    frankenstein: {sources: [file:$shelf/84-0.txt]}
+    moby_dick: {sources: [file:$shelf/2701-0.txt]}
+    sherlock_holmes: {sources: [file:$shelf/1661-0.txt]}
+BOOKS
+tuning=$(mktemp --suffix=.yaml)
+printf 'finetune: {steps: 300, report_steps: [25, 100, 300]}\n' >"$tuning"
+
+study() { # study NAME SECONDS CONFIG...: one study from a clean folder, measured
+    [[ " $stages " == *" $1 "* ]] || return 0
+    local name=$1 limit=$2 started=$SECONDS
+    if [[ -n ${DRY_RUN:-} ]]; then
+        python3 -m snakemake -n --cores all --resources gpu="$jobs" \
+            --configfile config/offline.yaml "${@:3}" "$books" --config study="$name" |
+            awk '/^Job stats:/ { on = !done } on; /^total/ { if (on) done = 1; on = 0 }'
+        return
+    fi
+    rm -rf "results/$name"
+    echo "== $name (limit $limit s) at $(date +%T)"
+    nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader -lms 1000 \
+        >"$out/${name}_memory.csv" 2>&1 &
+    local watcher=$!
+    timeout "$limit" python3 -m snakemake --cores all --resources gpu="$jobs" \
+        --configfile config/offline.yaml "${@:3}" "$books" \
+        --config study="$name" >"$out/$name.txt" 2>&1
+    echo "== $name: exit $?, $((SECONDS - started)) s"
+    kill "$watcher" 2>/dev/null
+    [[ -d "results/$name" ]] || return 0
+    find "results/$name" -path '*/benchmarks/*.tsv' -exec sh -c \
+        'printf "%s\t%s\n" "$1" "$(tail -n 1 "$1")"' _ {} \; >"$out/${name}_benchmarks.tsv"
+    python3 benchmarks/study_mfu.py "results/$name" >"$out/${name}_mfu.txt" 2>&1
+    tar czf "$out/$name.tgz" --exclude='*.pt' --exclude='*.ipynb' "results/$name"
+}
+
+[[ -n ${DRY_RUN:-} ]] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+study experiments_default 330 config/experiments.yaml config/fast.yaml
+study tokenizers_medium 150 config/medium.yaml config/tokenizers.yaml
+study finetune_medium 120 config/medium.yaml config/finetune.yaml "$tuning"
