@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import html
 import json
+import logging
 import math
 import os
 import re
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -48,8 +50,10 @@ from unused_tokens.data.corpus import strip_gutenberg
 from unused_tokens.pipeline import names, schemas
 from unused_tokens.pipeline.files import read_parquet_metadata
 from unused_tokens.pipeline.modules import helper_modules
+from unused_tokens.pipeline.study import Study
 from unused_tokens.report.outline import drawn
 from unused_tokens.training.hardware import resolve_precision
+from unused_tokens.training.train_job import train_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -735,3 +739,42 @@ def test_every_other_documented_snakemake_command_plans(tmp_path):
         )
         assert result.returncode == 0, (args, result.stdout + result.stderr)
         assert "Job stats:" in result.stdout + result.stderr, args
+
+
+def test_runs_trained_one_after_another_in_one_process_equal_the_rules_bit_for_bit(
+    workdir, default_config, tmp_path, monkeypatch
+):
+    """training/train_job.train_jobs: two runs of the study (another variant, another seed)
+    trained in this process write the very files the train rule wrote for each alone."""
+    monkeypatch.chdir(tmp_path)  # the step times and compile cache go under results/ here
+    config = merged(default_config, yaml.safe_load((workdir[0] / "config/test.yaml").read_text()))
+    study, data = Study.from_config(config), "data/pretrain/gpt2"
+    inputs = {k: out(workdir, f"{data}/{k}.parquet") for k in ("tokens", "held_out", "frequency")}
+    inputs["groups"] = out(workdir, "data/groups/gpt2.parquet")
+    jobs = [
+        SimpleNamespace(
+            input=SimpleNamespace(**inputs),
+            output=SimpleNamespace(log=tmp_path / f"{v}{s}.parquet", model=tmp_path / f"{v}{s}.pt"),
+            params=SimpleNamespace(
+                run=study.run(v, s).as_params(),
+                resume=tmp_path / f"{v}{s}.resume.pt",
+                held_out_every=config["held_out"]["every"],
+                quick=False,
+                tokenizer="gpt2",
+            ),
+            threads=config["runtime"]["train_threads"],
+            config=config,
+        )
+        for v, s in (("baseline", 0), ("lr_high", 1))
+    ]
+    train_jobs(jobs, logging.getLogger("shared"))
+    for job, (v, s) in zip(jobs, (("baseline", 0), ("lr_high", 1)), strict=True):
+        alone = pq.read_table(out(workdir, run_path(v, s, "train/training_log.parquet")))
+        shared = pq.read_table(job.output.log)
+        assert shared.equals(alone) and shared.schema.metadata == alone.schema.metadata
+        mine = torch.load(job.output.model)
+        theirs = torch.load(out(workdir, run_path(v, s, "train/model.pt")))
+        assert (mine["config"], mine["steps"]) == (theirs["config"], theirs["steps"])
+        assert mine["model"].keys() == theirs["model"].keys()
+        assert all(torch.equal(mine["model"][k], theirs["model"][k]) for k in mine["model"])
+        assert not job.params.resume.exists()

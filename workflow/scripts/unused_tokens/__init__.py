@@ -10,7 +10,8 @@ importing only the ones listed before it:
   tokenizing, counting, the groups, the coverage of a vocabulary over books.
 - model: the GPT-2-like network, its output head and its vocabulary.
 - training: one run's device and precision, its batches, the training step with its probes,
-  the loop, progress, the held-out slice and how fine-tuning starts.
+  the loop, a train job (alone or several in one process), progress, the held-out slice and how
+  fine-tuning starts.
 - analysis: what the runs show over seeds: aggregates, claims, the weights' geometry and the
   detector, fine-tuning's results, the tokenizers compared.
 - report: the HTML report's figures, tables, sentences and run facts.
