@@ -32,7 +32,7 @@ from unused_tokens.pipeline.plan import plan_line, step_kind
 from unused_tokens.training.progress import QUICK_OVERLAY
 from unused_tokens.report.outline import FIGURES, drawn
 from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA, GPT2
-from unused_tokens.pipeline.study import Study
+from unused_tokens.pipeline.study import Study, study_tokenizers
 
 
 # The defaults sit beside this file, so the workflow runs from any directory: its outputs go

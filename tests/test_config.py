@@ -23,7 +23,7 @@ from unused_tokens.pipeline.step_options import (
     OPTIMIZERS,
     PRECISIONS,
 )
-from unused_tokens.pipeline.study import MODEL_KEYS, Runtime, TrainSettings
+from unused_tokens.pipeline.study import MODEL_KEYS, Runtime, TrainSettings, study_tokenizers
 
 SCHEMA = ROOT / "config" / "config.schema.yaml"
 SHA = "0" * 64
@@ -430,3 +430,12 @@ def test_a_tokenizer_of_an_earlier_config_file_is_left_out_with_null(default_con
     assert config["tokenizers"] == {"cl100k_base": shipped["tokenizers"]["cl100k_base"]} | {
         "mistral_v1": None
     }
+
+
+def test_the_studys_tokenizers_are_gpt2s_then_each_added_one_not_left_out(default_config):
+    assert study_tokenizers(default_config) == ("gpt2",)
+    shipped = yaml.safe_load((ROOT / "config" / "tokenizers.yaml").read_text())
+    config = merged(default_config, shipped)
+    assert study_tokenizers(config) == ("gpt2", "cl100k_base", "mistral_v1")
+    without = merged(config, {"tokenizers": {"cl100k_base": None}})
+    assert study_tokenizers(without) == ("gpt2", "mistral_v1")

@@ -13,10 +13,8 @@ BOOK_KEYS = dict(zip(CORPORA, ("corpus", "finetune.corpus"))) | {
     for name, section in COVERAGE["books"].items()
     if section is not None  # null: left out
 }  # each book's config section: the study's two, then the coverage study's
-ADDED = tuple(  # the tokenizers beside GPT-2's (one file each); null: left out
-    name for name, entry in config["tokenizers"].items() if entry is not None
-)
-TOKENIZERS = (GPT2, *ADDED)  # the study's: GPT-2's first, the one the report follows
+TOKENIZERS = study_tokenizers(config)  # GPT-2's first, the one the report follows
+ADDED = TOKENIZERS[1:]  # the tokenizers beside GPT-2's (one file each)
 FINETUNE = STUDY.finetune["enabled"]
 # What a GPU job (train, finetune: the rules that give `resources: **GPU_JOB`) asks for: the
 # GPUs, and of a cluster 2 hours and 16 GB in the GPU partition that profiles/slurm's

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from .model_config import GPTConfig
-from .names import BASELINE_VARIANT
+from .names import BASELINE_VARIANT, GPT2
 from .step_options import StepOptions
 
 MODEL_KEYS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
@@ -27,6 +27,12 @@ INIT_STREAM, WINDOW_STREAM, FINETUNE_STREAM = 0, 1, 2
 def derived_seed(seed, stream):
     """One 63-bit seed of the run seed's stream `stream` (SeedSequence([seed, stream]))."""
     return int(np.random.SeedSequence([seed, stream]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def study_tokenizers(config):
+    """The study's tokenizers: GPT-2's first (the tokenizer section, the one the report follows),
+    then each of `tokenizers` that an overlay has not set to null."""
+    return (GPT2, *(name for name, entry in config["tokenizers"].items() if entry is not None))
 
 
 @dataclass(frozen=True)

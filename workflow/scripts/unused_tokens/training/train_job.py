@@ -13,7 +13,7 @@ from pathlib import Path
 from ..model.gpt import save_model
 from ..pipeline import schemas
 from ..pipeline.files import write_parquet
-from ..pipeline.study import Study
+from ..pipeline.study import Study, study_tokenizers
 from .progress import CpuLimit
 from .run_context import run_context
 from .train import ResumePoint, fingerprint, train, use_compile_cache
@@ -53,7 +53,8 @@ def train_job(job, log):
         counts=context.counts,
         cpu_limit=CpuLimit(
             runtime.cpu_limit_hours,
-            runs=len(Study.from_config(job.config).runs()),
+            # every training run of the study, each tokenizer's like this one
+            runs=len(Study.from_config(job.config).runs()) * len(study_tokenizers(job.config)),
             quick=job.params.quick,
         ),
         held_out=held_out,
