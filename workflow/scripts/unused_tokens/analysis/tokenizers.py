@@ -30,13 +30,6 @@ QUANTITIES = (  # per run, in the tables' order
     *(f"change_{g}" for g in GROUP_NAMES),
     "fall_excess",
 )
-LABELS = {  # in tables and sentences
-    "minus_ln_v": "-ln V (nats)",
-    **{f"{g}_untrained": f"{g.replace('_', ' ')} tokens, untrained (nats)" for g in GROUP_NAMES},
-    **{f"{g}_final": f"{g.replace('_', ' ')} tokens, trained (nats)" for g in GROUP_NAMES},
-    **{f"change_{g}": f"{g.replace('_', ' ')} tokens' change (nats)" for g in GROUP_NAMES},
-    "fall_excess": "never-used tokens' change minus the least common's (nats)",
-}
 
 
 def per_run(tokenizer, n_vocab, endpoints, measures):
@@ -85,23 +78,13 @@ def differences(rows, reference=GPT2):
             continue
         theirs = mine.loc[(mine["variant"] == variant) & (mine["quantity"] == quantity), "value"]
         a, b = part["value"].to_numpy(), theirs.to_numpy()
-        low = high = np.nan
-        if min(len(a), len(b)) > 1 and (a.std() > 0 or b.std() > 0):
-            test = stats.ttest_ind(a, b, equal_var=False)
-            low, high = test.confidence_interval(LEVEL)
-        elif min(len(a), len(b)) > 1:  # both sides constant (-ln V): the difference is exact
-            low = high = a.mean() - b.mean()
-        out.append(
-            (
-                tokenizer,
-                variant,
-                quantity,
-                min(len(a), len(b)),
-                a.mean() - b.mean(),
-                np.nan,
-                low,
-                high,
-            )
-        )
+        n, difference = min(len(a), len(b)), a.mean() - b.mean()
+        if n < 2:
+            low = high = np.nan
+        elif a.std() == 0 and b.std() == 0:  # both sides constant (-ln V): the difference is exact
+            low = high = difference
+        else:
+            low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(LEVEL)
+        out.append((tokenizer, variant, quantity, n, difference, np.nan, low, high))
     columns = ["tokenizer", "variant", "quantity", "n_seeds", "mean", "std", "ci_low", "ci_high"]
     return pd.DataFrame(out, columns=columns)

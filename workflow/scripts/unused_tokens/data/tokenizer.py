@@ -1,6 +1,7 @@
 """Tokenizers from local, hash-checked files: GPT-2's vocab.bpe and encoder.json and tiktoken's own
 .tiktoken encodings (cl100k_base), both built by tiktoken, and SentencePiece models (Mistral's
-32,000-id vocabulary). `load_tokenizer` loads any of them from its config (`tokenizer_spec`).
+32,000-id vocabulary). `load_tokenizer` loads any of them from what pipeline.config's
+`tokenizer_spec` reads of the config.
 
 tiktoken would download these two files at first use; the pipeline fetches them as ordinary
 inputs instead (see fetch.py) and loads tiktoken's `gpt2` encoding from them with no network,
@@ -53,11 +54,7 @@ def load_gpt2(vocab_bpe, encoder_json, vocab_bpe_sha256, encoder_json_sha256):
     """A GPT-2 Encoding from local files, each checked against its sha256 first; named "gpt2"
     only when the hashes are tiktoken's own (vocabulary_name), else logged as non-standard."""
     for path, expected in ((vocab_bpe, vocab_bpe_sha256), (encoder_json, encoder_json_sha256)):
-        if (got := sha256_of(path)) != expected:
-            raise PipelineError(
-                f"{path}: sha256 {got} is not the expected {expected}; "
-                "delete it and rerun the download_tokenizer rule"
-            )
+        _check_sha256(path, expected, "download_tokenizer")
     name = vocabulary_name(vocab_bpe_sha256, encoder_json_sha256)
     try:
         with _no_tiktoken_cache():
@@ -88,8 +85,8 @@ def load_gpt2(vocab_bpe, encoder_json, vocab_bpe_sha256, encoder_json_sha256):
 
 def load_tokenizer(spec, files):
     """The tokenizer of `spec` (the name, format and sha256 values, as pipeline.config's
-    tokenizer_spec gives them)
-    from its local `files` (vocab_bpe and encoder_json for GPT-2's, else model)."""
+    tokenizer_spec gives them) from its local `files` (vocab_bpe and encoder_json for GPT-2's,
+    else model)."""
     if spec["format"] == GPT2:
         return load_gpt2(
             files.vocab_bpe,
@@ -101,11 +98,12 @@ def load_tokenizer(spec, files):
     return load(spec["name"], files.model, spec["sha256"])
 
 
-def _check_sha256(path, expected):
+def _check_sha256(path, expected, rule="download_added_tokenizer"):
+    """Refuse a tokenizer file whose sha256 is not `expected`, naming the `rule` that fetches it."""
     if (got := sha256_of(path)) != expected:
         raise PipelineError(
             f"{path}: sha256 {got} is not the expected {expected}; delete it and rerun the "
-            "rule that downloads it"
+            f"{rule} rule"
         )
 
 

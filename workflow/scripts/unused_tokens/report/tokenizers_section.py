@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis.aggregate import interval
+from ..analysis.aggregate import bounds, interval
 from ..pipeline.names import BASELINE_VARIANT, GPT2, GROUP_LABELS, GROUP_NAMES
 from .figures import GROUP_COLOURS, WIDTH, legend_outside
 
@@ -45,9 +45,9 @@ def plot_tokenizers(summary, facts):
 
 
 def _half_widths(row):
-    if math.isnan(row["ci_low"]):
-        return 0.0, 0.0
-    return row["mean"] - row["ci_low"], row["ci_high"] - row["mean"]
+    """The error bar's lengths below and above the mean: none where there is no interval."""
+    low, high = bounds(row)
+    return row["mean"] - low, high - row["mean"]
 
 
 def tokenizer_facts_table(facts):
