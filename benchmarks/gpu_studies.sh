@@ -2,7 +2,9 @@
 # The studies that need a GPU, in one prepared run (issue 30; docs/speed.md "On a GPU"), in order
 # of value, each under its own time limit and from a clean results folder:
 #   1. experiments_default: config/experiments.yaml at the default size (27 runs: the baseline
-#      and 8 variants, three seeds), GPU_JOBS train jobs side by side (`--resources gpu=N`);
+#      and 8 variants, three seeds), GPU_JOBS train jobs side by side (`--resources gpu=N`),
+#      each handing its run to a warm trainer (runtime.shared_process; SHARED=0 leaves it off,
+#      and a stage that fails within a minute with it is run again without it);
 #   2. tokenizers_medium: config/tokenizers.yaml with the medium model (GPT-2's, cl100k_base's
 #      and mistral_v1's vocabularies, three seeds each) and the coverage study;
 #   3. finetune_medium: config/finetune.yaml with the medium model and 300 fine-tuning steps,
@@ -10,7 +12,7 @@
 # After each: every job's benchmark line, nvidia-smi's peak memory per process while it ran, the
 # study's MFU (benchmarks/study_mfu.py), and its results without model files, under $OUT.
 #
-#     [GPU_JOBS=6] [STAGES="tokenizers_medium"] bash benchmarks/gpu_studies.sh [path/to/corpus]
+#     [GPU_JOBS=6] [SHARED=0] [STAGES="tokenizers_medium"] bash benchmarks/gpu_studies.sh [path/to/corpus]
 #     DRY_RUN=1 bash benchmarks/gpu_studies.sh    # on any machine: each study's plan, no jobs
 set -uo pipefail
 out=${OUT:-benchmarks/gpu}
@@ -33,6 +35,10 @@ coverage:
     moby_dick: {sources: [file:$shelf/2701-0.txt]}
     sherlock_holmes: {sources: [file:$shelf/1661-0.txt]}
 BOOKS
+shared=$(mktemp --suffix=.yaml)
+printf 'runtime: {shared_process: %s}\n' "$([[ ${SHARED:-1} == 0 ]] && echo false || echo true)" >"$shared"
+own=$(mktemp --suffix=.yaml)
+printf 'runtime: {shared_process: false}\n' >"$own"
 tuning=$(mktemp --suffix=.yaml)
 printf 'finetune: {steps: 300, report_steps: [25, 100, 300]}\n' >"$tuning"
 
@@ -53,7 +59,16 @@ study() { # study NAME SECONDS CONFIG...: one study from a clean folder, measure
     timeout "$limit" python3 -m snakemake --cores all --resources gpu="$jobs" \
         --configfile config/offline.yaml "${@:3}" "$books" \
         --config study="$name" >"$out/$name.txt" 2>&1
-    echo "== $name: exit $?, $((SECONDS - started)) s"
+    local code=$?
+    if ((code != 0 && SECONDS - started < 60)) && [[ " ${*:3} " == *" $shared "* ]]; then
+        echo "== $name: exit $code with the shared trainer; again without it"
+        mv "$out/$name.txt" "$out/${name}_shared_failed.txt"
+        timeout "$limit" python3 -m snakemake --cores all --resources gpu="$jobs" \
+            --configfile config/offline.yaml "${@:3}" "$own" "$books" \
+            --config study="$name" >"$out/$name.txt" 2>&1
+        code=$?
+    fi
+    echo "== $name: exit $code, $((SECONDS - started)) s"
     kill "$watcher" 2>/dev/null
     [[ -d "results/$name" ]] || return 0
     find "results/$name" -path '*/benchmarks/*.tsv' -exec sh -c \
@@ -63,6 +78,6 @@ study() { # study NAME SECONDS CONFIG...: one study from a clean folder, measure
 }
 
 [[ -n ${DRY_RUN:-} ]] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-study experiments_default 330 config/experiments.yaml config/fast.yaml
+study experiments_default 330 config/experiments.yaml config/fast.yaml "$shared"
 study tokenizers_medium 150 config/medium.yaml config/tokenizers.yaml
 study finetune_medium 120 config/medium.yaml config/finetune.yaml "$tuning"

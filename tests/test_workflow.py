@@ -8,19 +8,19 @@ import datetime
 import hashlib
 import html
 import json
-import logging
 import math
 import os
 import re
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -50,10 +50,8 @@ from unused_tokens.data.corpus import strip_gutenberg
 from unused_tokens.pipeline import names, schemas
 from unused_tokens.pipeline.files import read_parquet_metadata
 from unused_tokens.pipeline.modules import helper_modules
-from unused_tokens.pipeline.study import Study
 from unused_tokens.report.outline import drawn
 from unused_tokens.training.hardware import resolve_precision
-from unused_tokens.training.train_job import train_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -462,8 +460,16 @@ def test_an_experiment_edit_reruns_exactly_what_depends_on_it(workdir, overlay, 
         {"compile_cache": "results/elsewhere"},
         {"train_threads": 2, "probe_threads": 2},
         {"precision": "fp32", "adamw": "loop", "checkpoint_every": 2},
+        {"shared_process": True},
     ],
-    ids=["log_every", "compile", "compile_cache", "threads", "precision-adamw-checkpoints"],
+    ids=[
+        "log_every",
+        "compile",
+        "compile_cache",
+        "threads",
+        "precision-adamw-checkpoints",
+        "shared_process",
+    ],
 )
 def test_a_runtime_key_reruns_nothing(workdir, runtime):
     output = dry_run(workdir, {**MATRIX, "runtime": runtime})
@@ -741,40 +747,39 @@ def test_every_other_documented_snakemake_command_plans(tmp_path):
         assert "Job stats:" in result.stdout + result.stderr, args
 
 
-def test_runs_trained_one_after_another_in_one_process_equal_the_rules_bit_for_bit(
-    workdir, default_config, tmp_path, monkeypatch
-):
-    """training/train_job.train_jobs: two runs of the study (another variant, another seed)
-    trained in this process write the very files the train rule wrote for each alone."""
-    monkeypatch.chdir(tmp_path)  # the step times and compile cache go under results/ here
-    config = merged(default_config, yaml.safe_load((workdir[0] / "config/test.yaml").read_text()))
-    study, data = Study.from_config(config), "data/pretrain/gpt2"
-    inputs = {k: out(workdir, f"{data}/{k}.parquet") for k in ("tokens", "held_out", "frequency")}
-    inputs["groups"] = out(workdir, "data/groups/gpt2.parquet")
-    jobs = [
-        SimpleNamespace(
-            input=SimpleNamespace(**inputs),
-            output=SimpleNamespace(log=tmp_path / f"{v}{s}.parquet", model=tmp_path / f"{v}{s}.pt"),
-            params=SimpleNamespace(
-                run=study.run(v, s).as_params(),
-                resume=tmp_path / f"{v}{s}.resume.pt",
-                held_out_every=config["held_out"]["every"],
-                quick=False,
-                tokenizer="gpt2",
-            ),
-            threads=config["runtime"]["train_threads"],
-            config=config,
-        )
-        for v, s in (("baseline", 0), ("lr_high", 1))
-    ]
-    train_jobs(jobs, logging.getLogger("shared"))
-    for job, (v, s) in zip(jobs, (("baseline", 0), ("lr_high", 1)), strict=True):
+def test_runs_trained_by_one_shared_trainer_equal_the_rules_bit_for_bit(workdir, tmp_path):
+    """runtime.shared_process: two runs of the study (another variant, another seed) trained one
+    after the other by one warm trainer write the very files each run's own process wrote; the
+    trainer, left waiting for a next job, ends on SIGTERM and leaves nothing behind."""
+    overlay = tmp_path / "shared.yaml"
+    overlay.write_text(yaml.safe_dump({"study": "e2e_shared", "runtime": {"shared_process": True}}))
+    runs = (("baseline", 0), ("lr_high", 1))
+    shared = workdir[0] / "results" / "e2e_shared"
+    targets = [f"results/e2e_shared/{run_path(v, s, 'train/model.pt')}" for v, s in runs]
+    snakemake(workdir[0], str(overlay), targets=targets, env={"TMPDIR": str(tmp_path)})
+    trainers = set()
+    for v, s in runs:
         alone = pq.read_table(out(workdir, run_path(v, s, "train/training_log.parquet")))
-        shared = pq.read_table(job.output.log)
-        assert shared.equals(alone) and shared.schema.metadata == alone.schema.metadata
-        mine = torch.load(job.output.model)
+        mine = pq.read_table(shared / run_path(v, s, "train/training_log.parquet"))
+        assert mine.equals(alone)
+        mine_facts, alone_facts = dict(mine.schema.metadata), dict(alone.schema.metadata)
+        mine_runtime, alone_runtime = (
+            json.loads(m.pop(b"runtime")) for m in (mine_facts, alone_facts)
+        )
+        assert mine_facts == alone_facts
+        assert mine_runtime == {**alone_runtime, "shared_process": True}  # recorded, as every key
+        mine = torch.load(shared / run_path(v, s, "train/model.pt"))
         theirs = torch.load(out(workdir, run_path(v, s, "train/model.pt")))
         assert (mine["config"], mine["steps"]) == (theirs["config"], theirs["steps"])
         assert mine["model"].keys() == theirs["model"].keys()
         assert all(torch.equal(mine["model"][k], theirs["model"][k]) for k in mine["model"])
-        assert not job.params.resume.exists()
+        log = (shared / run_path(v, s, "logs/train.log")).read_text()
+        trainers |= set(re.findall(r"in trainer process (\d+), its job (\d+)", log))
+    pid = min(trainers)[0]
+    assert sorted(trainers) == [(pid, "1"), (pid, "2")]  # one process, the second job warm
+    os.kill(int(pid), signal.SIGTERM)
+    folder = tmp_path / f"unused-tokens-trainers-{os.getuid()}"
+    deadline = time.monotonic() + HANG_S
+    while folder.exists():
+        assert time.monotonic() < deadline, sorted(folder.rglob("*"))
+        time.sleep(0.1)

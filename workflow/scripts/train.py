@@ -1,7 +1,11 @@
-"""train rule: train one run's model, log loss and group probes every step, save the weights."""
+"""train rule: train one run's model, log loss and group probes every step, save the weights; with
+runtime.shared_process, in a warm trainer process that the study's train jobs share."""
 
-from unused_tokens.pipeline.stage import stage
-from unused_tokens.training.train_job import train_job
+if snakemake.config["runtime"]["shared_process"]:
+    from unused_tokens.training.shared_process import hand_over
 
-with stage(snakemake) as log:
-    train_job(snakemake, log)
+    hand_over(snakemake)
+else:
+    from unused_tokens.training.train_job import train_stage
+
+    train_stage(snakemake)

@@ -1,8 +1,11 @@
 """The one exception type for problems a user can fix: bad config, bad input, unreachable data.
 
 Its message is a single line that names the file, source or config key and what to do; stage
-scripts print it without a traceback (see stage.py).
+scripts print it without a traceback (see stage.py), and exit with status 1, or INTERRUPTED
+after Ctrl-C.
 """
+
+INTERRUPTED = 130  # the shell's exit status after SIGINT
 
 
 class PipelineError(Exception):

@@ -5,10 +5,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import PipelineError
+from .errors import INTERRUPTED, PipelineError
 from .files import DiskFull, disk_full, free_bytes, unreadable_parquet
-
-INTERRUPTED = 130  # the shell's exit status after SIGINT
 
 
 @contextlib.contextmanager

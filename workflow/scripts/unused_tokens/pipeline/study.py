@@ -119,6 +119,7 @@ class Runtime:
     compile_mode: str
     compile_scope: str
     compile_cache: str
+    shared_process: bool
 
     @classmethod
     def from_config(cls, config):

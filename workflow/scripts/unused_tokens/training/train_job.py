@@ -1,22 +1,33 @@
-"""One training run as the train rule runs it, from its job, and several runs one after another
-in one process.
+"""One training run as the train rule runs it, from its job, in the job's process or in a warm
+trainer that runs one job after another (training/shared_process.py).
 
-A job is what Snakemake hands a stage script (its input, output and params, its threads and the
-config), or a stand-in with the same names. `train_jobs` trains several runs in one process, one
-after another: the imports, the device's start-up and the compile cache are paid once, and each
-run writes exactly the files the train rule writes for it, bit for bit, so that it stays its own
-output (tests/test_workflow.py trains two runs of a study so and compares them with the rule's).
+A job is what Snakemake hands a stage script (its input, output and params, its threads, log and
+config), or a stand-in with the same names. A run trained after others in one process writes
+exactly the files it writes alone, bit for bit (tests/test_shared_process.py).
 """
 
+import gc
 from pathlib import Path
+
+import torch
 
 from ..model.gpt import save_model
 from ..pipeline import schemas
 from ..pipeline.files import write_parquet
+from ..pipeline.stage import stage
 from ..pipeline.study import Study, study_tokenizers
 from .progress import CpuLimit
 from .run_context import run_context
 from .train import ResumePoint, fingerprint, train, use_compile_cache
+
+
+def train_stage(job, trainer=None):
+    """The train rule's stage: train_job, logging to the job's log file, its errors in one line
+    (pipeline/stage.py). `trainer`, (pid, jobs so far), names the warm process it runs in."""
+    with stage(job) as log:
+        if trainer:
+            log.info("in trainer process %d, its job %d (runtime.shared_process)", *trainer)
+        train_job(job, log)
 
 
 def train_job(job, log):
@@ -65,7 +76,11 @@ def train_job(job, log):
     resume.clear()
 
 
-def train_jobs(jobs, log):
-    """Train the runs of `jobs` one after another in this process."""
-    for job in jobs:
-        train_job(job, log)
+def forget_run():
+    """Drop what a run leaves in the process before the next one: torch.compile's graphs (each
+    run traces its model as a fresh process would, from the same compile cache) and the device
+    memory the run's tensors held."""
+    gc.collect()
+    torch._dynamo.reset()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()

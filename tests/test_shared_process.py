@@ -1,0 +1,222 @@
+"""training/shared_process.py: train jobs handed to a warm trainer. The protocol with stand-in
+jobs in a forked trainer (several jobs in one process, their lines relayed, a failure ending the
+trainer, the idle end leaving nothing behind, Ctrl-C passed on, a killed job's script stopping
+its run), a real trainer started from nothing, and the folder that keys trainers. The runs a
+trainer trains equal the rule's bit for bit: tests/test_workflow.py."""
+
+import multiprocessing
+import os
+import pickle
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from snakemake.iocontainers import Namedlist
+from snakemake.script import Snakemake
+
+from unused_tokens.pipeline.study import Study
+from unused_tokens.training import shared_process
+from unused_tokens.training.shared_process import dial, hand_over, send, submit
+from unused_tokens.training.train_job import train_stage
+
+WAIT_S = 30  # a limit for what takes well under a second, not a speed bound
+
+
+def until(condition, what):
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {WAIT_S} s for {what}"
+        time.sleep(0.02)
+
+
+def start(folder, run, idle=shared_process.IDLE_S):
+    """A trainer of slot 0 in `folder`, forked from this process, that runs jobs with `run`."""
+
+    def trainer():
+        shared_process.IDLE_S = idle
+        shared_process.serve(folder, 0, run)
+
+    process = multiprocessing.get_context("fork").Process(target=trainer)
+    process.start()
+    until(lambda: (folder / "slot0.sock").exists(), "the trainer to listen")
+    return process
+
+
+def job(tmp_path, name, **fields):
+    return SimpleNamespace(name=name, log=[str(tmp_path / f"{name}.log")], **fields)
+
+
+def talk(job, jobs):
+    """A stand-in job: a line on the console, then the job's exit status."""
+    print(f"job {job.name}: number {jobs} in process {os.getpid()}", file=sys.stderr)
+    sys.exit(job.status)
+
+
+def sleep_until_stopped(job, jobs):
+    """A stand-in run that waits to be stopped, as training does, and says so."""
+    Path(job.started).touch()
+    try:
+        time.sleep(WAIT_S)
+    except KeyboardInterrupt:
+        Path(job.stopped).write_text("stopped\n")
+        print("stopped", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(0)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A trainers folder deeper than a Unix socket's path may be long."""
+    path = tmp_path / ("deep" * 30) / "trainers" / "key"
+    path.mkdir(parents=True)
+    return path
+
+
+def test_one_trainer_takes_job_after_job_and_relays_their_lines(folder, tmp_path, capfd):
+    trainer = start(folder, talk)
+    assert submit(job(tmp_path, "a", status=0), folder) == 0
+    assert submit(job(tmp_path, "b", status=0), folder) == 0
+    lines = capfd.readouterr().err.splitlines()
+    assert lines == [
+        f"job a: number 1 in process {trainer.pid}",
+        f"job b: number 2 in process {trainer.pid}",
+    ]
+    assert trainer.is_alive()
+    trainer.terminate()  # SIGTERM between jobs: a clean end
+    trainer.join(WAIT_S)
+    assert trainer.exitcode == 0
+    assert not folder.parent.exists()
+
+
+def test_a_failed_job_gives_its_status_and_ends_the_trainer(folder, tmp_path):
+    trainer = start(folder, talk)
+    assert submit(job(tmp_path, "a", status=3), folder) == 3
+    trainer.join(WAIT_S)
+    assert trainer.exitcode == 0
+    assert not (folder / "slot0.sock").exists()
+
+
+def test_an_idle_trainer_ends_and_leaves_nothing_behind(folder, tmp_path):
+    trainer = start(folder, talk, idle=0.2)
+    assert submit(job(tmp_path, "a", status=0), folder) == 0
+    trainer.join(WAIT_S)
+    assert trainer.exitcode == 0
+    assert not folder.parent.exists()
+
+
+def test_a_signal_to_the_job_reaches_its_run_in_the_trainer(folder, tmp_path, capfd):
+    stopping = job(
+        tmp_path, "a", started=str(tmp_path / "started"), stopped=str(tmp_path / "stopped")
+    )
+    trainer = start(folder, sleep_until_stopped)
+
+    def stop():
+        until(lambda: Path(stopping.started).exists(), "the run to start")
+        os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler stops the job's script
+
+    threading.Thread(target=stop, daemon=True).start()
+    assert submit(stopping, folder) == 130
+    assert Path(stopping.stopped).read_text() == "stopped\n"
+    assert capfd.readouterr().err == "stopped\n"
+    trainer.join(WAIT_S)
+    assert trainer.exitcode == 0
+
+
+def test_a_killed_job_script_stops_its_run(folder, tmp_path):
+    stopping = job(
+        tmp_path, "a", started=str(tmp_path / "started"), stopped=str(tmp_path / "stopped")
+    )
+    trainer = start(folder, sleep_until_stopped)
+    conn = dial(folder / "slot0.sock")
+    assert conn.makefile("rb").readline() == f'{{"pid": {trainer.pid}}}\n'.encode()
+    send(conn, pickle.dumps(stopping))
+    until(lambda: Path(stopping.started).exists(), "the run to start")
+    conn.close()  # the script is gone: the trainer stops the run as SIGTERM would
+    until(lambda: Path(stopping.stopped).exists(), "the run to stop")
+    trainer.join(WAIT_S)
+    assert trainer.exitcode == 0
+
+
+def damaged_train_job(tmp_path, name, config):
+    """A train job, as Snakemake hands it over, whose frequency table is damaged."""
+    damaged = tmp_path / "frequency.parquet"
+    damaged.write_bytes(b"not parquet")
+    return Snakemake(
+        input_=Namedlist(fromdict={"frequency": str(damaged)}),
+        output=Namedlist(fromdict={"model": str(tmp_path / "model.pt")}),
+        params=Namedlist(
+            fromdict={
+                "run": Study.from_config(config).run("baseline", 0).as_params(),
+                "makers": {str(damaged): "count_tokens"},
+            }
+        ),
+        wildcards=Namedlist(),
+        threads=1,
+        resources=Namedlist(),
+        log=Namedlist(toclone=[str(tmp_path / f"{name}.log")]),
+        config=config,
+        rulename="train",
+        bench_iteration=None,
+    )
+
+
+def test_a_real_trainer_starts_from_nothing_and_fails_as_the_job_would_alone(
+    folder, tmp_path, default_config
+):
+    """The trainer that `python -m` starts (over the socket of a dead one) writes the job's log
+    as the job's own process would, and passes its status on."""
+    alone = damaged_train_job(tmp_path, "alone", default_config)
+    with pytest.raises(SystemExit) as stop:
+        train_stage(alone)
+    assert stop.value.code == 1
+    (folder / "slot0.sock").touch()  # no one listens
+    shared = damaged_train_job(tmp_path, "shared", default_config)
+    assert submit(shared, folder) == 1
+    (first, *rest), expected = logged(shared), logged(alone)
+    assert re.fullmatch(r"INFO in trainer process \d+, its job 1 \(runtime.shared_process\)", first)
+    assert rest == expected
+    damaged = f"ERROR {tmp_path / 'frequency.parquet'} is not a readable Parquet file"
+    assert sum(line.startswith(damaged) for line in expected) == 1
+    until(lambda: not (folder / "slot0.sock").exists(), "the failed trainer to end")
+
+
+def logged(job):
+    """The lines of a job's log without their times."""
+    return [line.split(" ", 2)[2] for line in Path(job.log[0]).read_text().splitlines()]
+
+
+def test_a_trainer_that_cannot_start_is_one_line_in_the_jobs_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    monkeypatch.setattr(shared_process, "trainers_folder", lambda job: tmp_path / "trainers")
+    (tmp_path / "trainers").mkdir()
+    failed = job(tmp_path, "a")
+    with pytest.raises(SystemExit) as stop:
+        hand_over(failed)
+    assert stop.value.code == 1
+    assert Path(failed.log[0]).read_text() == (
+        "train: the shared trainer process failed: the trainer ended at its start with status 1; "
+        f"its output is in {tmp_path / 'trainers' / 'slot0.log'}; set runtime.shared_process: "
+        "false to train in the job's own process\n"
+    )
+
+
+def test_trainers_are_keyed_by_helper_modules_and_torchs_environment(tmp_path, monkeypatch):
+    monkeypatch.setattr(shared_process.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    stamp = tmp_path / "train.sha256"
+    stamp.write_text("abc  unused_tokens/training/train.py\n")
+    a_job = SimpleNamespace(input=SimpleNamespace(lib=str(stamp)))
+    first = shared_process.trainers_folder(a_job)
+    assert first.parent == tmp_path / f"unused-tokens-trainers-{os.getuid()}"
+    assert first.is_dir() and first.parent.stat().st_mode & 0o777 == 0o700
+    assert shared_process.trainers_folder(a_job) == first
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    other_device = shared_process.trainers_folder(a_job)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    stamp.write_text("abd  unused_tokens/training/train.py\n")
+    assert len({first, other_device, shared_process.trainers_folder(a_job)}) == 3
