@@ -53,7 +53,7 @@ def train_job_seconds(study_dir):
 def machine(study_dir):
     """The device the train jobs named in their logs, with the CPU's model."""
     logs = sorted(study_dir.glob("runs/*/*/seed*/logs/train.log"))
-    device = re.search(r"device: (.*)", logs[0].read_text()) if logs else None
+    device = re.search(r"INFO device: (.*)", logs[0].read_text()) if logs else None
     cpu = re.search(r"model name\s*: (.*)", Path("/proc/cpuinfo").read_text())
     cpu = cpu.group(1) if cpu else platform.machine()
     return f"{device.group(1) if device else '?'}; {cpu}"

@@ -103,11 +103,13 @@ def test_killed_training_resumes_bit_identically(reference, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own process", "shared trainer"])
 def test_ctrl_c_stops_training_at_once_and_the_rerun_goes_on_from_where_it_stopped(
-    reference, tmp_path
+    reference, tmp_path, shared
 ):
-    """Ctrl-C (SIGINT to the whole foreground process group) with no periodic saves at all."""
-    no_saves = {**LONG["runtime"], "checkpoint_every": 0}
+    """Ctrl-C (SIGINT to the whole foreground process group) with no periodic saves at all; with
+    runtime.shared_process, the job's script passes it on to the trainer running its run."""
+    no_saves = {**LONG["runtime"], "checkpoint_every": 0, "shared_process": shared}
     work = prepare_run(tmp_path, book_text(), {**LONG, "runtime": no_saves})
     train_log = run_results(work) / "logs/train.log"
     run = start_snakemake(work, session=True)
@@ -133,6 +135,10 @@ def test_ctrl_c_stops_training_at_once_and_the_rerun_goes_on_from_where_it_stopp
     assert f"resuming at step {next_step} from results/e2e/{RUN}/train/resume.pt" in log
     got = pd.read_parquet(run_results(work) / "train/training_log.parquet")
     assert got.equals(pd.read_parquet(run_results(reference) / "train/training_log.parquet"))
+    trainers = re.findall(r"in trainer process (\d+), its job 1 ", log)
+    assert len(trainers) == shared  # the interrupted trainer ended; the rerun started another
+    for pid in trainers:
+        os.kill(int(pid), signal.SIGTERM)  # rather than wait a minute for its idle end
 
 
 def test_after_snakemake_itself_is_killed_unlock_and_a_plain_rerun_recover(tmp_path):
