@@ -35,9 +35,13 @@ def append_rows(path, rows):
             old_rows, columns = list(reader), list(reader.fieldnames or [])
     columns += [c for c in dict.fromkeys(c for row in rows for c in row) if c not in columns]
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(old_rows + rows)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(old_rows + rows)
+        os.replace(tmp, path)
+    except BaseException:  # nothing half written left behind (a malformed file, Ctrl-C)
+        tmp.unlink(missing_ok=True)
+        raise
     print(f"appended {len(rows)} rows to {path}")
