@@ -1,13 +1,13 @@
 """Train jobs that hand their run to a warm trainer process (runtime.shared_process).
 
-A fresh train job pays, before its first step, for starting Python, importing torch, creating
-the device's context and tracing the model: on the lent GPUs about 20 of a warm job's 26-29 s
-(docs/speed.md). With runtime.shared_process the train rule's job stays a job of its own (its
-outputs, log, benchmark and rerun semantics are Snakemake's, as before), but its script only
-hands the job over to a trainer, a process that outlives it: the first job on a machine starts
-one, and the jobs after it find it warm. The trainer runs exactly what the script would have
-run (train_job.train_stage), writes the job's log file and sends the log's lines back, which the
-script prints, so that the console reads the same.
+A fresh train job pays, before its model is on the device, for starting Python, importing torch
+and torch.compile's machinery and creating the device's context: on the lent GPUs about 14 of a
+warm job's 26-29 s (docs/speed.md). With runtime.shared_process the train rule's job stays a
+job of its own (its outputs, log, benchmark and rerun semantics are Snakemake's, as before), but
+its script only hands the job over to a trainer, a process that outlives it: the first job on a
+machine starts one, and the jobs after it find it warm. The trainer runs exactly what the
+script would have run (train_job.train_stage), writes the job's log file and sends the log's
+lines back, which the script prints, so that the console reads the same.
 
 A trainer trains one run at a time. Jobs side by side (`--resources gpu=N`) each hold a slot, a
 file lock, with its own trainer, so that at most N trainers run. A trainer ends after IDLE_S
@@ -143,11 +143,11 @@ def connect(folder, slot):
     except (FileNotFoundError, ConnectionRefusedError):
         path.unlink(missing_ok=True)
     log = folder / f"slot{slot}.log"
-    python_path = os.environ.get("PYTHONPATH", "")
+    python_path = [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
     with open(log, "ab") as output:
         trainer = subprocess.Popen(
             [sys.executable, "-m", __name__, str(folder), str(slot)],
-            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE_PARENT), python_path])},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(python_path)},
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
