@@ -7,6 +7,7 @@ exactly the files it writes alone, bit for bit (tests/test_shared_process.py).
 """
 
 import gc
+import sys
 from pathlib import Path
 
 import torch
@@ -81,6 +82,7 @@ def forget_run():
     run traces its model as a fresh process would, from the same compile cache) and the device
     memory the run's tensors held."""
     gc.collect()
-    torch._dynamo.reset()
+    if "torch._dynamo" in sys.modules:  # the run compiled (importing it costs about 2 s)
+        torch._dynamo.reset()
     if torch.cuda.is_initialized():
         torch.cuda.empty_cache()
