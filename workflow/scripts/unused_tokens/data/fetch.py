@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 
 from ..pipeline.errors import PipelineError
-from ..pipeline.files import atomic_output
+from ..pipeline.files import atomic_output, write_json
 
 CHUNK = 1 << 16
 
@@ -108,6 +108,17 @@ def download_options(download):
         "max_bytes": download["max_mb"] << 20,
         "deadline_s": download["deadline_s"],
     }
+
+
+def fetch_recorded(params, download, dest, provenance):
+    """A download rule's one file: fetch_verified from the rule's `params` (sources, sha256 and
+    their config key) to `dest`, fetched as the config's `download` section says, with its
+    provenance record written to `provenance`; returns the record."""
+    record = fetch_verified(
+        params.sources, params.sha256, dest, key=params.key, **download_options(download)
+    )
+    write_json(record, provenance)
+    return record
 
 
 def fetch_verified(

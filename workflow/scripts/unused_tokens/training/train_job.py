@@ -3,7 +3,7 @@ trainer that runs one job after another (training/shared_process.py).
 
 A job is what Snakemake hands a stage script (its input, output and params, its threads, log and
 config), or a stand-in with the same names. A run trained after others in one process writes
-exactly the files it writes alone, bit for bit (tests/test_shared_process.py).
+exactly the files it writes alone, bit for bit (tests/test_workflow.py).
 """
 
 import gc
