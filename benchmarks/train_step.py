@@ -74,10 +74,14 @@ GROUPS = {
 
 
 def flops_per_token(cfg):
-    """6N + 12·L·H·Q·T, with N the parameters without the position embedding."""
+    """6N + 12·L·H·Q·T, with N the parameters that multiply: not the position embedding, nor an
+    untied input embedding (lookups); an output bias counted, and every layer of an adaptive
+    softmax (training takes its full log_prob)."""
     with torch.device("meta"):
-        model = build_model(cfg, seed=0)
-    n = sum(p.numel() for p in model.parameters()) - model.wpe.weight.numel()
+        bias = torch.zeros(cfg.vocab_size) if cfg.output_bias else None
+        model = build_model(cfg, seed=0, output_bias=bias)
+    lookups = [model.wpe.weight] + ([] if cfg.tied else [model.wte.weight])
+    n = sum(p.numel() for p in model.parameters()) - sum(w.numel() for w in lookups)
     head_dim = cfg.n_embd // cfg.n_head
     return 6 * n + 12 * cfg.n_layer * cfg.n_head * head_dim * cfg.context
 

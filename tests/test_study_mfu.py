@@ -7,6 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from conftest import ROOT
 
@@ -14,7 +15,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import study_mfu  # noqa: E402
 from train_step import flops_per_token  # noqa: E402
 
-from unused_tokens.pipeline.model_config import GPTConfig  # noqa: E402
+from unused_tokens.pipeline.model_config import ADAPTIVE_DIV, GPTConfig  # noqa: E402
 
 MODEL = {"context": 8, "n_embd": 16, "n_head": 2, "n_layer": 1, "tied": True}
 MODEL |= {"output_bias": False, "vocabulary": "full", "head": "softmax"}
@@ -56,6 +57,18 @@ def test_the_study_mfu_is_every_runs_flops_over_wall_time_and_peak(tmp_path, cap
         f"({logs / 'a.snakemake.log'}); peak 989 TFLOP/s"
     )
     assert lines[1] == f"study MFU: {total / 150 / 989e12:.1%}"
+
+
+def test_flops_per_token_counts_what_multiplies():
+    base = GPTConfig(vocab_size=300, **MODEL)  # tied: the embedding is the output matrix
+    untied = GPTConfig(vocab_size=300, **(MODEL | {"tied": False}))  # an input lookup beside it
+    assert flops_per_token(untied) == flops_per_token(base)
+    biased = GPTConfig(vocab_size=300, **(MODEL | {"output_bias": True}))
+    assert flops_per_token(biased) - flops_per_token(base) == 6 * 300
+    adaptive = GPTConfig(vocab_size=300, **(MODEL | {"head": "adaptive", "tied": False}))
+    head = torch.nn.AdaptiveLogSoftmaxWithLoss(16, 300, adaptive.cutoffs, div_value=ADAPTIVE_DIV)
+    n_head = sum(p.numel() for p in head.parameters())  # instead of the output matrix
+    assert flops_per_token(adaptive) == flops_per_token(base) - 6 * 300 * 16 + 6 * n_head
 
 
 def test_a_step_alone_is_each_runs_flops_over_its_kinds_recorded_time():
