@@ -1,11 +1,16 @@
 """Every stage script logs why it failed: bad input in one line, a bug with its traceback."""
 
 import errno
+import os
+import signal
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
 
-from unused_tokens.pipeline.errors import PipelineError
+from conftest import ROOT
+from unused_tokens.pipeline.errors import TERMINATED, PipelineError
 from unused_tokens.pipeline.stage import stage
 
 
@@ -48,3 +53,39 @@ def test_a_full_disk_outside_the_atomic_writes_is_named(tmp_path):
     lines = fail_in_stage(tmp_path, OSError(errno.ENOSPC, "No space left on device", str(figure)))
     assert f" ERROR cannot write {figure}: the disk holding it is full (" in lines[0]
     assert lines[1] == "Traceback (most recent call last):"
+
+
+def test_sigterm_in_a_script_of_its_own_is_one_line(tmp_path):
+    log = tmp_path / "rule.log"
+    code = f"""
+import os, signal, sys, time
+from types import SimpleNamespace
+from unused_tokens.pipeline.stage import stage
+job = SimpleNamespace(log=[{str(log)!r}], rule="weights", input=[], output=[], params={{}})
+with stage(job):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow" / "scripts")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    assert done.returncode == TERMINATED == 143
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith(
+        " ERROR stopped by SIGTERM (a time limit, or a kill) in rule weights before its outputs "
+        "were written; run the same command again to go on"
+    )
+
+
+def test_a_sigterm_handler_already_there_is_left_alone(tmp_path):
+    def trainers_own(_signum, _frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, trainers_own)
+    try:
+        job = SimpleNamespace(log=[tmp_path / "r.log"], rule="train", input=[], output=[])
+        with stage(job):
+            assert signal.getsignal(signal.SIGTERM) is trainers_own
+        assert signal.getsignal(signal.SIGTERM) is trainers_own
+    finally:
+        signal.signal(signal.SIGTERM, previous)

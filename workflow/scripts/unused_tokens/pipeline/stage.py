@@ -2,10 +2,11 @@
 
 import contextlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from .errors import INTERRUPTED, PipelineError
+from .errors import INTERRUPTED, TERMINATED, PipelineError
 from .files import DiskFull, disk_full, free_bytes, unreadable_parquet
 
 
@@ -14,7 +15,9 @@ def stage(snakemake):
     """Log to the rule's `log:` file and to the console. A PipelineError (bad input, with its fix)
     becomes one line, and so does Ctrl-C (KeyboardInterrupt) at any point; any other exception
     gets a line saying what it is (explain) with its traceback below, so that the log never
-    stays silent about why the job failed."""
+    stays silent about why the job failed. SIGTERM (a scheduler's time limit, a kill) is one
+    line too where nothing else handles it: in a script of its own, not in a warm trainer
+    (shared_process), whose handler stays."""
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -22,6 +25,9 @@ def stage(snakemake):
         force=True,
     )
     log = logging.getLogger(snakemake.rule)
+    taken = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if taken:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         yield log
     except PipelineError as err:
@@ -34,9 +40,27 @@ def stage(snakemake):
             snakemake.rule,
         )
         sys.exit(INTERRUPTED)
+    except Terminated:
+        log.error(
+            "stopped by SIGTERM (a time limit, or a kill) in rule %s before its outputs were "
+            "written; run the same command again to go on",
+            snakemake.rule,
+        )
+        sys.exit(TERMINATED)
     except Exception as err:
         log.exception("%s", explain(err, snakemake))
         sys.exit(1)
+    finally:
+        if taken:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class Terminated(BaseException):
+    """SIGTERM in a stage: a BaseException, so that no `except Exception` in its code holds it."""
+
+
+def _terminate(_signum, _frame):
+    raise Terminated
 
 
 def explain(err, snakemake):
