@@ -16,6 +16,8 @@
 # what they give).
 #
 #     [GPU_JOBS=6] [SHARED=0] [STAGES="tokenizers_medium"] bash benchmarks/gpu_studies.sh [path/to/corpus]
+#     KEEP=1 STAGES=experiments_default bash benchmarks/gpu_studies.sh   # go on where a limit stopped it
+# Each stage's limit in seconds: EXPERIMENTS_S (400), TOKENIZERS_S (150), FINETUNE_S (140).
 #     DRY_RUN=1 bash benchmarks/gpu_studies.sh    # on any machine: each study's plan, no jobs
 set -uo pipefail
 out=${OUT:-benchmarks/gpu}
@@ -54,7 +56,8 @@ study() { # study NAME SECONDS CONFIG...: one study from a clean folder, measure
             awk '/^Job stats:/ { on = !done } on; /^total/ { if (on) done = 1; on = 0 }'
         return
     fi
-    rm -rf "results/$name" "${out:?}/$name"
+    [[ -n ${KEEP:-} ]] || rm -rf "results/$name"
+    rm -rf "${out:?}/$name"
     local out=$out/$name
     mkdir -p "$out"
     echo "== $name (limit $limit s) at $(date +%T)"
