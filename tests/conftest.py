@@ -279,7 +279,10 @@ def http_server():
             if route is None:
                 self.send_error(404)
             elif callable(route):
-                route(self)
+                try:
+                    route(self)
+                except ConnectionError:  # the client hung up mid-stream, as the tests make it
+                    self.close_connection = True
             else:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(route)))
