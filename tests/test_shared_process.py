@@ -93,6 +93,27 @@ def test_one_trainer_takes_job_after_job_and_relays_their_lines(folder, tmp_path
     assert not folder.parent.exists()
 
 
+def test_a_trainer_is_found_by_its_socket_only_once_it_listens(folder, tmp_path, capfd):
+    def slow_to_listen():  # in the forked trainer: half a second between bind and listen
+        listen = shared_process.socket.socket.listen
+
+        def late(self, *args):
+            time.sleep(0.5)
+            return listen(self, *args)
+
+        shared_process.socket.socket.listen = late
+        shared_process.serve(folder, 0, talk)
+
+    trainer = multiprocessing.get_context("fork").Process(target=slow_to_listen)
+    trainer.start()
+    until(lambda: (folder / "slot0.sock").exists(), "the trainer's socket")
+    assert submit(job(tmp_path, "a", status=0), folder) == 0  # not refused, no second trainer
+    assert capfd.readouterr().err.splitlines() == [f"job a: number 1 in process {trainer.pid}"]
+    trainer.terminate()
+    trainer.join(WAIT_S)
+    assert trainer.exitcode == 0
+
+
 def test_a_failed_job_gives_its_status_and_ends_the_trainer(folder, tmp_path):
     trainer = start(folder, talk)
     assert submit(job(tmp_path, "a", status=3), folder) == 3

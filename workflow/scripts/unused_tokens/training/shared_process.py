@@ -262,8 +262,13 @@ def serve(folder, slot, run=None):
     path, lock, stop, jobs = folder / f"slot{slot}.sock", None, Stop(), 0
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with inside(folder):
-        listener.bind(path.name)
-    listener.listen(1)
+        # The socket takes its name only once it listens: a job that finds it bound but deaf
+        # would take it for a dead trainer's, remove it and start another trainer.
+        unnamed = Path(f"{path.name}.new")
+        unnamed.unlink(missing_ok=True)  # left by a trainer killed at its start
+        listener.bind(unnamed.name)
+        listener.listen(1)
+        unnamed.rename(path.name)
     listener.settimeout(IDLE_S)
     try:
         while lock is None and not stop.noted:
