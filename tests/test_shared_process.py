@@ -114,6 +114,16 @@ def test_a_trainer_is_found_by_its_socket_only_once_it_listens(folder, tmp_path,
     assert trainer.exitcode == 0
 
 
+def test_an_ending_trainer_leaves_another_trainers_socket(folder):
+    trainer = start(folder, talk)
+    (folder / "slot0.sock").unlink()  # as a job does that takes it for dead, which then starts
+    (folder / "slot0.sock").write_text("another trainer's\n")  # a trainer of its own
+    trainer.terminate()
+    trainer.join(WAIT_S)
+    assert trainer.exitcode == 0
+    assert (folder / "slot0.sock").read_text() == "another trainer's\n"
+
+
 def test_a_failed_job_gives_its_status_and_ends_the_trainer(folder, tmp_path):
     trainer = start(folder, talk)
     assert submit(job(tmp_path, "a", status=3), folder) == 3

@@ -269,6 +269,7 @@ def serve(folder, slot, run=None):
         listener.bind(unnamed.name)
         listener.listen(1)
         unnamed.rename(path.name)
+    own = path.stat().st_ino
     listener.settimeout(IDLE_S)
     try:
         while lock is None and not stop.noted:
@@ -285,7 +286,9 @@ def serve(folder, slot, run=None):
                 if serve_one(conn, jobs, run or run_train_stage, stop):
                     break
     finally:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_ino == own:  # not a trainer's started after this one seemed dead
+                path.unlink()
         listener.close()
     if stop.noted and lock is None:
         lock = take_lock(folder / f"slot{slot}.lock")
