@@ -3,11 +3,12 @@ wall time and the device's peak (the study's MFU), beside the MFU of a step alon
 
     .venv/bin/python benchmarks/study_mfu.py results/<study> [--wall-s S] [--peak-tflops P]
 
-FLOPs per token are train_step.py's (6N + 12·L·H·Q·T, N without the position embedding), with
+FLOPs per token are train_step.py's (6N + 12·L·H·Q·T, N the parameters that multiply), with
 each run's own model and vocabulary (its tokenizer's size, or the ids its book uses where
 model.vocabulary is corpus), times its steps and its batch's tokens. The wall time is, unless
 given, from the first to the last timestamp of the newest Snakemake log of the working directory
-(.snakemake/log/): run this after the study's own run, from where it ran. The peak is the
+(.snakemake/log/): run this after the study's own run, from where it ran (a study that ran
+in several invocations, e.g. resumed after a stop, is refused: give its --wall-s). The peak is the
 device's dense bf16 peak for an H100 or H200 (train_step.PEAK_BF16_FLOPS), else give it. A step
 alone: the step times the train jobs recorded (results/.step_times.tsv), the newest of each kind,
 each run's FLOPs per step over its kind's time.
@@ -31,6 +32,8 @@ from unused_tokens.pipeline.model_config import GPTConfig  # noqa: E402
 from unused_tokens.pipeline.plan import latest_step_times, step_kind  # noqa: E402
 
 SNAKEMAKE_TIME = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", re.M)
+LOG_TIME = "%Y-%m-%d %H:%M:%S"  # how a train job's log line begins
+TRAIN_LOG_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def run_flops(study):
@@ -64,14 +67,22 @@ def run_flops(study):
     return pd.DataFrame(rows, columns=columns)
 
 
-def wall_seconds(log_folder):
+def wall_seconds(log_folder, study):
     """Seconds from the first to the last timestamp of the newest Snakemake log in `log_folder`,
-    and that log's path."""
+    and that log's path; exits with a line saying so where a training run of `study` began
+    before that log did (the study ran in several invocations: the wall time must be given)."""
     newest = max(Path(log_folder).glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
     stamps = [
         datetime.strptime(s, "%a %b %d %H:%M:%S %Y")
         for s in SNAKEMAKE_TIME.findall(newest.read_text())
     ]
+    heads = [log.read_text()[:19] for log in study.glob("runs/*/*/seed*/logs/train.log")]
+    trained = [datetime.strptime(h, LOG_TIME) for h in heads if TRAIN_LOG_TIME.fullmatch(h)]
+    if trained and min(trained) < min(stamps):
+        sys.exit(
+            f"{newest} began at {min(stamps)}, after the first training run of {study} "
+            f"({min(trained)}): the study ran in several invocations; give its --wall-s"
+        )
     return (max(stamps) - min(stamps)).total_seconds(), newest
 
 
@@ -103,7 +114,7 @@ def main(argv=None):
     if runs.empty:
         sys.exit(f"{args.study}: no training logs under runs/; give a study's results folder")
     if args.wall_s is None:
-        wall, source = wall_seconds(args.log_folder)
+        wall, source = wall_seconds(args.log_folder, args.study)
     else:
         wall, source = args.wall_s, "given"
     peak = args.peak_tflops * 1e12 if args.peak_tflops else device_peak(set(runs["device"]))

@@ -59,6 +59,29 @@ def test_the_study_mfu_is_every_runs_flops_over_wall_time_and_peak(tmp_path, cap
     assert lines[1] == f"study MFU: {total / 150 / 989e12:.1%}"
 
 
+def test_a_study_begun_before_the_newest_log_needs_its_wall_time_given(tmp_path, capsys):
+    study = tmp_path / "results" / "s"
+    data = study / "data/pretrain/gpt2"
+    data.mkdir(parents=True)
+    pd.DataFrame({"count": [3] * 300}).to_parquet(data / "frequency.parquet")
+    fake_run(study, "gpt2", 0, 10)
+    logs = study / "runs/gpt2/baseline/seed0/logs"
+    logs.mkdir()
+    (logs / "train.log").write_text("2026-12-04 00:05:00,123 INFO device: cuda (NVIDIA H100)\n")
+    snakemake_logs = tmp_path / "log"
+    snakemake_logs.mkdir()
+    resumed = snakemake_logs / "b.snakemake.log"
+    resumed.write_text("[Fri Dec  4 00:10:00 2026]\nrule weights:\n[Fri Dec  4 00:12:30 2026]\n")
+    with pytest.raises(SystemExit) as stop:
+        study_mfu.main([str(study), "--log-folder", str(snakemake_logs)])
+    assert stop.value.code == (
+        f"{resumed} began at 2026-12-04 00:10:00, after the first training run of {study} "
+        "(2026-12-04 00:05:00): the study ran in several invocations; give its --wall-s"
+    )
+    study_mfu.main([str(study), "--wall-s", "600"])
+    assert "; wall 600 s (given); " in capsys.readouterr().out
+
+
 def test_flops_per_token_counts_what_multiplies():
     base = GPTConfig(vocab_size=300, **MODEL)  # tied: the embedding is the output matrix
     untied = GPTConfig(vocab_size=300, **(MODEL | {"tied": False}))  # an input lookup beside it
