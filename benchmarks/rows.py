@@ -18,7 +18,8 @@ def figure(x, digits=DIGITS):
     exponent: 0.00412, 4.12, 412, 41234."""
     if x == 0 or not math.isfinite(x):
         return f"{x:g}"
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    rounded = significant(x, digits)  # 0.09996 is 0.100 (three digits), not 0.1000
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
     return f"{x:.{decimals}f}"
 
 

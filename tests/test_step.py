@@ -185,6 +185,8 @@ def three_significant_digits(text):
         (41.25, "41.2", 41.2),
         (412.34, "412", 412.0),
         (41234.0, "41234", 41200.0),
+        (0.09996, "0.100", 0.1),  # rounding up to the next power of ten
+        (9.996, "10.0", 10.0),
     ],
 )
 def test_benchmark_figures_keep_three_significant_digits(value, printed, kept):
