@@ -268,8 +268,8 @@ def serve(folder, slot, run=None):
         unnamed.unlink(missing_ok=True)  # left by a trainer killed at its start
         listener.bind(unnamed.name)
         listener.listen(1)
+        own = unnamed.stat().st_ino  # before it has the name another may then take
         unnamed.rename(path.name)
-    own = path.stat().st_ino
     listener.settimeout(IDLE_S)
     try:
         while lock is None and not stop.noted:
