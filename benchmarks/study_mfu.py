@@ -33,7 +33,6 @@ from unused_tokens.pipeline.plan import latest_step_times, step_kind  # noqa: E4
 
 SNAKEMAKE_TIME = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", re.M)
 LOG_TIME = "%Y-%m-%d %H:%M:%S"  # how a train job's log line begins
-TRAIN_LOG_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def run_flops(study):
@@ -76,14 +75,21 @@ def wall_seconds(log_folder, study):
         datetime.strptime(s, "%a %b %d %H:%M:%S %Y")
         for s in SNAKEMAKE_TIME.findall(newest.read_text())
     ]
-    heads = [log.read_text()[:19] for log in study.glob("runs/*/*/seed*/logs/train.log")]
-    trained = [datetime.strptime(h, LOG_TIME) for h in heads if TRAIN_LOG_TIME.fullmatch(h)]
+    trained = [t for t in map(began, study.glob("runs/*/*/seed*/logs/train.log")) if t]
     if trained and min(trained) < min(stamps):
         sys.exit(
             f"{newest} began at {min(stamps)}, after the first training run of {study} "
             f"({min(trained)}): the study ran in several invocations; give its --wall-s"
         )
     return (max(stamps) - min(stamps)).total_seconds(), newest
+
+
+def began(log):
+    """The time of a train job's first log line, or None where its log holds none."""
+    try:
+        return datetime.strptime(log.read_text()[:19], LOG_TIME)
+    except ValueError:
+        return None
 
 
 def device_peak(devices):
