@@ -7,6 +7,7 @@ second book (finetune.smk) and the coverage study of every tokenizer over the bo
 training (coverage.smk).
 """
 
+import logging
 import os
 import re
 import sys
@@ -28,7 +29,13 @@ from unused_tokens.pipeline.config import (
 )
 from unused_tokens.pipeline.files import check_writable
 from unused_tokens.pipeline.modules import helper_modules, stage_sources
-from unused_tokens.pipeline.plan import plan_line, step_kind
+from unused_tokens.pipeline.plan import (
+    PlannedRun,
+    plan_line,
+    scoring_kind,
+    scorings,
+    step_kind,
+)
 from unused_tokens.training.progress import QUICK_OVERLAY
 from unused_tokens.report.outline import FIGURES, drawn
 from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA, GPT2
@@ -90,9 +97,10 @@ rule all:
         rules.report.output,
 
 
-# The training still to do and its time here, before a study starts and in a dry run.
+# The training still to do and its time here, before a study starts and at the end of a dry
+# run (common.smk's DryRunPlan).
 if workflow.is_main_process and workflow.output_settings.dryrun:
-    print(plan_line(training_to_do()))
+    logging.getLogger("snakemake.logging").addHandler(DryRunPlan())
 
 
 onstart:

@@ -1,8 +1,6 @@
 """The held-out slice: where a book is cut, how the slice is windowed, and its loss as training
 scores it (held_out.py, train.py)."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -11,9 +9,10 @@ from test_train import CFG
 from unused_tokens.data.tokens import split_held_out, tiled_windows
 from unused_tokens.model.gpt import build_model
 from unused_tokens.pipeline.errors import PipelineError
+from unused_tokens.pipeline.plan import scorings
 from unused_tokens.pipeline.step_options import BASELINE
 from unused_tokens.pipeline.study import TrainSettings
-from unused_tokens.training.held_out import HeldOut
+from unused_tokens.training.held_out import HeldOut, Scoring
 from unused_tokens.training.step import TrainStep
 
 SETTINGS = TrainSettings(steps=4, batch_size=4, lr=1e-3, weight_decay=0.0)
@@ -53,15 +52,35 @@ def direct_losses(model, tokens, split):
     return [losses.mean().item(), losses[new].mean().item(), losses[~new].mean().item()]
 
 
-def test_the_loss_over_chunks_is_the_mean_over_every_position_and_nan_between_scored_steps():
+def test_the_loss_over_chunks_is_the_mean_over_every_position():
     model = build_model(CFG, seed=0)
     split = [3, 7, 11]
     step = TrainStep(model, {"new": split}, SETTINGS, "cpu", BASELINE, split_ids=split)
-    held_out = HeldOut(slice_tokens(), CFG.context, 4, every=3, device="cpu", split_ids=split)
+    held_out = HeldOut(slice_tokens(), CFG.context, 4, Scoring(3, 10_000), "cpu", split)
     assert [len(x) for x, _, _ in held_out.chunks] == [4, 2]  # 6 windows of 16 in chunks of 4
     assert held_out.positions[0] == 6 * CFG.context
-    assert held_out.losses(step, 0, 10).tolist() == pytest.approx(
+    assert held_out.losses(step).tolist() == pytest.approx(
         direct_losses(model, slice_tokens(), split), abs=1e-5
     )
-    assert [math.isnan(v) for v in held_out.losses(step, 4, 10).tolist()] == [True] * 3
-    assert not math.isnan(held_out.losses(step, 10, 10)[0])  # the last step is always scored
+
+
+def test_scorings_come_every_few_steps_and_at_the_last():
+    held_out = HeldOut(slice_tokens(), CFG.context, 4, Scoring(3, 10_000), "cpu")
+    due = [step for step in range(11) if held_out.due(step, 10)]
+    assert due == [0, 3, 6, 9, 10]
+    assert [held_out.scorings_after(step, 10) for step in (0, 2, 3, 9, 10)] == [4, 4, 3, 1, 0]
+    assert scorings(10, 3) == len(due) and scorings(9, 3) == 4 and scorings(1, 25) == 2
+
+
+@pytest.mark.parametrize(
+    ("cap", "kept"), [(None, [0, 1, 2, 3, 4, 5]), (48, [0, 2, 5]), (16, [0]), (5, [0])]
+)
+def test_a_cap_keeps_windows_spread_evenly_over_the_slice(cap, kept):
+    """6 windows of 16 positions; at most `cap` positions (at least one window)."""
+    tokens = slice_tokens()
+    every_x, every_y = tiled_windows(tokens, CFG.context)
+    x, y = tiled_windows(tokens, CFG.context, cap)
+    assert torch.equal(x, every_x[kept]) and torch.equal(y, every_y[kept])
+    assert HeldOut(tokens, CFG.context, 4, Scoring(3, cap or 10_000), "cpu").positions == [
+        len(kept) * CFG.context
+    ]

@@ -8,12 +8,21 @@ import pytest
 from unused_tokens.pipeline import plan
 from unused_tokens.pipeline.plan import (
     COLUMNS,
+    STEP_TIMES,
+    PlannedRun,
+    about,
+    hms,
     latest_step_time,
+    latest_step_times,
     machine,
     plan_line,
     record_step_time,
+    scoring_kind,
+    scorings,
     step_kind,
 )
+from unused_tokens.pipeline.study import Runtime, Study
+from unused_tokens.training.run_context import RunContext
 
 RUNTIME = {
     "device": "auto",
@@ -77,23 +86,86 @@ def test_jobs_recording_at_once_keep_whole_lines(tmp_path):
     assert all(row[2] == f"k{int(float(row[3]))}" for row in rows)
 
 
-def test_the_plan_sums_the_runs_at_their_measured_step_times(tmp_path):
+HELD_OUT = {"fraction": 0.1, "every": 25, "max_positions": 16384}
+
+
+def planned(what, steps, kind, book="b" * 64):
+    return PlannedRun(what, steps, kind, scorings(steps, 25), scoring_kind(kind, book, HELD_OUT))
+
+
+def test_the_plan_sums_the_runs_at_their_measured_step_and_scoring_times(tmp_path):
     path = tmp_path / ".step_times.tsv"
     small, large = step_kind(MODEL, 16, RUNTIME), step_kind(MODEL, 32, RUNTIME)
-    todo = [("training", 150, small)] * 3 + [("training", 500, large), ("fine-tuning", 200, small)]
-    assert plan_line(todo, path) == (
+    todo = [planned("training", 150, small)] * 3 + [planned("training", 500, large)]
+    todo += [planned("fine-tuning", 200, small, book="a" * 64)]
+    runs = (
         "plan: 3 training runs of 150 steps and 1 training run of 500 steps and 1 fine-tuning run "
-        "of 200 steps to do; no step of this kind measured on this machine yet "
-        "(results/.step_times.tsv): each train job logs its estimate after its first steps"
+        "of 200 steps to do"
+    )
+    assert plan_line(todo, path) == (
+        f"{runs}; none of their steps measured on this machine yet (results/.step_times.tsv): "
+        "each train job logs its estimate after its first steps"
     )
     record_step_time(0.2, small, path)
     record_step_time(1.5, large, path)
+    record_step_time(2.0, scoring_kind(small, "b" * 64, HELD_OUT), path)
+    record_step_time(4.0, scoring_kind(large, "b" * 64, HELD_OUT), path)
+    # 3 * (150 * 0.2 + 7 * 2) + 500 * 1.5 + 21 * 4 = 966 s; the fine-tuning book's slice is not
+    # measured yet
     assert plan_line(todo, path) == (
-        "plan: 3 training runs of 150 steps and 1 training run of 500 steps and 1 fine-tuning run "
-        "of 200 steps to do, about 0:14:40 one after another at the step times measured on this "
-        "machine (results/.step_times.tsv)"
-    )  # 3 * 150 * 0.2 + 500 * 1.5 + 200 * 0.2 = 880 s
+        f"{runs}, about 0:16:06 one after another at the times measured on this machine for 4 "
+        "of them (results/.step_times.tsv); the steps of the other 1 are not measured here yet"
+    )
+    record_step_time(0.5, scoring_kind(small, "a" * 64, HELD_OUT), path)
+    assert plan_line(todo, path) == (
+        f"{runs}, about 0:16:50 one after another at the times measured on this machine "
+        "(results/.step_times.tsv)"
+    )  # and 200 * 0.2 + 9 * 0.5
     assert plan_line([], path) == "plan: no training left to do"
+
+
+def test_a_plan_beyond_ten_years_says_so():
+    """train.steps: 1e20 (a valid integer) at 0.2 s a step."""
+    assert hms(2e19) == about(2e19) == "over 10 years"
+    assert about(3650 * 86400 - 1) == "about 3649 days, 23:59:59"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "abc",
+        "2026-01-01T00:00:00+00:00\t{host}\tk\tabc",
+        "2026-01-01T00:00:00+00:00\t{host}\tk\tnan",
+        "2026-01-01T00:00:00+00:00\t{host}\tk\tinf",
+        "2026-01-01T00:00:00+00:00\t{host}\tk\t-5",
+        "2026-01-01T00:00:00+00:00\t{host}\tk\t0.5\textra",
+        "\x93\xffrandom\tbytes\t\x00\t1",
+    ],
+    ids=["one-field", "text", "nan", "inf", "negative", "five-fields", "bytes"],
+)
+def test_a_line_that_cannot_be_read_is_skipped_with_one_warning_naming_the_file(
+    tmp_path, capsys, line
+):
+    path = tmp_path / ".step_times.tsv"
+    record_step_time(0.25, "k", path)
+    with open(path, "ab") as out:
+        bad = line.format(host=machine()) + "\n"
+        out.write(bad.encode("latin-1") * 2)
+    record_step_time(0.5, "j", path)
+    assert latest_step_times(path) == {"k": 0.25, "j": 0.5}
+    assert capsys.readouterr().err == (
+        f"warning: {path}: 2 lines cannot be read and are skipped (line 3, 4); delete those "
+        "lines, or the file, which the next train job starts afresh\n"
+    )
+
+
+def test_a_step_times_path_that_is_a_folder_is_ignored_with_a_warning(tmp_path, capsys):
+    path = tmp_path / ".step_times.tsv"
+    path.mkdir()
+    assert latest_step_times(path) == {}
+    assert capsys.readouterr().err == (
+        f"warning: {path} cannot be read (Is a directory); the plan ignores it: remove it\n"
+    )
 
 
 @pytest.mark.parametrize("cpuinfo", ["model name\t: Some CPU @ 2.1GHz\n", None])
@@ -105,3 +177,18 @@ def test_the_machine_is_the_host_and_its_cpu(monkeypatch, tmp_path, cpuinfo):
     monkeypatch.setattr(plan.platform, "node", lambda: "node7")
     monkeypatch.setattr(plan.platform, "processor", lambda: "")
     assert machine() == ("node7 (Some CPU @ 2.1GHz)" if cpuinfo else "node7 (unknown)")
+
+
+def test_a_step_time_that_cannot_be_recorded_is_a_warning_not_a_stop(
+    tmp_path, monkeypatch, caplog, default_config
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / STEP_TIMES).mkdir(parents=True)  # the file's path is taken by a folder
+    run = Study.from_config(default_config).run("baseline", 0)
+    runtime = Runtime.from_config(default_config)
+    context = RunContext(run, runtime, "cpu", precision=None, vocabulary=None, tokens=None)
+    context.step_time_recorder(default_config["held_out"], "a" * 64)(0.5, 2.0)
+    assert caplog.messages == [
+        "the step time is not recorded in results/.step_times.tsv (Is a directory); remove or "
+        "fix it for the plans of later studies"
+    ]

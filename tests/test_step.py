@@ -20,7 +20,7 @@ from unused_tokens.pipeline.step_options import BASELINE, FAST, PIPELINE, StepOp
 from unused_tokens.pipeline.study import Runtime, TrainSettings
 from unused_tokens.training.batches import random_windows
 from unused_tokens.training.hardware import resolve_precision
-from unused_tokens.training.step import TrainStep
+from unused_tokens.training.step import TrainStep, compilations
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
 GROUPS = {"most_common": [1, 2, 3], "least_common": [40, 41], "never_used": [500, 501]}
@@ -235,3 +235,14 @@ def test_benchmark_script_prints_and_appends_its_figures(tmp_path, capsys):
     assert len(shares) == 3 * 4 and all(0 < float(share) <= 100 for share, _ in shares)
     assert all(len(r["profile_top"].split("; ")) == 3 for r in rows)
     assert rows[0]["profile_top"].split("; ")[0].startswith(shares[0][1])
+
+
+@pytest.mark.compile
+def test_a_call_that_compiles_raises_the_count_and_a_cached_call_does_not():
+    """What the progress's clock tells a step that compiled by (progress.py)."""
+    double = torch.compile(lambda x: x * 2 + 1)
+    before = compilations()
+    double(torch.ones(3))
+    compiled = compilations()
+    double(torch.ones(3))
+    assert compiled > before and compilations() == compiled

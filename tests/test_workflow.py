@@ -50,6 +50,7 @@ from unused_tokens.data.corpus import strip_gutenberg
 from unused_tokens.pipeline import names, schemas
 from unused_tokens.pipeline.files import read_parquet_metadata
 from unused_tokens.pipeline.modules import helper_modules
+from unused_tokens.pipeline.plan import scorings
 from unused_tokens.report.outline import drawn
 from unused_tokens.training.hardware import resolve_precision
 
@@ -343,22 +344,34 @@ def test_second_run_has_nothing_to_do(workdir):
 
 
 def test_a_dry_run_plans_the_training_at_the_step_times_measured_here(workdir):
-    """Every train and fine-tuning job recorded its time per step (one kind of step: the
-    variant changes only the learning rate); a new study of three seeds is planned with it."""
+    """Every train and fine-tuning job recorded its time per steady step (one kind of step: the
+    variant changes only the learning rate) and per held-out scoring (one kind for each book's
+    slice); a new study of three seeds is planned with them."""
     assert (
         f"plan: 4 training runs of {STEPS} steps and 6 fine-tuning runs of {FINETUNE_STEPS} "
-        "steps to do; no step of this kind measured on this machine yet" in workdir[1]
+        "steps to do; none of their steps measured on this machine yet" in workdir[1]
     )  # the study's own run, before its first job
     times = (workdir[0] / "results" / ".step_times.tsv").read_text().splitlines()[1:]
-    assert len(times) == len(RUNS) + 3 * 2  # the runs, then three arms of two seeds
-    assert len({line.split("\t")[2] for line in times}) == 1
-    last = float(times[-1].split("\t")[3])
+    assert len(times) == 2 * (len(RUNS) + 3 * 2)  # the runs, then three arms of two seeds
+    latest = {line.split("\t")[2]: float(line.split("\t")[3]) for line in times}
+    config = yaml.safe_load((workdir[0] / "config" / "test.yaml").read_text())
+    by_book = {
+        json.loads(kind)["held_out"]["book"]: seconds
+        for kind, seconds in latest.items()
+        if '"measure"' in kind
+    }
+    assert len(latest) == 3 and len(by_book) == 2
+    step = next(seconds for kind, seconds in latest.items() if '"measure"' not in kind)
+    train = by_book[config["corpus"]["sha256"]]
+    tune = by_book[config["finetune"]["corpus"]["sha256"]]
     _, output = snakemake(workdir[0], "-n", "--config", "study=e2e_more", "seeds=[0,1,2]")
-    total = (6 * STEPS + 9 * FINETUNE_STEPS) * last
+    every = config["held_out"]["every"]
+    total = 6 * (STEPS * step + scorings(STEPS, every) * train)
+    total += 9 * (FINETUNE_STEPS * step + scorings(FINETUNE_STEPS, every) * tune)
     assert (
         f"\nplan: 6 training runs of {STEPS} steps and 9 fine-tuning runs of {FINETUNE_STEPS} "
         f"steps to do, about {datetime.timedelta(seconds=round(total))} one after another at the "
-        "step times measured on this machine (results/.step_times.tsv)\n" in output
+        "times measured on this machine (results/.step_times.tsv)\n" in output
     )
 
 
@@ -450,6 +463,16 @@ def test_an_experiment_edit_reruns_exactly_what_depends_on_it(workdir, overlay, 
     aggregate = STUDY_RULES[:1] if rules - {"weights"} else []
     aggregate += [("aggregate_weights", "", "")] if "weights" in rules else []
     assert planned_jobs(output) == sorted(rerun + aggregate + STUDY_RULES[1:])
+    # the plan line counts the runs Snakemake reruns, not only those without outputs
+    counted = {
+        what: sum(map(int, re.findall(rf"(\d+) {what} runs? of", output)))
+        for what in ("training", "fine-tuning")
+    }
+    assert counted == {
+        "training": sum(rule == "train" for rule, _, _ in rerun),
+        "fine-tuning": sum(rule == "finetune" for rule, _, _ in rerun),
+    }
+    assert ("\nplan: no training left to do\n" in output) == (sum(counted.values()) == 0)
 
 
 @pytest.mark.parametrize(

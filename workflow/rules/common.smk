@@ -36,34 +36,54 @@ QUICK = any(
 
 
 def training_to_do(planned=None):
-    """(what, steps, kind of step) of each training and fine-tuning run of the study whose
-    output is not there yet, or, given the paths the jobs `planned` will write, whose output is
-    among them (pipeline/plan.py)."""
-    runtime, todo = config["runtime"], []
+    """plan.PlannedRun of each training and fine-tuning run of the study whose output is not
+    there yet, or, given the paths the jobs `planned` will write, whose output is among them
+    (pipeline/plan.py)."""
+    runtime, held_out, todo = config["runtime"], config["held_out"], []
     to_do = (
         (lambda p: p in planned)
         if planned is not None
         else (lambda p: not os.path.exists(p))
     )
+
+    def planned_run(what, run, book, tokenizer=GPT2):
+        steps = run.train.steps
+        kind = step_kind(run.model, run.train.batch_size, runtime, tokenizer)
+        scoring = scoring_kind(kind, book["sha256"], held_out)
+        return PlannedRun(
+            what, steps, kind, scorings(steps, held_out["every"]), scoring
+        )
+
     model = rules.train.output.model
     for tokenizer in TOKENIZERS:
         for variant, seed in STUDY.runs():
-            run = STUDY.run(variant, seed)
             if to_do(model.format(tokenizer=tokenizer, variant=variant, seed=seed)):
-                kind = step_kind(run.model, run.train.batch_size, runtime, tokenizer)
-                todo.append(("training", run.train.steps, kind))
+                run = STUDY.run(variant, seed)
+                todo.append(planned_run("training", run, config["corpus"], tokenizer))
     for seed in STUDY.seeds if FINETUNE else ():
-        run = STUDY.finetune_run(seed)
         for arm in ARMS:
             if to_do(f"{TUNE}/log.parquet".format(arm=arm, seed=seed)):
-                kind = step_kind(run.model, run.train.batch_size, runtime)
-                todo.append(("fine-tuning", run.train.steps, kind))
+                run = STUDY.finetune_run(seed)
+                todo.append(
+                    planned_run("fine-tuning", run, config["finetune"]["corpus"])
+                )
     return todo
 
 
 def planned_outputs():
-    """The paths the jobs of this run will write (Snakemake's plan, once it is made)."""
-    return {str(path) for job in workflow.dag.needrun_jobs() for path in job.output}
+    """The paths the jobs of this run write (Snakemake's plan, once it is made; a dry run's jobs
+    count as finished once it has listed them)."""
+    jobs = workflow.dag.needrun_jobs(exclude_finished=False)
+    return {str(path) for job in jobs for path in job.output}
+
+
+class DryRunPlan(logging.Handler):
+    """Prints the plan line when Snakemake closes a dry run, from the jobs it plans: a run whose
+    outputs exist but whose settings or code changed is counted, as Snakemake will rerun it."""
+
+    def emit(self, record):
+        if record.getMessage().startswith(("This was a dry-run", "Nothing to be done")):
+            print(plan_line(training_to_do(planned_outputs())))
 
 
 def book(corpus):

@@ -52,7 +52,7 @@ rule finetune:
         **GPU_JOB,
     params:
         run=finetune_params,
-        held_out_every=config["held_out"]["every"],
+        held_out=config["held_out"],
         quick=QUICK,
         makers=makers,
     script:
@@ -82,6 +82,7 @@ rule aggregate_finetune:
         runs=[[arm, seed] for arm in ARMS for seed in STUDY.seeds],
         report_steps=config["finetune"]["report_steps"],
         context=config["model"]["context"],
+        max_positions=config["held_out"]["max_positions"],
         steps=config["finetune"]["steps"],
         makers=makers,
     script:

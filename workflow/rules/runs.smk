@@ -48,7 +48,7 @@ rule train:
         run=run_params,
         tokenizer=lambda w: w.tokenizer,
         resume=f"{RUN}/train/resume.pt",
-        held_out_every=config["held_out"]["every"],
+        held_out=config["held_out"],
         quick=QUICK,
         makers=makers,
     script:

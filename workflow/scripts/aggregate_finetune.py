@@ -16,7 +16,7 @@ with stage(snakemake) as log:
     logs = {tuple(run): pd.read_parquet(path) for run, path in zip(p.runs, i.logs, strict=True)}
     long = results.long_log(logs)
     counts = pd.read_parquet(i.frequency)["count"].to_numpy()
-    _, targets = tiled_windows(read_tokens(i.held_out), p.context)
+    _, targets = tiled_windows(read_tokens(i.held_out), p.context, p.max_positions)
     level = unigram_level(counts, targets, read_groups(i.groups)[names.NEW_GROUP])
     reached = results.reach(long, level)
     table = results.claims(long, p.report_steps, reached)

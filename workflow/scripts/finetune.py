@@ -22,11 +22,11 @@ with stage(snakemake) as log:
             len(reset_unseen_rows(model, context.counts)),
         )
     groups = context.groups(snakemake.input.groups)
-    every, new = snakemake.params.held_out_every, groups[names.NEW_GROUP]
-    held_out = context.held_out(snakemake.input.held_out, every, split_ids=new)
+    scoring, new = snakemake.params.held_out, groups[names.NEW_GROUP]
+    held_out = context.held_out(snakemake.input.held_out, scoring, split_ids=new)
     log.info(
         "held-out loss every %d steps: %d positions, %d of them with a new token as target",
-        every,
+        held_out.every,
         *held_out.positions[:2],
     )
     table = train(
@@ -45,7 +45,9 @@ with stage(snakemake) as log:
         ),
         split_ids=new,
         held_out=held_out,
-        record=context.step_time_recorder(),
+        record=context.step_time_recorder(
+            scoring, snakemake.config["finetune"]["corpus"]["sha256"]
+        ),
     )
     write_parquet(
         table, snakemake.output.log, schemas.FINETUNE_LOG, {**context.metadata(), "arm": arm}

@@ -40,15 +40,21 @@ def read_tokens(path):
     return pd.read_parquet(path)["token_id"].to_numpy(dtype=np.int64)
 
 
-def tiled_windows(tokens, context):
+def tiled_windows(tokens, context, max_positions=None):
     """Inputs and next-token targets of the non-overlapping windows that tile `tokens` (an array
     or a tensor) from its start, each (windows, context); the last len(tokens) - 1 - windows *
-    context tokens are not targets."""
+    context tokens are not targets. With `max_positions`, at most max_positions // context of
+    those windows (at least one), spread evenly from the first to the last, in order."""
     windows = (len(tokens) - 1) // context
     if windows < 1:
         raise PipelineError(
             f"the held-out slice has {len(tokens)} tokens, fewer than one window of context+1="
             f"{context + 1}: raise held_out.fraction or use a longer text"
         )
+    inputs = tokens[: windows * context].reshape(windows, context)
     targets = tokens[1 : 1 + windows * context].reshape(windows, context)
-    return tokens[: windows * context].reshape(windows, context), targets
+    kept = max(1, (max_positions or windows * context) // context)
+    if kept >= windows:
+        return inputs, targets
+    chosen = np.linspace(0, windows - 1, kept).round().astype(np.int64)
+    return inputs[chosen], targets[chosen]

@@ -1,23 +1,31 @@
 """The training a study still plans, and how long it should take on this machine.
 
-Each train and fine-tuning job records its measured time per step (without other processes'
-load) in results/.step_times.tsv, one line per measurement, keyed by the machine and by what
-sets a step's cost: the model's shape, the batch, the threads, the device and precision settings.
-Before a study trains (and in a dry run) the workflow prints one line: the runs still to do and,
-where this machine has measured a step of the same kind, the time they take one after another.
-Read while the workflow is parsed: no torch.
+Each train and fine-tuning job records what it measured (without other processes' load) in
+results/.step_times.tsv, one line per measurement, keyed by the machine and by what sets the
+cost: a steady step's time under its kind of step (the model's shape, the batch, the threads,
+the device and precision settings, the tokenizer), and a held-out scoring's time under that kind
+with the slice's book and held_out settings. A first step, which warms up, and a step that
+compiled are never recorded. Before a study trains (and in a dry run) the workflow prints one
+line: the runs still to do and, where this machine has measured their steps and scorings, the
+time they take one after another. A line of the file that cannot be read is skipped, with one
+warning for the file. Read while the workflow is parsed: no torch.
 """
 
 import datetime
 import json
+import math
 import platform
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from .names import GPT2
 
 STEP_TIMES = "results/.step_times.tsv"  # under the working directory, beside the studies
-COLUMNS = ("measured_utc", "machine", "kind", "seconds_per_step")
+COLUMNS = ("measured_utc", "machine", "kind", "seconds")
 CPUINFO = Path("/proc/cpuinfo")
+SCORING = "held_out_scoring"  # the measure of a held-out scoring, beside a kind's steady steps
+LONGEST = datetime.timedelta(days=3650)  # hms writes longer durations as "over 10 years"
 
 
 def host_cpu():
@@ -49,6 +57,42 @@ def step_kind(model, batch_size, runtime, tokenizer=GPT2):
     )
 
 
+def scoring_kind(kind, book_sha256, held_out):
+    """What a held-out scoring's time depends on: the kind of step (step_kind), the book whose
+    slice is scored and the held_out section's fraction and cap on positions."""
+    slice_keys = {k: held_out[k] for k in ("fraction", "max_positions")}
+    return json.dumps(
+        {**json.loads(kind), "measure": SCORING, "held_out": {"book": book_sha256, **slice_keys}},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def scorings(steps, every):
+    """How many steps of a run of `steps` updates score the held-out slice: every `every`th
+    from step 0, and the last (held_out.HeldOut.due)."""
+    return steps // every + 1 + (steps % every != 0)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A training or fine-tuning run still to do (`what`), of `steps` steps of `kind` and
+    `scorings` held-out scorings of `scoring` (scoring_kind)."""
+
+    what: str
+    steps: int
+    kind: str
+    scorings: int
+    scoring: str
+
+    def seconds(self, measured):
+        """Its time at the `measured` {kind: seconds}, or None where one is not measured."""
+        step, scoring = measured.get(self.kind), measured.get(self.scoring)
+        if step is None or scoring is None:
+            return None
+        return self.steps * step + self.scorings * scoring
+
+
 def record_step_time(seconds, kind, path=STEP_TIMES):
     """Append one measurement: a single short line in append mode, so that jobs that record at
     the same moment do not mix their lines."""
@@ -63,49 +107,92 @@ def record_step_time(seconds, kind, path=STEP_TIMES):
         out.write(line)
 
 
+def _seconds(field):
+    """A measurement's seconds: a finite number, at least 0."""
+    value = float(field)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{field!r} is not a duration in seconds")
+    return value
+
+
 def latest_step_times(path=STEP_TIMES):
-    """{kind: the latest seconds per step measured on this machine} from the file at `path`."""
-    path, here, found = Path(path), machine(), {}
-    if path.exists():
-        for line in path.read_text().splitlines()[1:]:
-            fields = line.split("\t")
-            if len(fields) == len(COLUMNS) and fields[1] == here:
-                found[fields[2]] = float(fields[3])
+    """{kind: the latest seconds measured on this machine} from the file at `path`. Lines that
+    cannot be read (not four tab-separated fields, seconds that are not a finite number >= 0,
+    bytes that are not text) are skipped, with one warning on stderr that names the file; a
+    file that cannot be read at all (a folder, no permission) is warned about and ignored."""
+    path, here, found, bad = Path(path), machine(), {}, []
+    try:
+        lines = path.read_text(errors="replace").splitlines()[1:] if path.exists() else []
+    except OSError as err:
+        warn(f"{path} cannot be read ({err.strerror or err}); the plan ignores it: remove it")
+        return found
+    for number, line in enumerate(lines, start=2):
+        fields = line.split("\t")
+        try:
+            if len(fields) != len(COLUMNS) or "\ufffd" in line:
+                raise ValueError(f"{len(fields)} fields" if "\ufffd" not in line else "not text")
+            seconds = _seconds(fields[3])
+        except ValueError:
+            bad.append(number)
+            continue
+        if fields[1] == here:
+            found[fields[2]] = seconds
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        warn(
+            f"{path}: {len(bad)} line{'s' if len(bad) != 1 else ''} cannot be read and "
+            f"{'are' if len(bad) != 1 else 'is'} skipped (line {shown}); delete those lines, "
+            "or the file, which the next train job starts afresh"
+        )
     return found
 
 
+def warn(line):
+    print(f"warning: {line}", file=sys.stderr)
+
+
 def latest_step_time(kind, path=STEP_TIMES):
-    """The latest seconds per step measured on this machine for steps of `kind`, or None."""
+    """The latest seconds measured on this machine for `kind`, or None."""
     return latest_step_times(path).get(kind)
 
 
 def hms(seconds):
-    """A duration as h:mm:ss."""
+    """A duration as h:mm:ss ("over 10 years" beyond that)."""
+    if seconds >= LONGEST.total_seconds():
+        return "over 10 years"
     return str(datetime.timedelta(seconds=round(seconds)))
 
 
+def about(seconds):
+    """'about h:mm:ss', or 'over 10 years'."""
+    text = hms(seconds)
+    return text if text.startswith("over") else f"about {text}"
+
+
 def plan_line(todo, path=STEP_TIMES):
-    """One line on the training still to do: `todo` is a list of (what, steps, kind) per run
-    ("training" or "fine-tuning"), with the time one after another where every kind has a
-    measurement on this machine."""
+    """One line on the training still to do: `todo` is a list of PlannedRun, with the time one
+    after another of those whose steps and scorings are measured on this machine."""
     if not todo:
         return "plan: no training left to do"
     counts = {}
-    for what, steps, _ in todo:
-        counts[(what, steps)] = counts.get((what, steps), 0) + 1
+    for run in todo:
+        counts[(run.what, run.steps)] = counts.get((run.what, run.steps), 0) + 1
     runs = " and ".join(
         f"{n} {what} run{'s' if n != 1 else ''} of {steps} steps"
         for (what, steps), n in counts.items()
     )
     measured = latest_step_times(path)  # the file read once, however many runs
-    times = [measured.get(kind) for _, _, kind in todo]
-    if None in times:
+    times = [run.seconds(measured) for run in todo]
+    known = [t for t in times if t is not None]
+    if not known:
         return (
-            f"plan: {runs} to do; no step of this kind measured on this machine yet "
+            f"plan: {runs} to do; none of their steps measured on this machine yet "
             f"({STEP_TIMES}): each train job logs its estimate after its first steps"
         )
-    total = sum(steps * t for (_, steps, _), t in zip(todo, times, strict=True))
+    total = f"{about(sum(known))} one after another at the times measured on this machine"
+    if len(known) == len(todo):
+        return f"plan: {runs} to do, {total} ({STEP_TIMES})"
     return (
-        f"plan: {runs} to do, about {hms(total)} one after another at the step times "
-        f"measured on this machine ({STEP_TIMES})"
+        f"plan: {runs} to do, {total} for {len(known)} of them ({STEP_TIMES}); the steps of "
+        f"the other {len(todo) - len(known)} are not measured here yet"
     )

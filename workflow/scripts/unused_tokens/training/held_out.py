@@ -1,23 +1,40 @@
 """The held-out slice of a book, scored during training without an update.
 
-Every `every` steps, and at the first and the last, the model's mean loss over every window that
-tiles the slice (batches.tiled_windows), taken in chunks of the training's batch size and
-weighted by their positions; with split ids (fine-tuning's new tokens), also the mean loss at the
-positions whose target is one of them and at the others (NaN where there are none). At the other
-steps the values are NaN. The slice is the same at every step and for every run of a book, so
-its curve carries no batch-to-batch noise.
+Every `every` steps, and at the first and the last, the model's mean loss over the windows that
+tile the slice (tokens.tiled_windows: all of them, or at most held_out.max_positions positions
+in windows spread evenly over it), taken in chunks of the training's batch size and weighted by
+their positions; with split ids (fine-tuning's new tokens), also the mean loss at the positions
+whose target is one of them and at the others (NaN where there are none). At the other steps
+the values are NaN. The windows are the same at every step and for every run of a book, so the
+curve carries no batch-to-batch noise.
 """
+
+from dataclasses import dataclass
 
 import torch
 
 from ..data.tokens import tiled_windows
+from ..pipeline.plan import scorings
 from .batches import to_device
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """When and how much of the slice is scored: every `every` steps, at most `max_positions`
+    positions (the config's held_out section)."""
+
+    every: int
+    max_positions: int
+
+    @classmethod
+    def from_config(cls, held_out):
+        return cls(held_out["every"], held_out["max_positions"])
+
+
 class HeldOut:
-    def __init__(self, tokens, context, batch_size, every, device, split_ids=None):
-        inputs, targets = tiled_windows(tokens, context)
-        self.every, self.chunks = every, []
+    def __init__(self, tokens, context, batch_size, scoring, device, split_ids=None):
+        inputs, targets = tiled_windows(tokens, context, scoring.max_positions)
+        self.every, self.chunks = scoring.every, []
         for x, y in zip(inputs.split(batch_size), targets.split(batch_size), strict=True):
             positions = [y.numel()]
             if split_ids is not None:
@@ -25,7 +42,6 @@ class HeldOut:
                 positions += [chosen, y.numel() - chosen]
             weights = torch.tensor(positions, dtype=torch.float64, device=device)
             self.chunks.append((to_device(x, device), to_device(y, device), weights))
-        self.missing = torch.full((len(positions),), torch.nan, dtype=torch.float64, device=device)
         self.total = sum(weights for _, _, weights in self.chunks)  # positions per value
 
     @property
@@ -36,12 +52,14 @@ class HeldOut:
     def due(self, step, steps):
         return step % self.every == 0 or step == steps
 
-    def losses(self, step_once, step, steps):
-        """The held-out losses at `step`, on the device: from step_once (a step.TrainStep called
-        without update) where due, NaN elsewhere."""
-        if not self.due(step, steps):
-            return self.missing
-        total = torch.zeros_like(self.missing)
+    def scorings_after(self, step, steps):
+        """How many of the steps after `step` up to `steps` are due."""
+        return 0 if step >= steps else scorings(steps, self.every) - (step // self.every + 1)
+
+    def losses(self, step_once):
+        """The held-out losses now, on the device, from step_once (a step.TrainStep called
+        without update)."""
+        total = torch.zeros_like(self.total)
         for x, y, weights in self.chunks:
             means = step_once(x, y, update=False)[: len(weights)]
             total += torch.nan_to_num(means) * weights

@@ -1,13 +1,16 @@
 """What training tells the user while it runs: progress lines, a time estimate, interruptions.
 
 A progress line comes every `log_every` steps and at least every INTERVAL_S seconds of wall
-clock, with the time left as h:mm:ss; where a step itself takes longer (a first step that
-compiles, a slow CPU), a heartbeat line says which step is under way and for how long. After the
-first ESTIMATE_AFTER steps past the first (which pays for warm-up and compilation), the estimate
-for the run and for the study's runs one after another is logged; on the CPU, training stops
-there when the study's estimate is over the configured limit, naming the quick overlay (unless
-the study already uses it) and how to go on. A study far over the limit stops after its first
-step already: when the first step, counted at 1/WARM_UP of its time, puts it over.
+clock; where a step itself takes longer (a first step that compiles, a slow CPU), a heartbeat
+line says which step is under way and for how long. Time is counted apart for what does not
+repeat alike (StepClock): the first step of a process (warm-up), any step during which
+torch.compile compiled, and the held-out slice's scorings, so that neither stands for the
+steady steps. No time left is given before a steady step is measured. After the first
+ESTIMATE_AFTER steady steps, the estimate for the run (its warm-up, its steady steps, its
+scorings) and for the study's runs one after another is logged and recorded for later plans
+(pipeline/plan.py); on the CPU, training stops there when the study's estimate is over the
+configured limit, naming the quick overlay (unless the study already uses it) and how to go on.
+A study FAR times over the limit stops after its first steady step already.
 
 A loaded machine must not pass for a slow one: the estimate says how many cores' worth of CPU
 other processes used while it was measured, on the cores this run may use (its CPU affinity,
@@ -29,13 +32,13 @@ from pathlib import Path
 
 from ..pipeline import schemas
 from ..pipeline.errors import PipelineError
-from ..pipeline.plan import hms
+from ..pipeline.plan import about, hms
 
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 30  # at most this many seconds between two progress lines
-ESTIMATE_AFTER = 3  # steps after the first that the estimate is measured on
-WARM_UP = 2  # the first step takes at most this many times as long as a later one
+ESTIMATE_AFTER = 3  # steady steps the estimate is measured on
+FAR = 2  # after one steady step, a study this many times over the limit stops already
 QUICK_OVERLAY = "config/smoke.yaml"
 NO_LIMIT = "--config 'runtime={cpu_limit_hours: 0}'"
 COMPETING_CORES = 0.25  # other processes' use, in cores, from which the estimate names them...
@@ -147,6 +150,82 @@ def runs_of(count):
     return f"{count} run{'s' if count != 1 else ''}"
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How Progress times a device's work. `sync` waits for the work the device has queued (None
+    on the CPU, whose work is done when a call returns); `compilations` counts what
+    torch.compile has compiled in this process, so that a step that compiled is told apart."""
+
+    device: str = "cpu"
+    sync: object = None  # a callable, or None
+    compilations: object = lambda: 0  # a callable
+
+
+@dataclass
+class StepClock:
+    """Where a run's time went: its steady steps, its held-out scorings, and the rest (the
+    first step, steps that compiled). Steps timed since the device last synchronised are
+    pending: on a GPU a step's call returns before its work is done, so only the steps up to a
+    synchronisation together are a measurement."""
+
+    steady_s: float = 0.0
+    steady: int = 0
+    scoring_s: float = 0.0
+    scorings: int = 0
+    warm_s: float = 0.0
+    pending_s: float = 0.0
+    pending: int = 0
+
+    def step(self, seconds, steady, synced):
+        if not steady:
+            self.warm_s += seconds
+            return
+        self.pending_s, self.pending = self.pending_s + seconds, self.pending + 1
+        if synced:
+            self.steady_s, self.steady = self.steady_s + self.pending_s, self.steady + self.pending
+            self.pending_s, self.pending = 0.0, 0
+
+    @property
+    def per_step(self):
+        return self.steady_s / self.steady if self.steady else None
+
+    @property
+    def per_scoring(self):
+        return self.scoring_s / self.scorings if self.scorings else None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's time in seconds: `elapsed` so far (its warm-up included), then `steps` steady
+    steps at `per_step` and `scorings` held-out scorings at `per_scoring` (None: none timed
+    yet, and so none counted), measured on `measured` steady steps."""
+
+    elapsed: float
+    per_step: float
+    steps: int
+    per_scoring: float | None
+    scorings: int
+    measured: int
+
+    @property
+    def total(self):
+        return self.elapsed + self.left
+
+    @property
+    def left(self):
+        return self.per_step * self.steps + (self.per_scoring or 0.0) * self.scorings
+
+    def basis(self):
+        """'1.20 s per step over 3 steady steps, 7 held-out scorings at 2.10 s'."""
+        scored = (
+            f", {self.scorings} held-out scorings at {self.per_scoring:.2f} s"
+            if self.scorings
+            else ""
+        )
+        steady = f"{self.measured} steady step{'s' if self.measured != 1 else ''}"
+        return f"{self.per_step:.2f} s per step over {steady}{scored}"
+
+
 class Progress:
     """Progress lines and the time estimate of a run from step `start` to step `steps`."""
 
@@ -159,21 +238,55 @@ class Progress:
         interval_s=INTERVAL_S,
         row=schemas.LOG_ROW,
         record=None,
+        timing=Timing(),
+        scorings_after=None,
     ):
-        """`record`: called with the seconds per step of the estimate (without other processes'
-        load), for the plan of later studies (pipeline/plan.py)."""
+        """`record`: called with the seconds per steady step and per held-out scoring of the
+        estimate (without other processes' load; None where no scoring was timed yet), for the
+        plan of later studies (pipeline/plan.py); `scorings_after(step)`: how many held-out
+        scorings come after `step` (None: the run scores none, in no time)."""
         self.start, self.steps, self.tokens_per_step = start, steps, tokens_per_step
-        self.record = record
+        self.record, self.timing, self.scorings_after = record, timing, scorings_after
         self.row = row  # the names of a log row's values
         self.log_every, self.interval_s = log_every, interval_s
         self.started = self.last_line = time.perf_counter()
         self.start_sample = CpuSample.now(self.started)
-        self.first_done = None  # when the first step ended (after its warm-up)
+        self.clock, self.estimated, self.checked_far = StepClock(), False, False
         self.current, self.step_started = start, self.started  # the step under way, since when
+        self.compiled_before, self.scored_s, self.synced = 0, 0.0, False
 
     def begin(self, step):
         """Note that `step` is under way (what the heartbeat names)."""
         self.current, self.step_started = step, time.perf_counter()
+        self.compiled_before, self.scored_s, self.synced = self.timing.compilations(), 0.0, False
+
+    @contextlib.contextmanager
+    def scoring(self):
+        """Time the held-out scoring the block runs apart from its step."""
+        self._sync()
+        began = time.perf_counter()
+        yield
+        self._sync()
+        seconds = time.perf_counter() - began
+        self.clock.scoring_s += seconds
+        self.clock.scorings += 1
+        self.scored_s += seconds
+
+    def _sync(self):
+        if self.timing.sync is not None:
+            self.timing.sync()
+
+    def end(self, step):
+        """Time `step`, which is done: steady unless it is the first of this process, the last
+        (no update) or torch.compile compiled during it. Until the estimate, a GPU is
+        synchronised after every step, so that each is measured."""
+        if not self.estimated and not self.synced:
+            self._sync()
+        seconds = time.perf_counter() - self.step_started - self.scored_s
+        compiled = self.timing.compilations() != self.compiled_before
+        steady = self.start < step < self.steps and not compiled
+        synced = self.synced or not self.estimated or self.timing.sync is None
+        self.clock.step(seconds, steady, synced)
 
     @contextlib.contextmanager
     def heartbeat(self):
@@ -207,16 +320,15 @@ class Progress:
         """Whether `step` gets a progress line (and so a synchronisation with the device)."""
         return (
             step % self.log_every == 0
-            or step in (self.start, self.start + ESTIMATE_AFTER, self.steps)
+            or step in (self.start, self.steps)
             or time.perf_counter() - self.last_line >= self.interval_s
         )
 
     def report(self, step, values):
-        """Log the progress line of `step`, whose log row is `values` (named by self.row)."""
-        now = self.last_line = time.perf_counter()
-        if step == self.start:
-            self.first_done = now
-        done = step + 1 - self.start
+        """Log the progress line of `step`, whose log row is `values` (named by self.row: the
+        caller read them from the device, which synchronised it). The speed and the time left
+        come once a steady step is measured."""
+        self.last_line, self.synced = time.perf_counter(), True
         row = dict(zip(self.row, values, strict=True))
         groups = " ".join(
             f"{g[: -len('_masked')]}={row[g]:.3f}/{row[g.replace('_masked', '_unmasked')]:.3f}"
@@ -227,82 +339,93 @@ class Progress:
             groups += f" | loss on new/other targets {row['new_loss']:.4f}/{row['other_loss']:.4f}"
         if row.get("held_out_loss") == row.get("held_out_loss"):  # not NaN: scored at this step
             groups += f" | held-out loss {row['held_out_loss']:.4f}"
+        estimate = self.estimate(step)
+        speed = (
+            ""
+            if estimate is None
+            else f" | {self.tokens_per_step / estimate.per_step:.0f} tok/s | "
+            f"{hms(estimate.left)} left"
+        )
         log.info(
-            "step %d/%d loss %.4f | masked/unmasked %s | %.0f tok/s | %s left",
+            "step %d/%d loss %.4f | masked/unmasked %s%s",
             step,
             self.steps,
             row["loss"],
             groups,
-            self.tokens_per_step * done / (now - self.started),
-            hms(self.seconds_left(step, now)),
+            speed,
         )
 
-    def seconds_left(self, step, now):
-        """From the steps after the first, once there are some; else from all so far."""
-        if step > self.start:
-            return (now - self.first_done) / (step - self.start) * (self.steps - step)
-        return (now - self.started) * (self.steps - step)
+    def estimate(self, step):
+        """The run's Estimate after `step`, or None before a steady step is measured."""
+        per_step = self.clock.per_step
+        if per_step is None:
+            return None
+        scored = self.scorings_after is not None
+        per_scoring = self.clock.per_scoring if scored else 0.0
+        return Estimate(
+            time.perf_counter() - self.started,
+            per_step,
+            self.steps - step,
+            per_scoring,
+            self.scorings_after(step) if scored and per_scoring is not None else 0,
+            self.clock.steady,
+        )
 
-    def check_estimate(self, step, device, limit=UNLIMITED, threads=1):
-        """At the estimating step: log the estimate of this run and of `limit.runs` like it one
-        after another, and on the CPU the load it was measured under; on the CPU, stop if the
-        latter without the load is over `limit.hours` (0: no limit). `threads`: the run's.
-        After the first step, on the CPU, stop already if the study is over the limit at
-        1/WARM_UP of that step's time per step."""
-        if step >= self.steps:
+    def check_estimate(self, step, limit=UNLIMITED, threads=1):
+        """Once ESTIMATE_AFTER steady steps are measured: log the estimate of this run and of
+        `limit.runs` like it one after another, record it, and on the CPU the load it was
+        measured under; on the CPU, stop if the latter without the load is over `limit.hours`
+        (0: no limit). After the first steady step, on the CPU, stop already if the study is
+        over FAR times the limit. `threads`: the run's."""
+        estimate = self.estimate(step)
+        if self.estimated or estimate is None or step >= self.steps:
             return
-        first = step == self.start and device == "cpu" and limit.hours > 0
-        if not first and step != self.start + ESTIMATE_AFTER:
+        cpu = self.timing.device == "cpu"
+        final = estimate.measured >= ESTIMATE_AFTER
+        if not final and (self.checked_far or not (cpu and limit.hours)):
             return
-        now = time.perf_counter()
-        if first:
-            per_step = (now - self.started) / WARM_UP
-            total = per_step * (self.steps - self.start)
-        else:
-            total = now - self.started + self.seconds_left(step, now)
-            per_step = (now - self.first_done) / ESTIMATE_AFTER
+        self.checked_far = True
+        load = Load(
+            *CpuSample.now(time.perf_counter()).since(self.start_sample),
+            threads,
+            len(usable_cores()),
+        )
+        share = load.share if cpu else 1.0
+        unloaded = estimate.total * share
+        if final:
+            self.estimated = True
             log.info(
-                "estimate: this run takes about %s on %s (%.2f s per step, %d steps); "
-                "the study's %s about %s one after another",
-                hms(total),
-                device,
-                per_step,
-                self.steps - self.start,
+                "estimate: this run takes %s on %s (%s); the study's %s %s one after another",
+                about(estimate.total),
+                self.timing.device,
+                estimate.basis(),
                 runs_of(limit.runs),
-                hms(total * limit.runs),
+                about(estimate.total * limit.runs),
             )
-        if device != "cpu":
             if self.record:
-                self.record(per_step)
-            return
-        cores = len(usable_cores())
-        load = Load(*CpuSample.now(now).since(self.start_sample), threads, cores)
-        unloaded = total * load.share
-        if self.record and not first:
-            self.record(per_step * load.share)
-        if load.competing and not first:
-            log.warning(
-                "the estimate was slowed by other processes: %s; without them the study's runs "
-                "would take about %s",
-                load,
-                hms(unloaded * limit.runs),
-            )
-        if limit.hours and unloaded * limit.runs > limit.hours * 3600:
-            raise PipelineError(over_the_limit(total, unloaded, load, limit, per_step, first))
+                scoring = None if estimate.per_scoring is None else estimate.per_scoring * share
+                self.record(estimate.per_step * share, scoring)
+            if cpu and load.competing:
+                log.warning(
+                    "the estimate was slowed by other processes: %s; without them the study's "
+                    "runs would take %s",
+                    load,
+                    about(unloaded * limit.runs),
+                )
+        over = limit.hours * 3600 * (1 if final else FAR)
+        if cpu and limit.hours and unloaded * limit.runs > over:
+            raise PipelineError(over_the_limit(estimate, unloaded, load, limit))
 
 
-def over_the_limit(total, unloaded, load, limit, per_step, first=False):
-    """The message that stops a CPU run whose study would take over `limit.hours`; `first`: the
-    estimate is the first step's, at 1/WARM_UP of its time (`per_step`)."""
-    basis = f"{per_step:.2f} s per step" + (
-        f", 1/{WARM_UP} of the first step's time" if first else ""
-    )
+def over_the_limit(estimate, unloaded, load, limit):
+    """The message that stops a CPU run whose study would take over `limit.hours`: `estimate`
+    is the run's (Estimate), `unloaded` its total without other processes' `load`."""
     took = (
-        f"{'at least ' if first else ''}about {hms(total * limit.runs)} on this CPU "
-        f"({runs_of(limit.runs)} of about {hms(total)} at {basis})"
+        f"{about(estimate.total * limit.runs)} on this CPU ({runs_of(limit.runs)} of "
+        f"{about(estimate.total)}: {estimate.basis()})"
     )
     if load.competing:
-        took += f", {hms(unloaded * limit.runs)} without the other processes ({load})"
+        took += f", {about(unloaded * limit.runs)} without the other processes ({load})"
     if limit.quick:
         ways = (
             f" although the study already uses {QUICK_OVERLAY}, so this CPU is too slow or too "

@@ -7,6 +7,7 @@ each writes beside its results.
 """
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -18,10 +19,12 @@ from ..data.tokens import read_tokens
 from ..model.gpt import build_model
 from ..model.vocabulary import Vocabulary
 from ..pipeline.names import GPT2
-from ..pipeline.plan import host_cpu, record_step_time, step_kind
+from ..pipeline.plan import STEP_TIMES, host_cpu, record_step_time, scoring_kind, step_kind
 from ..pipeline.study import Run, Runtime
 from .hardware import Precision, describe_device, resolve_device, resolve_precision
-from .held_out import HeldOut
+from .held_out import HeldOut, Scoring
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,23 +53,41 @@ class RunContext:
         bias = unigram_log_probs(self.counts) if cfg.output_bias else None
         return build_model(cfg, self.run.init_seed, bias)
 
-    def held_out(self, path, every, split_ids=None):
+    def held_out(self, path, held_out, split_ids=None):
         """held_out.HeldOut of the slice in `path` (tokens.parquet's schema), cut into the model's
-        windows and the training's batch size; None where the model's vocabulary has no index
-        for some of its ids (a pruned vocabulary cannot read text it was not built from)."""
+        windows and the training's batch size, scored as the config's `held_out` section says;
+        None where the model's vocabulary has no index for some of its ids (a pruned vocabulary
+        cannot read text it was not built from)."""
         ids = torch.from_numpy(read_tokens(path))
         if (torch.from_numpy(self.vocabulary.index)[ids] < 0).any():
             return None
         tokens = self.vocabulary.encode(ids)
         context, batch_size = self.run.model["context"], self.run.train.batch_size
-        return HeldOut(tokens, context, batch_size, every, self.device, split_ids)
+        scoring = Scoring.from_config(held_out)
+        return HeldOut(tokens, context, batch_size, scoring, self.device, split_ids)
 
-    def step_time_recorder(self, tokenizer=GPT2):
-        """What train() records its seconds per step with, keyed by this run's kind of step (with
-        `tokenizer`'s vocabulary), for the plan of later studies (pipeline/plan.py)."""
+    def step_time_recorder(self, held_out, book_sha256, tokenizer=GPT2):
+        """What train() records its seconds per steady step and per held-out scoring with, keyed
+        by this run's kind of step (with `tokenizer`'s vocabulary) and its slice (of the book
+        `book_sha256`, scored as the config's `held_out` section says), for the plan of later
+        studies (pipeline/plan.py)."""
         runtime = asdict(self.runtime)
         kind = step_kind(self.run.model, self.run.train.batch_size, runtime, tokenizer)
-        return lambda seconds: record_step_time(seconds, kind)
+
+        def record(per_step, per_scoring):
+            try:
+                record_step_time(per_step, kind)
+                if per_scoring is not None:
+                    record_step_time(per_scoring, scoring_kind(kind, book_sha256, held_out))
+            except OSError as err:  # a side file: training goes on without it
+                log.warning(
+                    "the step time is not recorded in %s (%s); remove or fix it for the plans "
+                    "of later studies",
+                    STEP_TIMES,
+                    err.strerror or err,
+                )
+
+        return record
 
     def metadata(self):
         """Parquet metadata of the run's outputs: run, device, host CPU, precision, runtime,

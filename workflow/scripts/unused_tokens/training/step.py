@@ -9,6 +9,7 @@ skipped by torch.compile for CPU tensors.
 
 import contextlib
 import logging
+import sys
 from dataclasses import replace
 
 import torch
@@ -18,6 +19,7 @@ from ..model.head import HeadOutput, HeadPlan, block_statistics, fused_head
 from ..pipeline.step_options import ADAMW_KERNELS, DECAY, OPTIMIZERS, PIPELINE
 from .hardware import resolve_precision
 from .probe import GroupProbe
+from .progress import Timing
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,26 @@ def compile_report():
         f"torch.compile: {inductor['fxgraph_cache_hit']} graphs from the cache, "
         f"{inductor['fxgraph_cache_miss']} compiled"
     )
+
+
+def compilations():
+    """How many frames torch.compile has traced and graphs it has compiled or loaded in this
+    process: a step during which it grows paid for compiling (0 where nothing was compiled;
+    torch._dynamo is not imported for the question, which costs about 2 s)."""
+    if "torch._dynamo" not in sys.modules:
+        return 0
+    counters = torch._dynamo.utils.counters
+    inductor = counters["inductor"]
+    return (
+        counters["frames"]["total"] + inductor["fxgraph_cache_hit"] + inductor["fxgraph_cache_miss"]
+    )
+
+
+def timing(device):
+    """progress.Timing of `device`: a GPU is synchronised to be timed."""
+    kind = torch.device(device).type
+    sync = torch.cuda.synchronize if kind == "cuda" else None
+    return Timing(kind, sync, compilations)
 
 
 def parameter_groups(model, weight_decay, decay):

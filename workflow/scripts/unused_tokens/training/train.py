@@ -25,7 +25,7 @@ from ..pipeline.files import atomic_output, sha256_of
 from ..pipeline.step_options import PIPELINE
 from .batches import random_windows, to_device
 from .progress import UNLIMITED, Abandoned, Progress, interruptible
-from .step import TrainStep, compile_report
+from .step import TrainStep, compile_report, timing
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +120,15 @@ def train(
     was never interrupted; SIGINT or SIGTERM stops training at once, leaving the step under way
     undone (or, once its update has begun, after it), with the state saved as of the last step
     done. A non-finite loss stops training with PipelineError naming the step. On
-    the CPU, training stops after its first steps when the study's runs would take over the
-    `cpu_limit` (progress.CpuLimit) one after another on an unloaded machine.
+    the CPU, training stops after its first steady steps when the study's runs would take over
+    the `cpu_limit` (progress.CpuLimit) one after another on an unloaded machine.
     `options` (step_options.StepOptions) choose kernels and compilation, not what is computed.
     With split_ids (fine-tuning: the new group's ids), the log also splits the loss by whether
     the target is one of them (schemas.FINETUNE_LOG), and groups are FINETUNE_GROUP_NAMES.
     held_out (held_out.HeldOut, with the same split ids) is scored before the update of each of
     its steps; without it the held-out columns are NaN (a vocabulary that cannot read the slice).
-    `record` is called with the estimate's seconds per step (progress.Progress).
+    `record` is called with the estimate's seconds per steady step and per held-out scoring
+    (progress.Progress).
     """
     expected, row = (
         (names.GROUP_NAMES, schemas.LOG_ROW)
@@ -156,8 +157,17 @@ def train(
         rows, start = list(state["rows"].to(device)), state["next_step"]
         log.info("resuming at step %d from %s", start, resume.path)
     tokens_per_step = settings.batch_size * model.cfg.context
-    progress = Progress(start, steps, tokens_per_step, log_every, row=row, record=record)
-    checked, device_type = start, torch.device(device).type
+    progress = Progress(
+        start,
+        steps,
+        tokens_per_step,
+        log_every,
+        row=row,
+        record=record,
+        timing=timing(device),
+        scorings_after=None if held_out is None else lambda s: held_out.scorings_after(s, steps),
+    )
+    checked = start
 
     def save(next_step, generator_state):
         resume.save(
@@ -184,7 +194,10 @@ def train(
                         tokens, settings.batch_size, model.cfg.context, generator
                     )
                 )
-                scored = held_out.losses(step_once, step, steps) if held_out else unscored
+                scored = unscored
+                if held_out is not None and held_out.due(step, steps):
+                    with progress.scoring():
+                        scored = held_out.losses(step_once)
                 rows.append(torch.cat([step_once(x, y, update=step < steps), scored]))
                 signals.close()
                 stopping = bool(signals.received) and step < steps
@@ -192,7 +205,8 @@ def train(
                 if saving or progress.due(step):
                     checked = _check_finite(rows, checked)
                     progress.report(step, rows[-1].tolist())
-                progress.check_estimate(step, device_type, cpu_limit, torch.get_num_threads())
+                progress.end(step)
+                progress.check_estimate(step, cpu_limit, torch.get_num_threads())
                 if saving:
                     save(step + 1, generator.get_state())
                 if stopping:

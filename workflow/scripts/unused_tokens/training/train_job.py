@@ -39,19 +39,21 @@ def train_job(job, log):
     use_compile_cache(runtime.compile_cache)
     model = context.untrained_model()
     log.info("model: %.1fM parameters", sum(t.numel() for t in model.parameters()) / 1e6)
-    every = job.params.held_out_every
-    settings = {**run.as_params(), "precision": context.precision.name, "held_out_every": every}
+    scoring = job.params.held_out
+    settings = {**run.as_params(), "precision": context.precision.name, "held_out": scoring}
     i = job.input
     resume = ResumePoint(
         Path(job.params.resume),
         runtime.checkpoint_every,
         fingerprint(settings, i.tokens, i.held_out, i.groups),
     )
-    held_out = context.held_out(i.held_out, every)
+    held_out = context.held_out(i.held_out, scoring)
     if held_out is None:
         log.info("held-out loss: not scored, the vocabulary lacks ids of the held-out slice")
     else:
-        log.info("held-out loss: %d positions, every %d steps", held_out.positions[0], every)
+        log.info(
+            "held-out loss: %d positions, every %d steps", held_out.positions[0], held_out.every
+        )
     table = train(
         model,
         context.tokens,
@@ -70,7 +72,9 @@ def train_job(job, log):
             quick=job.params.quick,
         ),
         held_out=held_out,
-        record=context.step_time_recorder(job.params.tokenizer),
+        record=context.step_time_recorder(
+            scoring, job.config["corpus"]["sha256"], job.params.tokenizer
+        ),
     )
     write_parquet(table, job.output.log, schemas.TRAINING_LOG, context.metadata())
     save_model(model, job.output.model, run.train.steps)
