@@ -251,3 +251,53 @@ def test_trainers_are_keyed_by_helper_modules_and_torchs_environment(tmp_path, m
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     stamp.write_text("abd  unused_tokens/training/train.py\n")
     assert len({first, other_device, shared_process.trainers_folder(a_job)}) == 3
+
+
+def test_a_trainers_folder_of_another_user_is_never_used(tmp_path, monkeypatch):
+    """Made beforehand by another user (here: this process posing as user 4242), or open to
+    others, or a link: refused in one line, nothing sent there."""
+    monkeypatch.setattr(shared_process.tempfile, "tempdir", str(tmp_path))
+    a_job = SimpleNamespace(input=SimpleNamespace(lib=str(tmp_path / "stamp")))
+    (tmp_path / "stamp").write_text("abc  unused_tokens/training/train.py\n")
+    owner = os.getuid()
+    monkeypatch.setattr(shared_process.os, "getuid", lambda: 4242)
+    theirs = tmp_path / "unused-tokens-trainers-4242"
+    theirs.mkdir(mode=0o700)
+    with pytest.raises(shared_process.NoTrainer) as err:
+        shared_process.trainers_folder(a_job)
+    assert str(err.value) == (
+        f"{theirs} belongs to user {owner}, not to this user (4242), who could read the jobs "
+        "handed there: remove it, or set TMPDIR to a folder of your own"
+    )
+    assert list(theirs.iterdir()) == []
+    monkeypatch.setattr(shared_process.os, "getuid", lambda: owner)
+    mine = tmp_path / f"unused-tokens-trainers-{owner}"
+    mine.mkdir(mode=0o700)
+    mine.chmod(0o755)
+    with pytest.raises(shared_process.NoTrainer, match=r"may be entered by other users \(mode 755"):
+        shared_process.trainers_folder(a_job)
+    mine.rmdir()
+    mine.symlink_to(theirs)
+    with pytest.raises(shared_process.NoTrainer, match=r"is not a folder: remove it"):
+        shared_process.trainers_folder(a_job)
+
+
+def die(job, jobs):
+    """A stand-in run whose trainer is killed under it."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_trainer_killed_during_the_job_asks_for_a_plain_rerun(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(shared_process, "trainers_folder", lambda job: folder)
+    trainer = start(folder, die)
+    killed = job(tmp_path, "a")
+    with pytest.raises(SystemExit) as stop:
+        hand_over(killed)
+    trainer.join(WAIT_S)
+    assert stop.value.code == 1
+    assert re.fullmatch(
+        r"train: the trainer process \d+ ended during the job without finishing it \(killed\?\); "
+        r"the run's state is saved every runtime.checkpoint_every steps; run the same command "
+        r"again to go on\n",
+        Path(killed.log[0]).read_text(),
+    )

@@ -19,7 +19,9 @@ killed outright closes its connection, which the trainer takes for SIGTERM. Eith
 stops as it would alone, its state saved for the next try.
 
 The trainer and its jobs share a machine (a Unix socket under the temporary folder): on a cluster
-each job starts its own, which gains nothing and costs nothing.
+each job starts its own, which gains nothing and costs nothing. The trainers' folder is the
+user's alone (mode 0700, checked with its owner before any use): a job is a pickle, and a
+folder another user made beforehand would let that user's process take it.
 """
 
 import contextlib
@@ -30,6 +32,7 @@ import os
 import pickle
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -48,7 +51,11 @@ PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder holding unuse
 
 
 class TrainerGone(Exception):
-    """The trainer could not be started, or ended without finishing the job."""
+    """The trainer ended without finishing the job (a plain rerun goes on)."""
+
+
+class NoTrainer(Exception):
+    """No trainer could take the job: its folder is unsafe, or the trainer could not start."""
 
 
 def hand_over(job):
@@ -56,7 +63,9 @@ def hand_over(job):
     exits with the trainer's status (0 when the run's outputs are written)."""
     try:
         status = submit(job)
-    except (TrainerGone, OSError) as err:
+    except TrainerGone as err:
+        status = say(job, f"{err}; run the same command again to go on", 1)
+    except (NoTrainer, OSError) as err:
         status = say(
             job,
             f"the shared trainer process failed: {err}; set "
@@ -98,10 +107,30 @@ def trainers_folder(job):
     identity = [os.getcwd(), sys.executable, Path(job.input.lib).read_text()]
     identity += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(ENVIRONMENT))
     key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / f"unused-tokens-trainers-{os.getuid()}" / key
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.parent.chmod(0o700)
-    return folder
+    folder = private_folder(Path(tempfile.gettempdir()) / f"unused-tokens-trainers-{os.getuid()}")
+    (folder / key).mkdir(exist_ok=True)
+    return folder / key
+
+
+def private_folder(path):
+    """`path`, made with mode 0700 where it is missing; NoTrainer where it is not a folder of
+    this user's that only this user may enter (a link, another user's, open to others)."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info, elsewhere = os.lstat(path), "or set TMPDIR to a folder of your own"
+    if not stat.S_ISDIR(info.st_mode):
+        raise NoTrainer(f"{path} is not a folder: remove it, {elsewhere}")
+    if info.st_uid != os.getuid():
+        raise NoTrainer(
+            f"{path} belongs to user {info.st_uid}, not to this user ({os.getuid()}), who could "
+            f"read the jobs handed there: remove it, {elsewhere}"
+        )
+    if info.st_mode & 0o077:
+        raise NoTrainer(
+            f"{path} may be entered by other users (mode {stat.S_IMODE(info.st_mode):o}, not "
+            f"700): chmod 700 it, {elsewhere}"
+        )
+    return path
 
 
 class Slot:
@@ -115,7 +144,7 @@ class Slot:
             self.lock = take_lock(self.folder / f"slot{number}.lock")
             if self.lock is not None:
                 return number
-        raise TrainerGone(f"all {SLOTS} trainer slots in {self.folder} are taken")
+        raise NoTrainer(f"all {SLOTS} trainer slots in {self.folder} are taken")
 
     def __exit__(self, *exc):
         os.close(self.lock)
@@ -159,13 +188,13 @@ def connect(folder, slot):
             return dial(path)
         except (FileNotFoundError, ConnectionRefusedError):
             if trainer.poll() is not None:
-                raise TrainerGone(
+                raise NoTrainer(
                     f"the trainer ended at its start with status {trainer.returncode}; "
                     f"its output is in {log}"
                 ) from None
             if time.monotonic() > deadline:
                 trainer.kill()
-                raise TrainerGone(f"the trainer did not listen within {START_S} s") from None
+                raise NoTrainer(f"the trainer did not listen within {START_S} s") from None
             time.sleep(0.05)
 
 
@@ -217,7 +246,13 @@ def relay(conn, trainer_log):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    raise TrainerGone(f"the trainer ended during the job; its output is in {trainer_log}")
+    output = trainer_log.exists() and trainer_log.stat().st_size
+    said = f" (its last output is in {trainer_log})" if output else ""
+    raise TrainerGone(
+        f"the trainer process{f' {trainer}' if trainer else ''} ended during the job without "
+        f"finishing it (killed?){said}; the run's state is saved every "
+        "runtime.checkpoint_every steps"
+    )
 
 
 def send(conn, payload):
