@@ -51,6 +51,16 @@ def test_shipped_configs_are_valid(default_config, overlays):
     validate_config(config, SCHEMA)
 
 
+def a_book(title):
+    """A coverage book's config section, with `title`."""
+    return {
+        "title": title,
+        "sources": ["file:book.txt"],
+        "sha256": "a" * 64,
+        "strip_gutenberg": False,
+    }
+
+
 @pytest.mark.parametrize(
     "overlay, message",
     [
@@ -142,6 +152,26 @@ def test_shipped_configs_are_valid(default_config, overlays):
         (
             {"runtime": {"compile_mode": "fastest"}},
             r"config key runtime.compile_mode: 'fastest' is not one of \['default', 'reduce-",
+        ),
+        (
+            {"variants": {"baseline": {"train": {"lr": 0.1}}}},
+            r"config key variants.baseline: the baseline is the experiment itself and takes no "
+            r"overrides: give this variant another name",
+        ),
+        (
+            {"coverage": {"enabled": True, "books": {"again": a_book("Gulliver's Travels")}}},
+            r"config key coverage.books.again.title: \"Gulliver's Travels\" is also "
+            r"corpus.title: give each book its own title, which names it in the report",
+        ),
+        (
+            {
+                "coverage": {
+                    "enabled": True,
+                    "books": {"twin": a_book("Frankenstein; or, the Modern Prometheus")},
+                }
+            },
+            r"config key coverage.books.twin.title: 'Frankenstein; or, the Modern Prometheus' is "
+            r"also coverage.books.frankenstein.title",
         ),
     ],
 )

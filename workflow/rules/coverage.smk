@@ -18,7 +18,7 @@ rule coverage:
         "../../envs/data.yaml"
     params:
         tokenizer=tokenizer_params,
-        books=[(book(c)["title"], book(c)["strip_gutenberg"]) for c in BOOK_KEYS],
+        books=[(c, book(c)["title"], book(c)["strip_gutenberg"]) for c in BOOK_KEYS],
         orders=COVERAGE["orders"],
         seed=COVERAGE["seed"],
     script:

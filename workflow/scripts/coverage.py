@@ -1,5 +1,7 @@
 """coverage rule: one tokenizer over every book: per book, as books are added in the listed
-order and in random ones, and Heaps' law fitted in each order (unused_tokens/data/coverage.py)."""
+order and in random ones, and Heaps' law fitted in each order (unused_tokens/data/coverage.py).
+Books are keyed by their config key (the config refuses a repeated title), and the tables name
+them by title."""
 
 import numpy as np
 import pandas as pd
@@ -15,18 +17,21 @@ with stage(snakemake) as log:
     p, i = snakemake.params, snakemake.input
     encoding = load_tokenizer(p.tokenizer, i)
     books = {
-        title: np.asarray(encoding.encode_ordinary(read_corpus(path, strip)), dtype=np.int64)
-        for path, (title, strip) in zip(i.texts, p.books, strict=True)
+        key: np.asarray(encoding.encode_ordinary(read_corpus(path, strip)), dtype=np.int64)
+        for path, (key, _, strip) in zip(i.texts, p.books, strict=True)
     }
+    titles = {key: title for key, title, _ in p.books}
     vocab = encoding.n_vocab
     meta = {"tokenizer": encoding.name, "vocabulary_size": str(vocab)}
     table = per_book(books, vocab)
+    table["book"] = table["book"].map(titles)
     write_parquet(table, snakemake.output.books, schemas.COVERAGE_BOOKS, meta)
     every_order = orders(list(books), p.orders, p.seed)
     growth = pd.concat(
         [cumulative(books, vocab, order).assign(order=k) for k, order in enumerate(every_order)],
         ignore_index=True,
     )
+    growth["added"] = growth["added"].map(titles)
     write_parquet(growth, snakemake.output.growth, schemas.COVERAGE_GROWTH, meta)
     heaps = heaps_over_orders(books, vocab, every_order)
     write_parquet(heaps, snakemake.output.heaps, schemas.COVERAGE_HEAPS, meta)

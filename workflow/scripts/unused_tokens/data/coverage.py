@@ -26,33 +26,33 @@ def distinct_growth(ids, lengths):
 
 
 def per_book(books, vocab_size):
-    """One row per book (`books`: {title: ids}, in order): tokens, distinct ids and the share
+    """One row per book (`books`: {name: ids}, in order): tokens, distinct ids and the share
     of the vocabulary of `vocab_size` ids they make."""
     rows = []
-    for title, ids in books.items():
+    for name, ids in books.items():
         distinct = len(np.unique(ids))
-        rows.append((title, len(ids), distinct, distinct / vocab_size))
+        rows.append((name, len(ids), distinct, distinct / vocab_size))
     return pd.DataFrame(rows, columns=["book", "tokens", "distinct_ids", "vocabulary_share"])
 
 
 def cumulative(books, vocab_size, order):
-    """The books added one after another in `order` (titles): after each, the tokens so far,
+    """The books added one after another in `order` (names): after each, the tokens so far,
     the distinct ids so far and their share of the vocabulary."""
     seen, tokens, rows = np.zeros(vocab_size, dtype=bool), 0, []
-    for k, title in enumerate(order, start=1):
-        ids = np.asarray(books[title])
+    for k, name in enumerate(order, start=1):
+        ids = np.asarray(books[name])
         seen[ids] = True
         tokens += len(ids)
-        rows.append((k, title, tokens, int(seen.sum()), seen.sum() / vocab_size))
+        rows.append((k, name, tokens, int(seen.sum()), seen.sum() / vocab_size))
     return pd.DataFrame(
         rows, columns=["books", "added", "tokens", "distinct_ids", "vocabulary_share"]
     )
 
 
-def orders(titles, count, seed):
-    """The listed order, then `count` seeded random orders of `titles`."""
+def orders(names, count, seed):
+    """The listed order, then `count` seeded random orders of `names`."""
     generator = np.random.default_rng(seed)
-    return [list(titles)] + [list(generator.permutation(list(titles))) for _ in range(count)]
+    return [list(names)] + [list(generator.permutation(list(names))) for _ in range(count)]
 
 
 def heaps_fit(ids):
@@ -77,7 +77,7 @@ def heaps_over_orders(books, vocab_size, book_orders):
     the books concatenated in it, and the tokens it predicts for each of SHARES."""
     rows = []
     for index, order in enumerate(book_orders):
-        ids = np.concatenate([np.asarray(books[title]) for title in order])
+        ids = np.concatenate([np.asarray(books[name]) for name in order])
         k, beta = heaps_fit(ids)
         rows.append((index, k, beta, *(tokens_for_share(s, vocab_size, k, beta) for s in SHARES)))
     names = [f"tokens_for_{round(s * 100)}_percent" for s in SHARES]

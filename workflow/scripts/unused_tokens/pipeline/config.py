@@ -241,6 +241,9 @@ def _first_problem(config, schema):
     same = _same_as_baseline(config)
     if same:
         return f"variants.{same[0]}", same[1]
+    repeated = _repeated_title(config)
+    if repeated:
+        return repeated
     runtime = config["runtime"]
     cache = Path(runtime["compile_cache"])
     if cache.is_absolute() or ".." in cache.parts or cache.parts[:1] != ("results",):
@@ -272,6 +275,11 @@ def _same_as_baseline(config):
     equal the experiment's values (it would repeat the baseline's runs), or None."""
     for name, overrides in config["variants"].items():
         if name == BASELINE_VARIANT:
+            if any((overrides or {}).values()):
+                return name, (
+                    "the baseline is the experiment itself and takes no overrides: give this "
+                    "variant another name"
+                )
             continue
         same = [
             f"{section}.{key}: {value!r}"
@@ -283,6 +291,30 @@ def _same_as_baseline(config):
         if len(same) == changed:
             already = f" ({', '.join(same)} is already the experiment's value)" if same else ""
             return name, f"it equals the baseline{already}: change a value, or remove the variant"
+    return None
+
+
+def _repeated_title(config):
+    """(key, message) of the first book whose title an earlier book of the study already has
+    (the report and the coverage tables name books by title), or None."""
+    books = {"corpus": config["corpus"]}
+    if config["finetune"]["enabled"] or config["coverage"]["enabled"]:
+        books["finetune.corpus"] = config["finetune"]["corpus"]
+    if config["coverage"]["enabled"]:
+        books |= {
+            f"coverage.books.{name}": section
+            for name, section in config["coverage"]["books"].items()
+            if section is not None
+        }
+    seen = {}
+    for key, section in books.items():
+        title = section["title"]
+        if title in seen:
+            return f"{key}.title", (
+                f"{title!r} is also {seen[title]}.title: give each book its own title, which "
+                "names it in the report"
+            )
+        seen[title] = key
     return None
 
 
