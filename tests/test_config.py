@@ -154,6 +154,25 @@ def a_book(title):
             r"config key runtime.compile_mode: 'fastest' is not one of \['default', 'reduce-",
         ),
         (
+            {
+                "tokenizers": {
+                    "gpt2": {"format": "tiktoken", "sources": ["file:x"], "sha256": "a" * 64}
+                }
+            },
+            r"config key tokenizers.gpt2: GPT-2's tokenizer is always the study's first \(the "
+            r"tokenizer section\): remove this entry, or name another tokenizer",
+        ),
+        (
+            {
+                "tokenizers": {
+                    "o300k": {"format": "tiktoken", "sources": ["file:x"], "sha256": "a" * 64}
+                }
+            },
+            r"config key tokenizers.o300k: 'o300k' is not one of tiktoken's encodings "
+            r"\(cl100k_base, o200k_base, .*\): a tokenizer of format tiktoken is named after the "
+            r"encoding its file holds",
+        ),
+        (
             {"variants": {"baseline": {"train": {"lr": 0.1}}}},
             r"config key variants.baseline: the baseline is the experiment itself and takes no "
             r"overrides: give this variant another name",

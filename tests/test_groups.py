@@ -84,14 +84,30 @@ def test_same_seed_same_groups_other_seed_other_draw():
 def test_asking_for_more_than_exist_names_the_key():
     freq = frequency(COUNTS)  # 7 used ids, 5 unused
     with pytest.raises(
-        GroupSizeError, match=r"groups.size=4 needs 8 distinct tokens .* only 7: lower groups.size"
+        GroupSizeError,
+        match=r"groups.size=4 needs 8 distinct tokens .* only 7: lower groups.size to 3 or less$",
     ):
         select_groups(freq, size=4, seed=0)
     freq = frequency([1] * 20 + [0] * 3)
     with pytest.raises(
-        GroupSizeError, match=r"groups.size=4 needs 4 never-used tokens, but only 3 "
+        GroupSizeError,
+        match=r"groups.size=4 needs 4 never-used tokens, but only 3 .*: lower groups.size to 3 or",
     ):
         select_groups(freq, size=4, seed=0)
+
+
+def test_a_text_too_short_for_groups_of_one_asks_for_a_longer_text():
+    """A 3-byte book: one distinct token, and groups.size cannot go below 1."""
+    with pytest.raises(
+        GroupSizeError,
+        match=r"^groups.size=1 needs 2 distinct tokens for most_common and least_common, but the "
+        r"corpus has only 1: use a longer text$",
+    ):
+        select_groups(frequency([5] + [0] * 10), size=1, seed=0)
+    with pytest.raises(
+        GroupSizeError, match=r"count 0: use a shorter text or a larger vocabulary$"
+    ):
+        select_groups(frequency([1] * 4), size=1, seed=0)
 
 
 @pytest.mark.book

@@ -27,6 +27,11 @@ class GroupSizeError(PipelineError):
     """A group was asked to be larger than the tokens available for it."""
 
 
+def _smaller(largest, otherwise):
+    """The fix for a group too large: a groups.size that fits, where one does."""
+    return f"lower groups.size to {largest} or less" if largest >= 1 else otherwise
+
+
 def select_groups(freq, size, seed):
     """The three groups as one table: group, position, token_id, count, rank, token_text."""
     used = freq[freq["count"] > 0]
@@ -34,12 +39,14 @@ def select_groups(freq, size, seed):
     if 2 * size > len(used):
         raise GroupSizeError(
             f"groups.size={size} needs {2 * size} distinct tokens for most_common and "
-            f"least_common, but the corpus has only {len(used)}: lower groups.size"
+            f"least_common, but the corpus has only {len(used)}: "
+            + _smaller(len(used) // 2, "use a longer text")
         )
     if size > len(unused_ids):
         raise GroupSizeError(
             f"groups.size={size} needs {size} never-used tokens, but only {len(unused_ids)} "
-            "vocabulary ids have count 0: lower groups.size"
+            "vocabulary ids have count 0: "
+            + _smaller(len(unused_ids), "use a shorter text or a larger vocabulary")
         )
     by_count_desc = used.sort_values(["count", "token_id"], ascending=[False, True])
     by_count_asc = used.sort_values(["count", "token_id"], ascending=[True, True])

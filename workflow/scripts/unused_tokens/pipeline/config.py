@@ -194,6 +194,11 @@ def _first_problem(config, schema):
     key = _non_finite(config)
     if key:
         return key, "NaN and infinity mean nothing here: give a finite number"
+    if isinstance(config.get("tokenizers"), dict) and GPT2 in config["tokenizers"]:
+        return f"tokenizers.{GPT2}", (
+            "GPT-2's tokenizer is always the study's first (the tokenizer section): remove this "
+            "entry, or name another tokenizer"
+        )
     errors = sorted(
         Validator(schema).iter_errors(config),
         key=lambda e: list(map(str, e.absolute_path)),
@@ -238,6 +243,9 @@ def _first_problem(config, schema):
             f"the held-out slice is not scored at step {unscored[0]}: use multiples of "
             f"held_out.every={every} or finetune.steps={finetune['steps']}",
         )
+    unknown = _unknown_encoding(config["tokenizers"])
+    if unknown:
+        return unknown
     same = _same_as_baseline(config)
     if same:
         return f"variants.{same[0]}", same[1]
@@ -291,6 +299,26 @@ def _same_as_baseline(config):
         if len(same) == changed:
             already = f" ({', '.join(same)} is already the experiment's value)" if same else ""
             return name, f"it equals the baseline{already}: change a value, or remove the variant"
+    return None
+
+
+def _unknown_encoding(tokenizers):
+    """(key, message) of the first tokenizer of format tiktoken whose name is not one of
+    tiktoken's encodings (its constructor gives the pattern and special tokens), or None."""
+    named = [
+        name for name, entry in tokenizers.items() if (entry or {}).get("format") == "tiktoken"
+    ]
+    if not named:
+        return None
+    from tiktoken_ext.openai_public import ENCODING_CONSTRUCTORS  # only where one is configured
+
+    for name in named:
+        if name not in ENCODING_CONSTRUCTORS:
+            known = ", ".join(sorted(set(ENCODING_CONSTRUCTORS) - {GPT2}))
+            return f"tokenizers.{name}", (
+                f"{name!r} is not one of tiktoken's encodings ({known}): a tokenizer of format "
+                "tiktoken is named after the encoding its file holds"
+            )
     return None
 
 
