@@ -9,9 +9,11 @@ import contextlib
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import torch
 
@@ -170,6 +172,28 @@ def test_a_damaged_parquet_input_is_named_with_the_rule_that_writes_it(tmp_path)
     groups.unlink()
     _, plan = snakemake(work, "-n")
     assert "rule select_groups:" in plan
+
+
+def test_a_parquet_input_not_written_there_by_its_rule_is_refused_naming_the_rule(tmp_path):
+    """Another study's groups file with the same columns, then a readable Parquet with the
+    wrong columns, in place of the study's own: each stops the first job that reads it."""
+    work = prepare_run(tmp_path, book_text())
+    snakemake(work, "--until", "select_groups")
+    snakemake(work, "--until", "select_groups", "--config", "study=other", "groups={seed: 5}")
+    groups = results(work) / "data/groups/gpt2.parquet"
+    shutil.copy(work / "results/other/data/groups/gpt2.parquet", groups)
+    remake = "delete it and run snakemake again, which remakes it with rule select_groups"
+    line = one_error_line(failing_run(work), "was written as")
+    assert line.endswith(
+        "results/e2e/data/groups/gpt2.parquet was written as "
+        f"results/other/data/groups/gpt2.parquet: it is another study's file, or a copy; {remake}"
+    )
+    pd.DataFrame({"token_id": [1, 2], "count": [5, 6]}).to_parquet(groups)
+    line = one_error_line(failing_run(work), "was not written by this workflow")
+    assert line.endswith(
+        "results/e2e/data/groups/gpt2.parquet was not written by this workflow (its columns: "
+        f"token_id, count; no written_as in its metadata): {remake}"
+    )
 
 
 @contextlib.contextmanager

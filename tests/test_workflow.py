@@ -789,6 +789,8 @@ def test_runs_trained_by_one_shared_trainer_equal_the_rules_bit_for_bit(workdir,
         mine_runtime, alone_runtime = (
             json.loads(m.pop(b"runtime")) for m in (mine_facts, alone_facts)
         )
+        assert mine_facts.pop(b"written_as").decode().startswith("results/e2e_shared/")
+        alone_facts.pop(b"written_as")
         assert mine_facts == alone_facts
         assert mine_runtime == {**alone_runtime, "shared_process": True}  # recorded, as every key
         mine = torch.load(shared / run_path(v, s, "train/model.pt"))

@@ -1,4 +1,11 @@
-"""Atomic file writes and hashing, so that no stage leaves a half-written output behind."""
+"""Atomic file writes and hashing, so that no stage leaves a half-written output behind, and the
+check that a stage's Parquet inputs are the files their rules wrote there.
+
+Every Parquet output records the path it was written as (WRITTEN_AS, relative to the working
+directory); a stage refuses, before it starts, an input that cannot be read, that records no such
+path (another program wrote it: wrong columns, say) or another one (another study's file, copied
+in), naming the rule that remakes it.
+"""
 
 import contextlib
 import errno
@@ -16,6 +23,7 @@ import pyarrow.parquet as pq
 from .errors import PipelineError
 
 FULL_BELOW = 1 << 20  # bytes: a disk with less than this free after a failed write is full
+WRITTEN_AS = "written_as"  # a Parquet output's metadata key: the path it was written as
 
 
 class DiskFull(PipelineError):
@@ -109,11 +117,43 @@ def sha256_of(path, chunk_size=1 << 20):
 def write_parquet(df, path, schema, metadata=None):
     """Write a DataFrame as Parquet with exactly `schema` (plus string `metadata`), atomically."""
     table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
-    if metadata:
-        encoded = {k.encode(): str(v).encode() for k, v in metadata.items()}
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
+    metadata = {**(metadata or {}), WRITTEN_AS: _as_written(path)}
+    encoded = {k.encode(): str(v).encode() for k, v in metadata.items()}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
     with atomic_output(path) as tmp:
         pq.write_table(table, tmp)
+
+
+def _as_written(path):
+    """`path` as WRITTEN_AS records it: relative to the working directory, normalised."""
+    return os.path.normpath(os.path.relpath(path))
+
+
+def check_parquet_inputs(paths, remade_by):
+    """Refuse, in one line, the first of `paths` ending in .parquet whose footer cannot be read
+    or that was not written there by the workflow (WRITTEN_AS); `remade_by(path)` names the
+    rule that writes it."""
+    for path in map(str, paths):
+        if not path.endswith(".parquet"):
+            continue
+        remake = f"delete it and run snakemake again, which remakes it with rule {remade_by(path)}"
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError) as err:
+            raise PipelineError(
+                f"{path} is not a readable Parquet file ({type(err).__name__}: {err}): it is "
+                f"damaged or truncated; {remake}"
+            ) from None
+        written = (schema.metadata or {}).get(WRITTEN_AS.encode(), b"").decode()
+        if not written:
+            raise PipelineError(
+                f"{path} was not written by this workflow (its columns: "
+                f"{', '.join(schema.names)}; no {WRITTEN_AS} in its metadata): {remake}"
+            )
+        if written != _as_written(path):
+            raise PipelineError(
+                f"{path} was written as {written}: it is another study's file, or a copy; {remake}"
+            )
 
 
 def unreadable_parquet(paths):
@@ -129,9 +169,11 @@ def unreadable_parquet(paths):
 
 
 def read_parquet_metadata(path):
-    """The string key/value metadata stored with a Parquet file (pandas' own entry left out)."""
+    """The string key/value metadata stored with a Parquet file (pandas' own entry and the
+    path it was written as left out)."""
     raw = pq.read_schema(path).metadata or {}
-    return {k.decode(): v.decode() for k, v in raw.items() if k != b"pandas"}
+    left_out = (b"pandas", WRITTEN_AS.encode())
+    return {k.decode(): v.decode() for k, v in raw.items() if k not in left_out}
 
 
 def write_json(data, path):

@@ -7,15 +7,17 @@ import sys
 from pathlib import Path
 
 from .errors import INTERRUPTED, TERMINATED, PipelineError
-from .files import DiskFull, disk_full, free_bytes, unreadable_parquet
+from .files import DiskFull, check_parquet_inputs, disk_full, free_bytes, unreadable_parquet
 
 
 @contextlib.contextmanager
-def stage(snakemake):
-    """Log to the rule's `log:` file and to the console. A PipelineError (bad input, with its fix)
-    becomes one line, and so does Ctrl-C (KeyboardInterrupt) at any point; any other exception
-    gets a line saying what it is (explain) with its traceback below, so that the log never
-    stays silent about why the job failed. SIGTERM (a scheduler's time limit, a kill) is one
+def stage(snakemake, where=None):
+    """Log to the rule's `log:` file and to the console (first `where` the job runs, if given),
+    and check the Parquet inputs (files.check_parquet_inputs) before the block runs. A
+    PipelineError (bad input, with its fix) becomes one line, and so does Ctrl-C
+    (KeyboardInterrupt) at any point; any other exception gets a line saying what it is
+    (explain) with its traceback below, so that the log never stays silent about why the job
+    failed. SIGTERM (a scheduler's time limit, a kill) is one
     line too where nothing else handles it: in a script of its own, not in a warm trainer
     (shared_process), whose handler stays."""
     logging.basicConfig(
@@ -29,6 +31,9 @@ def stage(snakemake):
     if taken:
         signal.signal(signal.SIGTERM, _terminate)
     try:
+        if where:
+            log.info("%s", where)
+        check_parquet_inputs(snakemake.input, lambda path: maker(snakemake, path))
         yield log
     except PipelineError as err:
         log.error("%s", err)
@@ -55,6 +60,11 @@ def stage(snakemake):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def maker(snakemake, path):
+    """The rule that writes the job's input `path` (the rule's `makers` param)."""
+    return snakemake.params.get("makers", {}).get(path, "that writes it")
+
+
 class Terminated(BaseException):
     """SIGTERM in a stage: a BaseException, so that no `except Exception` in its code holds it."""
 
@@ -69,10 +79,10 @@ def explain(err, snakemake):
     unreadable = unreadable_parquet(snakemake.input)
     if unreadable:
         path, reason = unreadable
-        maker = snakemake.params.get("makers", {}).get(path, "that writes it")
         return (
             f"{path} is not a readable Parquet file ({reason}): it is damaged or truncated; "
-            f"delete it and run snakemake again, which remakes it with rule {maker}"
+            f"delete it and run snakemake again, which remakes it with rule "
+            f"{maker(snakemake, path)}"
         )
     folder = Path(getattr(err, "filename", None) or snakemake.output[0]).parent
     if disk_full(err, folder):

@@ -25,9 +25,9 @@ from .train import ResumePoint, fingerprint, train, use_compile_cache
 def train_stage(job, trainer=None):
     """The train rule's stage: train_job, logging to the job's log file, its errors in one line
     (pipeline/stage.py). `trainer`, (pid, jobs so far), names the warm process it runs in."""
-    with stage(job) as log:
-        if trainer:
-            log.info("in trainer process %d, its job %d (runtime.shared_process)", *trainer)
+    pid, jobs = trainer or (None, None)
+    where = trainer and f"in trainer process {pid}, its job {jobs} (runtime.shared_process)"
+    with stage(job, where) as log:
         train_job(job, log)
 
 
