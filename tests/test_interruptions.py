@@ -160,10 +160,11 @@ def test_after_snakemake_itself_is_killed_unlock_and_a_plain_rerun_recover(tmp_p
     assert temp_files(work) == []
 
 
-def test_same_config_twice_gives_identical_parquet_bytes(reference, tmp_path):
+def test_same_config_twice_gives_identical_parquet_and_model_bytes(reference, tmp_path):
+    """So that file hashes show a run reproduced (model.pt held its temporary name before)."""
     work = prepare_run(tmp_path, book_text(), LONG)
     snakemake(work, targets=PARQUET_TARGETS)
-    for path in PARQUET_OUTPUTS:
+    for path in [*PARQUET_OUTPUTS, f"{RUN}/train/model.pt"]:
         assert (results(work) / path).read_bytes() == (results(reference) / path).read_bytes(), path
 
 

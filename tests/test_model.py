@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unused_tokens.model.gpt import GPT, build_model
+from unused_tokens.model.gpt import GPT, build_model, load_model, save_model
 from unused_tokens.pipeline.model_config import GPTConfig
 
 SMALL = GPTConfig(vocab_size=97, context=12, n_embd=16, n_head=4, n_layer=2)
@@ -68,3 +68,16 @@ def test_same_seed_same_weights():
 def test_heads_must_divide_width():
     with pytest.raises(ValueError, match="model.n_head=5 must divide model.n_embd=16"):
         GPTConfig(n_embd=16, n_head=5)
+
+
+def test_the_same_model_saved_twice_is_the_same_bytes_and_loads_back(tmp_path):
+    """The temporary file's random name is not stored in the archive (torch.save names its
+    archive after a path it is given)."""
+    model = build_model(SMALL, seed=0)
+    first, second = tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt"
+    save_model(model, first, steps=3)
+    save_model(model, second, steps=3)
+    assert first.read_bytes() == second.read_bytes()
+    loaded = load_model(first)
+    pairs = zip(loaded.parameters(), model.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)

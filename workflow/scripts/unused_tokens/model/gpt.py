@@ -122,8 +122,16 @@ def build_model(cfg, seed, output_bias=None):
 
 def save_model(model, path, steps):
     """The weights, the model config and the number of updates, written atomically."""
-    with atomic_output(path) as tmp:
-        torch.save({"config": asdict(model.cfg), "steps": steps, "model": model.state_dict()}, tmp)
+    state = {"config": asdict(model.cfg), "steps": steps, "model": model.state_dict()}
+    save_atomically(state, path)
+
+
+def save_atomically(state, path):
+    """torch.save `state` to `path` atomically, the same bytes for the same state: through an
+    open file, whose archive is named "archive" (given a path, torch.save names the archive
+    after it: the temporary file's random name)."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as out:
+        torch.save(state, out)
 
 
 def load_model(path):

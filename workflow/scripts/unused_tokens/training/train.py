@@ -19,9 +19,10 @@ import pandas as pd
 import torch
 
 from ..data.frequency import inverse_frequency_weights
+from ..model.gpt import save_atomically
 from ..pipeline import names, schemas
 from ..pipeline.errors import PipelineError
-from ..pipeline.files import atomic_output, sha256_of
+from ..pipeline.files import sha256_of
 from ..pipeline.step_options import PIPELINE
 from .batches import random_windows, to_device
 from .progress import UNLIMITED, Abandoned, Progress, interruptible
@@ -77,8 +78,7 @@ class ResumePoint:
         return self.every > 0 and updates % self.every == 0 and updates < steps
 
     def save(self, state):
-        with atomic_output(self.path) as tmp:
-            torch.save({**state, "fingerprint": self.fingerprint}, tmp)
+        save_atomically({**state, "fingerprint": self.fingerprint}, self.path)
 
     def clear(self):
         self.path.unlink(missing_ok=True)
