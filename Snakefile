@@ -27,6 +27,7 @@ from unused_tokens.pipeline.config import (
     tokenizer_spec,
     validate_config,
 )
+from unused_tokens.pipeline.cluster import gpu_resources, unset_variables
 from unused_tokens.pipeline.files import check_writable
 from unused_tokens.pipeline.modules import helper_modules, stage_sources
 from unused_tokens.pipeline.plan import (
@@ -98,9 +99,11 @@ rule all:
 
 
 # The training still to do and its time here, before a study starts and at the end of a dry
-# run (common.smk's DryRunPlan).
+# run (common.smk's DryRunPlan); a cluster profile's variables left unset, before any job.
 if workflow.is_main_process and workflow.output_settings.dryrun:
     logging.getLogger("snakemake.logging").addHandler(DryRunPlan())
+if workflow.is_main_process and unset_variables(profile_resources(), os.environ):
+    print(unset_variables(profile_resources(), os.environ), file=sys.stderr)
 
 
 onstart:

@@ -104,14 +104,33 @@ def sacct(since, *fields):
     return [dict(zip(fields, line.split("|"), strict=True)) for line in result.stdout.splitlines()]
 
 
+def most_at_once(spans):
+    """The most of the (start, end) `spans` that overlap at one moment (ISO times sort as
+    text; a span that ends as another starts does not overlap it)."""
+    edges = sorted([(end, -1) for _, end in spans] + [(start, 1) for start, _ in spans])
+    running = most = 0
+    for _, change in edges:
+        running += change
+        most = max(most, running)
+    return most
+
+
+def test_most_at_once_counts_overlapping_spans():
+    spans = [("01", "05"), ("02", "04"), ("03", "06"), ("06", "07")]
+    assert most_at_once(spans) == 3 and most_at_once(spans[3:]) == 1 and most_at_once([]) == 0
+
+
 def test_each_run_trained_as_its_own_slurm_job_with_a_gpu_two_at_a_time(runs):
+    """What the profile promises: each run its own job, one GPU each, and at most the node's
+    two GPU jobs at once (whether two happen to overlap depends on how fast each job and the
+    scheduler are: not asserted)."""
     jobs = sacct(runs[3], "JobID", "Comment", "State", "AllocTRES", "Start", "End")
     trains = [job for job in jobs if job["Comment"].startswith("rule_train_")]
     assert len(trains) == 2
     assert all(job["State"] == "COMPLETED" for job in trains)
     assert all("gres/gpu=1" in job["AllocTRES"] for job in trains)
-    spans = sorted((job["Start"], job["End"]) for job in trains)  # ISO times sort as text
-    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+    gpu_jobs = [job for job in jobs if "gres/gpu=" in job["AllocTRES"]]
+    assert most_at_once([(job["Start"], job["End"]) for job in gpu_jobs]) <= 2
     rules = {job["Comment"].split("_wildcards_")[0] for job in jobs}
     assert {
         "rule_tokenize_corpus",
@@ -180,6 +199,7 @@ def test_the_profile_plans_gpu_jobs_in_the_gpu_partition_without_a_cluster(tmp_p
     env = {**ENV, "UNUSED_TOKENS_GPU_MODEL": "a100"}
     overlays = ["config/offline.yaml", "config/smoke.yaml", "config/finetune.yaml"]
     _, output = snakemake(work, *PROFILE, "-n", "--configfile", *overlays, env=env)
+    assert "warning: " not in output
     jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\[|\Z)", output, re.M | re.S)
     resources = {rule: re.search(r"resources: (.*)", block)[1] for rule, block in jobs}
     assert {"train", "finetune", "probe_vocab"} <= set(resources)
@@ -190,3 +210,21 @@ def test_the_profile_plans_gpu_jobs_in_the_gpu_partition_without_a_cluster(tmp_p
             assert gpu_job | {"gpu_model=a100"} <= asked, (rule, line)
         elif rule not in ("download_corpus", "download_tokenizer", "library", "all"):
             assert f"slurm_partition={PARTITION}" in asked and "gpu=1" not in asked, (rule, line)
+
+
+def test_the_profile_names_its_unset_variables_before_any_job(tmp_path, monkeypatch):
+    """A dry run through the profile with none of its variables set: one warning, printed as
+    the workflow is read, before any job (the values are passed on as written: sbatch would
+    refuse them)."""
+    work = copy_workflow(tmp_path / "work")
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    _, output = snakemake(work, *PROFILE, "-n", "--configfile", "config/offline.yaml")
+    warnings = [line for line in output.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: UNUSED_TOKENS_ACCOUNT and UNUSED_TOKENS_PARTITION are not set, so the profile "
+        "passes $UNUSED_TOKENS_ACCOUNT and $UNUSED_TOKENS_PARTITION on to the scheduler as "
+        "written; UNUSED_TOKENS_GPU_PARTITION is not set, so the train and finetune jobs ask "
+        "for a GPU in the profile's default partition, the CPU one: export them before running "
+        "(docs/cluster.md)"
+    ]

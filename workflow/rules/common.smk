@@ -20,19 +20,22 @@ FINETUNE = STUDY.finetune["enabled"]
 # GPUs, and of a cluster 2 hours and 16 GB in the GPU partition that profiles/slurm's
 # UNUSED_TOKENS_GPU_PARTITION names (and the model UNUSED_TOKENS_GPU_MODEL, if set). The local
 # profile's GPU limit counts `gpu`; a local run ignores the rest.
-GPU_JOB = {"gpu": config["runtime"]["gpus"], "runtime": 120, "mem_mb": 16000} | {
-    resource: os.environ[variable]
-    for resource, variable in (
-        ("slurm_partition", "UNUSED_TOKENS_GPU_PARTITION"),
-        ("gpu_model", "UNUSED_TOKENS_GPU_MODEL"),
-    )
-    if os.environ.get(variable)
-}
+GPU_JOB = {
+    "gpu": config["runtime"]["gpus"],
+    "runtime": 120,
+    "mem_mb": 16000,
+} | gpu_resources(os.environ)
 # Whether the study uses the quick overlay (the CPU guard's stop then does not suggest it).
 QUICK = any(
     Path(f).resolve() == Path(workflow.basedir, QUICK_OVERLAY).resolve()
     for f in workflow.overwrite_configfiles
 )
+
+
+def profile_resources():
+    """The default resources of the profile in use, as name=value strings (none locally)."""
+    defaults = workflow.resource_settings.default_resources
+    return list(getattr(defaults, "args", None) or [])
 
 
 def training_to_do(planned=None):
@@ -79,7 +82,8 @@ def planned_outputs():
 
 class DryRunPlan(logging.Handler):
     """Prints the plan line when Snakemake closes a dry run, from the jobs it plans: a run whose
-    outputs exist but whose settings or code changed is counted, as Snakemake will rerun it."""
+    outputs exist but whose settings or code changed is counted, as Snakemake will rerun it.
+    """
 
     def emit(self, record):
         if record.getMessage().startswith(("This was a dry-run", "Nothing to be done")):
