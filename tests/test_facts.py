@@ -3,8 +3,10 @@
 import html
 import json
 import os
+import re
 import subprocess
 
+from conftest import ROOT
 from unused_tokens.report.run_facts import (
     config_hash,
     durations,
@@ -95,3 +97,20 @@ def test_input_facts_give_each_files_hash_size_and_source():
         f"gpt2 encoder.json: {line} file:b.txt",
         f"mine file: {line} file:b.txt",
     ]
+
+
+def test_every_rules_log_and_benchmark_file_is_named_after_the_rule():
+    """durations() names a rule by its benchmark file's name: a file named by a wildcard
+    (benchmarks/aggregate/gpt2.tsv) made three rules one row called gpt2."""
+    rules = ROOT / "workflow" / "rules"
+    found = {}
+    for file in sorted(rules.glob("*.smk")):
+        for name, body in re.findall(
+            r"^rule (\w+):\n(.*?)(?=^rule |\Z)", file.read_text(), re.M | re.S
+        ):
+            paths = re.findall(r"^    (log|benchmark):\n\s+(.*)$", body, re.M)
+            found[name] = dict(paths)
+    assert len(found) >= 15 and all(set(paths) == {"log", "benchmark"} for paths in found.values())
+    for name, paths in found.items():
+        assert paths["log"].endswith(f'/{name}.log",'), (name, paths)
+        assert paths["benchmark"].endswith(f'/{name}.tsv"'), (name, paths)

@@ -303,7 +303,7 @@ def test_every_job_wrote_its_log_and_benchmark(workdir):
     once = ["download_tokenizer", "select_finetune_group", "aggregate_finetune", "report"]
     logs = [f"logs/{rule}.log" for rule in once]
     logs += [
-        f"logs/{rule}/gpt2.log" for rule in ("select_groups", "aggregate", "aggregate_weights")
+        f"logs/gpt2/{rule}.log" for rule in ("select_groups", "aggregate", "aggregate_weights")
     ]
     logs += [f"logs/{book}/download_corpus.log" for book in names.CORPORA]
     logs += [f"logs/{book}/gpt2/{rule}.log" for book in names.CORPORA for rule in BOOK_RULES[1:]]

@@ -11,9 +11,9 @@ rule coverage:
         growth=f"{OUT}/coverage/{{tokenizer}}/growth.parquet",
         heaps=f"{OUT}/coverage/{{tokenizer}}/heaps.parquet",
     log:
-        f"{OUT}/logs/coverage/{{tokenizer}}.log",
+        f"{OUT}/logs/{{tokenizer}}/coverage.log",
     benchmark:
-        f"{OUT}/benchmarks/coverage/{{tokenizer}}.tsv"
+        f"{OUT}/benchmarks/{{tokenizer}}/coverage.tsv"
     conda:
         "../../envs/data.yaml"
     params:

@@ -52,9 +52,9 @@ rule download_added_tokenizer:
         model=f"{OUT}/data/tokenizers/{{added}}.model",
         provenance=f"{OUT}/data/tokenizers/{{added}}.provenance.json",
     log:
-        f"{OUT}/logs/download_added_tokenizer/{{added}}.log",
+        f"{OUT}/logs/{{added}}/download_added_tokenizer.log",
     benchmark:
-        f"{OUT}/benchmarks/download_added_tokenizer/{{added}}.tsv"
+        f"{OUT}/benchmarks/{{added}}/download_added_tokenizer.tsv"
     conda:
         "../../envs/data.yaml"
     params:
@@ -115,9 +115,9 @@ rule select_groups:
     output:
         groups=f"{OUT}/data/groups/{{tokenizer}}.parquet",
     log:
-        f"{OUT}/logs/select_groups/{{tokenizer}}.log",
+        f"{OUT}/logs/{{tokenizer}}/select_groups.log",
     benchmark:
-        f"{OUT}/benchmarks/select_groups/{{tokenizer}}.tsv"
+        f"{OUT}/benchmarks/{{tokenizer}}/select_groups.tsv"
     conda:
         "../../envs/data.yaml"
     params:

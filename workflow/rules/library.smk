@@ -7,9 +7,9 @@ rule library:
     output:
         LIBRARY,
     log:
-        f"{OUT}/logs/library/{{stage}}.log",
+        f"{OUT}/logs/{{stage}}/library.log",
     benchmark:
-        f"{OUT}/benchmarks/library/{{stage}}.tsv"
+        f"{OUT}/benchmarks/{{stage}}/library.tsv"
     localrule: True
     conda:
         "../../envs/data.yaml"

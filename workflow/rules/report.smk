@@ -23,9 +23,9 @@ rule aggregate:
         ),
         headline=f"{AGGREGATE}/headline.json",
     log:
-        f"{OUT}/logs/aggregate/{{tokenizer}}.log",
+        f"{OUT}/logs/{{tokenizer}}/aggregate.log",
     benchmark:
-        f"{OUT}/benchmarks/aggregate/{{tokenizer}}.tsv"
+        f"{OUT}/benchmarks/{{tokenizer}}/aggregate.tsv"
     conda:
         "../../envs/report.yaml"
     params:

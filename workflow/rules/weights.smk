@@ -37,9 +37,9 @@ rule aggregate_weights:
         geometry=f"{OUT}/aggregate/{{tokenizer}}/geometry.parquet",
         detection=f"{OUT}/aggregate/{{tokenizer}}/detection.parquet",
     log:
-        f"{OUT}/logs/aggregate_weights/{{tokenizer}}.log",
+        f"{OUT}/logs/{{tokenizer}}/aggregate_weights.log",
     benchmark:
-        f"{OUT}/benchmarks/aggregate_weights/{{tokenizer}}.tsv"
+        f"{OUT}/benchmarks/{{tokenizer}}/aggregate_weights.tsv"
     conda:
         "../../envs/report.yaml"
     params:
