@@ -22,8 +22,8 @@ min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
 from unused_tokens.pipeline.config import (
-    check_study_named,
     experiment,
+    study_named,
     tokenizer_spec,
     validate_config,
 )
@@ -37,9 +37,14 @@ from unused_tokens.pipeline.plan import (
     scorings,
     step_kind,
 )
-from unused_tokens.training.progress import QUICK_OVERLAY
 from unused_tokens.report.outline import FIGURES, drawn
-from unused_tokens.pipeline.names import ARMS, BASELINE_VARIANT, CORPORA, GPT2
+from unused_tokens.pipeline.names import (
+    ARMS,
+    BASELINE_VARIANT,
+    CORPORA,
+    GPT2,
+    QUICK_OVERLAY,
+)
 from unused_tokens.pipeline.study import Study, study_tokenizers
 
 
@@ -52,7 +57,8 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 schema = f"{workflow.basedir}/config/config.schema.yaml"
 shipped = Path(workflow.basedir, "config").resolve()  # the workflow's own overlays
 validate_config(config, schema)  # also types what --config leaves as text (seeds=[0,1])
-check_study_named(
+# The study's name whatever the overlays' order (a size overlay's only where no other names one)
+config["study"] = study_named(
     yaml.safe_load(Path(shipped, "config.yaml").read_text()),
     [
         (

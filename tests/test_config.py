@@ -9,8 +9,8 @@ import yaml
 from conftest import ROOT, merged
 from unused_tokens.pipeline.config import (
     changed_keys,
-    check_study_named,
     experiment,
+    study_named,
     validate_config,
 )
 from unused_tokens.pipeline.config_reference import leaves
@@ -255,13 +255,12 @@ def test_an_overlay_that_changes_a_shipped_study_must_name_its_own(default_confi
     named = [("config/offline.yaml", offline, True), ("config/smoke.yaml", smoke, True)]
 
     def check(*overlays):
-        check_study_named(default_config, list(overlays), SCHEMA)
+        return study_named(default_config, list(overlays), SCHEMA)
 
     # sources and runtime keys change nothing computed
     check(*named)
     check(*named, ("config/fast.yaml", fast, True))
     check(*named, ("lr.yaml", lr, False), ("--config", {"study": "lr"}, False))
-    check(("lr.yaml", lr, False), *named)  # smoke.yaml names it
     check(*named, ("same.yaml", {"train": {"lr": 3e-3}}, False))
     as_text = {"train": {"lr": "3e-3", "steps": "150.0"}}  # smoke's own values, typed otherwise
     check(*named, ("--config", as_text, False))
@@ -280,9 +279,34 @@ def test_an_overlay_that_changes_a_shipped_study_must_name_its_own(default_confi
         check(*named, ("--config", {"seeds": ["0"]}, False))
     with pytest.raises(PipelineError, match="^v.yaml changes variants.lr_high but names no study"):
         check(("v.yaml", {"variants": {"lr_high": lr}}, False))
-    with pytest.raises(PipelineError, match=r"^--config changes seeds .* results/smoke/"):
-        # a shipped overlay named the study after the user's: it is the shipped one's again
-        check(("mine.yaml", {"study": "mine"}, False), *named, ("--config", {"seeds": [0]}, False))
+    with pytest.raises(PipelineError, match=r"^lr.yaml changes train.lr .* results/smoke/"):
+        check(("lr.yaml", lr, False), *named)  # a later overlay's name does not cover it
+    # a size overlay names the study only where no other does: the user's name stands
+    mine = ("mine.yaml", {"study": "mine"}, False)
+    assert check(mine, *named, ("--config", {"seeds": [0]}, False)) == "mine"
+
+
+def test_the_order_of_the_overlays_changes_nothing(default_config):
+    """A size overlay (smoke, medium) names the study only where no other overlay does: the
+    experiments at the smoke size are the study experiments, in either order."""
+    shipped = {
+        name: (
+            f"config/{name}.yaml",
+            yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()),
+            True,
+        )
+        for name in ("offline", "smoke", "medium", "experiments", "optimizers", "finetune")
+    }
+
+    def study(*names):
+        return study_named(default_config, [shipped[n] for n in names], SCHEMA)
+
+    assert study("offline", "smoke") == "smoke" and study("medium") == "medium"
+    for sizes in (["smoke"], ["medium"]):
+        for overlay in ("experiments", "optimizers"):
+            assert study("offline", *sizes, overlay) == study(overlay, *sizes) == overlay
+    assert study("smoke", "medium") == "medium"  # two sizes: the later, as any repeated key
+    assert study("finetune", "smoke") == study("smoke", "finetune") == "smoke"
 
 
 def test_a_misspelt_key_gets_the_closest_valid_one(default_config):
@@ -381,14 +405,14 @@ def test_another_book_must_come_with_its_title(default_config, section):
         }
     )
     with pytest.raises(PipelineError) as err:
-        check_study_named(default_config, [("mine.yaml", overlay, False)], SCHEMA)
+        study_named(default_config, [("mine.yaml", overlay, False)], SCHEMA)
     assert str(err.value) == (
         f"mine.yaml changes {section}.sha256 (another book) but not {section}.title, so the "
         f"report would name the book it replaces: add title: <the book's title> to {section} "
         "in mine.yaml"
     )
     book["title"] = "My Book"
-    check_study_named(default_config, [("mine.yaml", overlay, False)], SCHEMA)
+    study_named(default_config, [("mine.yaml", overlay, False)], SCHEMA)
 
 
 def numeric_keys():

@@ -11,7 +11,7 @@ import yaml
 
 from .errors import PipelineError
 from .model_config import ADAPTIVE_NEEDS
-from .names import BASELINE_VARIANT, GPT2
+from .names import BASELINE_VARIANT, GPT2, SIZE_OVERLAYS
 
 # JSON Schema counts 500.0 as an integer; Python's range() does not: integers are ints here.
 Validator = jsonschema.validators.extend(
@@ -53,20 +53,24 @@ def changed_keys(before, overlay, path=()):
     return changed
 
 
-def check_study_named(base, overlays, schema_path):
-    """Refuse overlays that would silently replace the results of a study the workflow ships:
-    when the study in force at the end was named by config/config.yaml or one of the workflow's
-    own overlays, the last overlay that changes what is computed must name the study, or a
-    later one must. Under a name the user gave (an overlay of their own), changes are theirs.
-    Values are compared as the schema types them (coerce_types): lr: 3e-4 in an overlay is the
-    default's 0.0003. An overlay that gives a book without its title is refused too
-    (_check_titled).
+def study_named(base, overlays, schema_path):
+    """The study's name, from the overlays whatever their order, refusing overlays that would
+    silently replace the results of a study the workflow ships.
+
+    The name is the last one an overlay (or --config) gives, but a size overlay's
+    (names.SIZE_OVERLAYS: smoke, medium) only where no other overlay names one: config/smoke.yaml
+    with config/experiments.yaml, in either order, is the study experiments at the smoke size.
+    Where the name is the workflow's (config/config.yaml's or one of its overlays'), every
+    overlay that changes what is computed must name a study itself; under a name the user gave
+    (an overlay of their own, --config), changes are theirs. Values are compared as the schema
+    types them (coerce_types): lr: 3e-4 in an overlay is the default's 0.0003. An overlay that
+    gives a book without its title is refused too (_check_titled).
 
     base: config/config.yaml; overlays: (label, mapping, shipped) in the order they are applied
     (the --configfile files, then --config), shipped: whether the file comes with the workflow.
     """
     schema = _schema(schema_path)
-    config, unnamed, named_by_user = copy.deepcopy(base), None, False
+    config, unnamed, sizes, others = copy.deepcopy(base), None, [], []
     coerce_types(config, schema)
     for label, overlay, shipped in overlays:
         overlay = copy.deepcopy(overlay)
@@ -74,20 +78,22 @@ def check_study_named(base, overlays, schema_path):
         _check_titled(label, overlay)
         changed = changed_keys(config, overlay)
         if "study" in overlay:
-            unnamed, named_by_user = None, not shipped
-        elif changed:
+            sized = shipped and Path(label).name in {Path(s).name for s in SIZE_OVERLAYS}
+            (sizes if sized else others).append((overlay["study"], shipped))
+        elif changed and unnamed is None:
             unnamed = label, changed[0]
         for key, value in overlay.items():  # key by key, as Snakemake merges
             config[key] = _merged(config.get(key), value)
-    if unnamed and not named_by_user:
+    study, shipped = (others or sizes or [(base["study"], True)])[-1]
+    if unnamed and shipped:
         label, key = unnamed
-        study = config["study"]
         fix = "study=<new name>" if label == "--config" else "study: <new name>"
         raise PipelineError(
             f"{label} changes {key} but names no study, so its results would replace those in "
             f"results/{study}/: add {fix} to {label} (naming the study {study} there replaces "
             "them on purpose)"
         )
+    return study
 
 
 def _check_titled(label, overlay):

@@ -1,5 +1,6 @@
 """The names the rules, the tables and the report share: the groups, the baseline variant, the
-books, the fine-tuning arms and the Magikarp indicators. Read while the workflow is parsed."""
+books, the fine-tuning arms, the Magikarp indicators and the size overlays. Read while the
+workflow is parsed."""
 
 GROUP_NAMES = ("most_common", "least_common", "never_used")
 NEW_GROUP = "new_in_finetune"  # the second book's most frequent tokens the first never uses
@@ -24,3 +25,7 @@ MAGIKARP_INDICATORS = (
     "magikarp_without_pc1",  # the same after removing the first principal component
     "magikarp_l2",  # minus the L2 distance to the reference rows' mean
 )
+# The overlays that set the model's size: each names its study only where no other overlay does
+# (config.study_named), so that their order among the others changes nothing.
+QUICK_OVERLAY = "config/smoke.yaml"  # the quick version the CPU guard suggests
+SIZE_OVERLAYS = (QUICK_OVERLAY, "config/medium.yaml")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..pipeline import schemas
 from ..pipeline.errors import PipelineError
+from ..pipeline.names import QUICK_OVERLAY
 from ..pipeline.plan import about, hms
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 30  # at most this many seconds between two progress lines
 ESTIMATE_AFTER = 3  # steady steps the estimate is measured on
 FAR = 2  # after one steady step, a study this many times over the limit stops already
-QUICK_OVERLAY = "config/smoke.yaml"
 NO_LIMIT = "--config 'runtime={cpu_limit_hours: 0}'"
 COMPETING_CORES = 0.25  # other processes' use, in cores, from which the estimate names them...
 SLOWED = 0.9  # ...if the run got less than this part of the cores it could have used
