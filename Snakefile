@@ -7,6 +7,7 @@ second book (finetune.smk) and the coverage study of every tokenizer over the bo
 training (coverage.smk).
 """
 
+import functools
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from snakemake.io import strip_wildcard_constraints
+from snakemake_interface_logger_plugins.common import LogEvent
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -29,7 +31,7 @@ from unused_tokens.pipeline.config import (
 )
 from unused_tokens.pipeline.cluster import gpu_resources, unset_variables
 from unused_tokens.pipeline.files import check_writable
-from unused_tokens.pipeline.modules import helper_modules, stage_sources
+from unused_tokens.pipeline.modules import helper_modules, module_hashes, stage_sources
 from unused_tokens.pipeline.plan import (
     PlannedRun,
     plan_line,
@@ -86,10 +88,8 @@ wildcard_constraints:
     tokenizer="|".join(re.escape(name) for name in TOKENIZERS),
     added="|".join(re.escape(name) for name in ADDED) or "(?!)",
     arm="|".join(ARMS),
-    stage=r"[a-z_]+",
 
 
-include: "workflow/rules/library.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/runs.smk"
 include: "workflow/rules/weights.smk"
@@ -105,9 +105,12 @@ rule all:
 
 
 # The training still to do and its time here, before a study starts and at the end of a dry
-# run (common.smk's DryRunPlan); a cluster profile's variables left unset, before any job.
+# run, which lists each job only with -p (common.smk's DryRunPlan and DryRunListing); a cluster
+# profile's variables left unset, before any job.
 if workflow.is_main_process and workflow.output_settings.dryrun:
     logging.getLogger("snakemake.logging").addHandler(DryRunPlan())
+    if not workflow.output_settings.printshellcmds:
+        logging.getLogger("snakemake.logging").addFilter(DryRunListing())
 if workflow.is_main_process and unset_variables(profile_resources(), os.environ):
     print(unset_variables(profile_resources(), os.environ), file=sys.stderr)
 

@@ -170,7 +170,7 @@ def test_a_damaged_parquet_input_is_named_with_the_rule_that_writes_it(tmp_path)
         "rule select_groups"
     )
     groups.unlink()
-    _, plan = snakemake(work, "-n")
+    _, plan = snakemake(work, "-np")  # -p: every job listed
     assert "rule select_groups:" in plan
 
 
@@ -261,10 +261,10 @@ def test_the_workflow_runs_from_another_directory(tmp_path):
     run("-d", str(work), *config, "--until", "select_groups")
     assert (results(work) / "data/groups/gpt2.parquet").exists()
     assert list(elsewhere.iterdir()) == []
-    plan = run(*config, "-n")
+    plan = run(*config, "-np")
     assert "output: results/e2e/data/pretrain/corpus.txt" in plan  # under elsewhere/, not yet made
     relative = ["--configfile", os.path.relpath(work / "config/test.yaml", elsewhere)]
-    assert "rule select_groups:" not in run("-d", str(work), *relative, "-n")
+    assert "rule select_groups:" not in run("-d", str(work), *relative, "-np")
 
 
 # --- config and device -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from unused_tokens.pipeline.modules import helper_modules, write_stamp
+from unused_tokens.pipeline.modules import helper_modules, module_hashes
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 
@@ -87,47 +87,19 @@ def test_the_workflow_parses_and_plans_without_the_stages_heavy_libraries(tmp_pa
     assert "This was a dry-run" in result.stdout
 
 
-def test_a_stamp_names_each_module_with_its_hash_and_changes_with_any_of_them(tmp_path):
-    modules = [SCRIPTS / "unused_tokens" / "pipeline" / n for n in ("errors.py", "stage.py")]
-    stamp = tmp_path / "library" / "stage.sha256"
-    assert write_stamp(list(reversed(modules)), stamp) == 2
-    lines = stamp.read_text().splitlines()
-    assert [line.split("  ")[1] for line in lines] == [
-        "unused_tokens/pipeline/errors.py",
-        "unused_tokens/pipeline/stage.py",
-    ]
-    assert lines[0].split("  ")[0] == hashlib.sha256(modules[0].read_bytes()).hexdigest()
+def test_each_module_is_named_by_its_package_path_with_its_hash(tmp_path):
+    modules = [SCRIPTS / "unused_tokens" / "pipeline" / n for n in ("stage.py", "errors.py")]
+    hashes = module_hashes(modules)
+    assert list(hashes) == ["unused_tokens/pipeline/errors.py", "unused_tokens/pipeline/stage.py"]
+    assert (
+        hashes["unused_tokens/pipeline/errors.py"]
+        == hashlib.sha256(modules[1].read_bytes()).hexdigest()
+    )
     copy = tmp_path / "unused_tokens" / "pipeline" / "stage.py"  # outside the package
     copy.parent.mkdir(parents=True)
     copy.write_text("# another module\n")
     with pytest.raises(ValueError, match="is not in the subpath of"):
-        write_stamp([modules[0], copy], stamp)
-    assert stamp.read_text().splitlines() == lines  # the old stamp stays whole
-
-
-def test_the_library_rule_logs_its_count_and_an_unexpected_error_with_its_traceback(tmp_path):
-    """The rule's script through the stage helper, as Snakemake runs it (a stand-in object)."""
-    modules = [str(SCRIPTS / "unused_tokens" / "pipeline" / "errors.py")]
-    outside = tmp_path / "elsewhere.py"
-    outside.write_text("# not in the package\n")
-    stamp, log = tmp_path / "stage.sha256", tmp_path / "library.log"
-    script = (SCRIPTS / "library.py").read_text()
-    for inputs, code in ((modules, 0), ([*modules, str(outside)], 1)):
-        fake = f"""
-import sys; sys.path.insert(0, {str(SCRIPTS)!r})
-from types import SimpleNamespace
-snakemake = SimpleNamespace(input={inputs!r}, output=[{str(stamp)!r}], log=[{str(log)!r}],
-                            rule="library", params={{}})
-"""
-        result = subprocess.run([sys.executable, "-c", fake + script], capture_output=True)
-        assert result.returncode == code, result.stderr
-        text = log.read_text()
-        if code == 0:
-            assert text.endswith(f"INFO 1 helper modules stamped in {stamp}\n")
-        else:
-            assert "ERROR unexpected error in rule library: ValueError: " in text
-            assert "Traceback" in text
-    assert stamp.read_text().count("\n") == 1  # the first stamp stays whole
+        module_hashes([modules[0], copy])
 
 
 def test_the_dry_run_benchmark_prints_the_study_the_empty_snakefile_and_their_difference(capsys):

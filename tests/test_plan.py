@@ -1,10 +1,13 @@
 """The plan line: the training a study still has to do, timed by the steps measured here."""
 
 import json
+import subprocess
+import sys
 import threading
 
 import pytest
 
+from conftest import copy_workflow
 from unused_tokens.pipeline import plan
 from unused_tokens.pipeline.plan import (
     COLUMNS,
@@ -192,3 +195,27 @@ def test_a_step_time_that_cannot_be_recorded_is_a_warning_not_a_stop(
         "the step time is not recorded in results/.step_times.tsv (Is a directory); remove or "
         "fix it for the plans of later studies"
     ]
+
+
+def test_the_quick_studys_dry_run_fits_on_a_screen_and_gives_its_plan(tmp_path):
+    """The documented quick study with fine-tuning, as a new user plans it, without flags:
+    the job counts, the reasons and the plan, not each job's listing (-p adds those)."""
+    work = copy_workflow(tmp_path / "work")
+    overlays = ["config/offline.yaml", "config/smoke.yaml", "config/finetune.yaml"]
+
+    def dry_run(*flags):
+        cmd = [sys.executable, "-m", "snakemake", *flags, "--configfile", *overlays]
+        result = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True)
+        return (result.stdout + result.stderr).splitlines()
+
+    lines = dry_run("-n")
+    assert len(lines) <= 60, "\n".join(lines)
+    assert sum(line == "Job stats:" for line in lines) == 1
+    assert not any(line.startswith(("rule ", "localrule ")) for line in lines)
+    assert (
+        "plan: 3 training runs of 150 steps and 9 fine-tuning runs of 200 steps to do; none of "
+        "their steps measured on this machine yet (results/.step_times.tsv): each train job logs "
+        "its estimate after its first steps"
+    ) in lines
+    listed = dry_run("-np")
+    assert sum(line.startswith(("rule ", "localrule ")) for line in listed) == 35  # all 35 jobs

@@ -51,5 +51,5 @@ def test_every_input_and_param_of_the_report_rule_is_a_notebook_parameter_and_ba
     named |= {f"coverage_{k}_paths" for k in counted}
     assert "finetune_level_path" in named and "summary_path" in named
     assert "tokenizers_facts_path" in named and "coverage_growth_paths" in named
-    assert not_parameters() == {"template", "html_template", "lib", "makers"}
+    assert not_parameters() == {"template", "html_template", "helpers", "makers"}
     assert named - not_parameters() | {"lib_dir"} == notebook_parameters()

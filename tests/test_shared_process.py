@@ -239,9 +239,8 @@ def test_a_trainer_that_cannot_start_is_one_line_in_the_jobs_log(tmp_path, monke
 def test_trainers_are_keyed_by_helper_modules_and_torchs_environment(tmp_path, monkeypatch):
     monkeypatch.setattr(shared_process.tempfile, "tempdir", str(tmp_path))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    stamp = tmp_path / "train.sha256"
-    stamp.write_text("abc  unused_tokens/training/train.py\n")
-    a_job = SimpleNamespace(input=SimpleNamespace(lib=str(stamp)))
+    helpers = {"unused_tokens/training/train.py": "abc"}
+    a_job = SimpleNamespace(params=SimpleNamespace(helpers=helpers))
     first = shared_process.trainers_folder(a_job)
     assert first.parent == tmp_path / f"unused-tokens-trainers-{os.getuid()}"
     assert first.is_dir() and first.parent.stat().st_mode & 0o777 == 0o700
@@ -249,7 +248,7 @@ def test_trainers_are_keyed_by_helper_modules_and_torchs_environment(tmp_path, m
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     other_device = shared_process.trainers_folder(a_job)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    stamp.write_text("abd  unused_tokens/training/train.py\n")
+    helpers["unused_tokens/training/train.py"] = "abd"  # an edited module
     assert len({first, other_device, shared_process.trainers_folder(a_job)}) == 3
 
 
@@ -257,8 +256,7 @@ def test_a_trainers_folder_of_another_user_is_never_used(tmp_path, monkeypatch):
     """Made beforehand by another user (here: this process posing as user 4242), or open to
     others, or a link: refused in one line, nothing sent there."""
     monkeypatch.setattr(shared_process.tempfile, "tempdir", str(tmp_path))
-    a_job = SimpleNamespace(input=SimpleNamespace(lib=str(tmp_path / "stamp")))
-    (tmp_path / "stamp").write_text("abc  unused_tokens/training/train.py\n")
+    a_job = SimpleNamespace(params=SimpleNamespace(helpers={"a.py": "abc"}))
     owner = os.getuid()
     monkeypatch.setattr(shared_process.os, "getuid", lambda: 4242)
     theirs = tmp_path / "unused-tokens-trainers-4242"

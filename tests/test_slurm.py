@@ -198,7 +198,7 @@ def test_the_profile_plans_gpu_jobs_in_the_gpu_partition_without_a_cluster(tmp_p
     work = copy_workflow(tmp_path / "work")
     env = {**ENV, "UNUSED_TOKENS_GPU_MODEL": "a100"}
     overlays = ["config/offline.yaml", "config/smoke.yaml", "config/finetune.yaml"]
-    _, output = snakemake(work, *PROFILE, "-n", "--configfile", *overlays, env=env)
+    _, output = snakemake(work, *PROFILE, "-np", "--configfile", *overlays, env=env)
     assert "warning: " not in output
     jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\[|\Z)", output, re.M | re.S)
     resources = {rule: re.search(r"resources: (.*)", block)[1] for rule, block in jobs}

@@ -230,5 +230,5 @@ def test_null_leaves_a_tokenizer_out_of_every_stage(study):
     work = out.parent.parent
     (work / "config" / "without.yaml").write_text("study: e2e\ntokenizers: {mistral_v1: null}\n")
     config = ["--configfile", "config/test.yaml", "config/without.yaml"]
-    _, plan = snakemake(work, "-n", "--forceall", *config)
+    _, plan = snakemake(work, "-np", "--forceall", *config)
     assert "mistral_v1" not in plan and "runs/cl100k_base/baseline/seed1" in plan

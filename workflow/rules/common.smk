@@ -90,6 +90,23 @@ class DryRunPlan(logging.Handler):
             print(plan_line(training_to_do(planned_outputs())))
 
 
+class DryRunListing(logging.Filter):
+    """Leaves each job's own lines out of a dry run, so that it fits on a screen: the job
+    counts (once, at the end: Snakemake gives them before and after the jobs), the reasons and
+    the plan stay; `snakemake -np` lists every job, as Snakemake does."""
+
+    def __init__(self):
+        super().__init__()
+        self.counted = False
+
+    def filter(self, record):
+        event = getattr(record, "event", None)
+        if event == LogEvent.RUN_INFO and not self.counted:
+            self.counted = True
+            return False
+        return event != LogEvent.JOB_INFO
+
+
 def book(corpus):
     """The config section of a book: its title, sources, sha256 and stripping."""
     if corpus in CORPORA:
@@ -128,21 +145,13 @@ def tokenizer_params(wildcards):
     return tokenizer_spec(config, wildcards.tokenizer)
 
 
-LIBRARY = f"{OUT}/library/{{stage}}.sha256"  # one stage's helper modules (rule library)
-
-
-def lib(stage):
-    """The stamp of the helper modules the stage's script `stage` (and its notebook) imports:
-    an input that changes when one of them does, so that editing one reruns the stage.
-    """
-    return LIBRARY.format(stage=stage)
-
-
-def stage_modules(wildcards):
-    """The helper modules of a stage's script and notebooks (unused_tokens/pipeline/modules.py)."""
-    return helper_modules(
-        *stage_sources(f"{workflow.basedir}/workflow", wildcards.stage)
-    )
+@functools.cache
+def helpers(stage):
+    """{path: sha256} of the helper modules the stage's script `stage` (and its notebook)
+    imports (unused_tokens/pipeline/modules.py): a param, so that editing one of them reruns the
+    stage (Snakemake's params trigger), and nothing keeps a list of them by hand."""
+    sources = stage_sources(f"{workflow.basedir}/workflow", stage)
+    return module_hashes(helper_modules(*sources))
 
 
 def run_params(wildcards):
@@ -214,8 +223,8 @@ def instances(pattern):
 
 
 def benchmark_files(wildcards):
-    """Every job's benchmark file but the report's own and the library stamps' (milliseconds
-    each), for the report's table of durations."""
+    """Every job's benchmark file but the report's own, for the report's table of
+    durations."""
     files = []
     optional = {
         "finetune.smk": FINETUNE,
@@ -225,7 +234,7 @@ def benchmark_files(wildcards):
     for each in workflow.rules:
         rule_file = Path(str(each.snakefile)).name
         wanted = optional.get(rule_file, True) and optional.get(each.name, True)
-        if each.benchmark and each.name not in ("report", "library") and wanted:
+        if each.benchmark and each.name != "report" and wanted:
             files += instances(strip_wildcard_constraints(each.benchmark))
     return list(dict.fromkeys(files))
 

@@ -5,7 +5,6 @@ rule coverage:
     input:
         unpack(tokenizer_files),
         texts=coverage_texts,
-        lib=lib("coverage"),
     output:
         books=f"{OUT}/coverage/{{tokenizer}}/books.parquet",
         growth=f"{OUT}/coverage/{{tokenizer}}/growth.parquet",
@@ -21,5 +20,6 @@ rule coverage:
         books=[(c, book(c)["title"], book(c)["strip_gutenberg"]) for c in BOOK_KEYS],
         orders=COVERAGE["orders"],
         seed=COVERAGE["seed"],
+        helpers=helpers("coverage"),
     script:
         "../scripts/coverage.py"

@@ -5,8 +5,6 @@ localrules:
 
 
 rule download_corpus:
-    input:
-        lib=lib("download_corpus"),
     output:
         text=f"{BOOK}/corpus.txt",
         provenance=f"{BOOK}/corpus.provenance.json",
@@ -20,13 +18,12 @@ rule download_corpus:
         sources=lambda w: book(w.corpus)["sources"],
         sha256=lambda w: book(w.corpus)["sha256"],
         key=lambda w: f"{BOOK_KEYS[w.corpus]}.sources",
+        helpers=helpers("download_corpus"),
     script:
         "../scripts/download_corpus.py"
 
 
 rule download_tokenizer:
-    input:
-        lib=lib("download_tokenizer"),
     output:
         vocab_bpe=f"{OUT}/data/tokenizer/vocab.bpe",
         encoder_json=f"{OUT}/data/tokenizer/encoder.json",
@@ -41,13 +38,12 @@ rule download_tokenizer:
         sources=config["tokenizer"]["sources"],
         vocab_bpe_sha256=config["tokenizer"]["vocab_bpe_sha256"],
         encoder_json_sha256=config["tokenizer"]["encoder_json_sha256"],
+        helpers=helpers("download_tokenizer"),
     script:
         "../scripts/download_tokenizer.py"
 
 
 rule download_added_tokenizer:
-    input:
-        lib=lib("download_added_tokenizer"),
     output:
         model=f"{OUT}/data/tokenizers/{{added}}.model",
         provenance=f"{OUT}/data/tokenizers/{{added}}.provenance.json",
@@ -61,6 +57,7 @@ rule download_added_tokenizer:
         sources=lambda w: config["tokenizers"][w.added]["sources"],
         sha256=lambda w: config["tokenizers"][w.added]["sha256"],
         key=lambda w: f"tokenizers.{w.added}.sources",
+        helpers=helpers("download_added_tokenizer"),
     script:
         "../scripts/download_added_tokenizer.py"
 
@@ -69,7 +66,6 @@ rule tokenize_corpus:
     input:
         unpack(tokenizer_files),
         text=rules.download_corpus.output.text,
-        lib=lib("tokenize_corpus"),
     output:
         tokens=f"{DATA}/tokens.parquet",
         held_out=f"{DATA}/held_out.parquet",
@@ -83,6 +79,7 @@ rule tokenize_corpus:
         strip_gutenberg=lambda w: book(w.corpus)["strip_gutenberg"],
         held_out_fraction=config["held_out"]["fraction"],
         tokenizer=tokenizer_params,
+        helpers=helpers("tokenize_corpus"),
     script:
         "../scripts/tokenize_corpus.py"
 
@@ -91,7 +88,6 @@ rule count_tokens:
     input:
         unpack(tokenizer_files),
         tokens=rules.tokenize_corpus.output.tokens,
-        lib=lib("count_tokens"),
     output:
         frequency=f"{DATA}/frequency.parquet",
         summary=f"{DATA}/frequency_summary.parquet",
@@ -104,6 +100,7 @@ rule count_tokens:
     params:
         tokenizer=tokenizer_params,
         makers=makers,
+        helpers=helpers("count_tokens"),
     script:
         "../scripts/count_tokens.py"
 
@@ -111,7 +108,6 @@ rule count_tokens:
 rule select_groups:
     input:
         frequency=pretrain(rules.count_tokens.output.frequency),
-        lib=lib("select_groups"),
     output:
         groups=f"{OUT}/data/groups/{{tokenizer}}.parquet",
     log:
@@ -124,5 +120,6 @@ rule select_groups:
         size=config["groups"]["size"],
         seed=config["groups"]["seed"],
         makers=makers,
+        helpers=helpers("select_groups"),
     script:
         "../scripts/select_groups.py"

@@ -7,7 +7,6 @@ rule select_finetune_group:
         groups=first(rules.select_groups.output.groups),
         pretrain=first(rules.count_tokens.output.frequency),
         finetune=first(rules.count_tokens.output.frequency, "finetune"),
-        lib=lib("select_finetune_group"),
     output:
         groups=f"{OUT}/data/finetune_groups.parquet",
     log:
@@ -19,6 +18,7 @@ rule select_finetune_group:
     params:
         size=config["groups"]["size"],
         makers=makers,
+        helpers=helpers("select_finetune_group"),
     script:
         "../scripts/select_finetune_group.py"
 
@@ -38,7 +38,6 @@ rule finetune:
                 )
             ]
         ),
-        lib=lib("finetune"),
     output:
         log=f"{TUNE}/log.parquet",
     log:
@@ -55,6 +54,7 @@ rule finetune:
         held_out=config["held_out"],
         quick=QUICK,
         makers=makers,
+        helpers=helpers("finetune"),
     script:
         "../scripts/finetune.py"
 
@@ -65,7 +65,6 @@ rule aggregate_finetune:
         held_out=first(rules.tokenize_corpus.output.held_out, "finetune"),
         groups=rules.select_finetune_group.output.groups,
         logs=every_finetune(rules.finetune.output.log),
-        lib=lib("aggregate_finetune"),
     output:
         steps=f"{OUT}/finetune/steps.parquet",
         at_steps=f"{OUT}/finetune/at_steps.parquet",
@@ -85,5 +84,6 @@ rule aggregate_finetune:
         max_positions=config["held_out"]["max_positions"],
         steps=config["finetune"]["steps"],
         makers=makers,
+        helpers=helpers("aggregate_finetune"),
     script:
         "../scripts/aggregate_finetune.py"

@@ -8,7 +8,6 @@ rule aggregate:
         probes=runs_of(rules.probe_untrained.output.groups),
         vocab=runs_of(rules.probe_vocab.output.logprobs),
         control=runs_of(rules.probe_vocab.output.control),
-        lib=lib("aggregate"),
     output:
         steps=f"{AGGREGATE}/steps.parquet",
         endpoints=f"{AGGREGATE}/endpoints.parquet",
@@ -34,6 +33,7 @@ rule aggregate:
         ),
         runs=STUDY.runs(),
         makers=makers,
+        helpers=helpers("aggregate"),
     script:
         "../scripts/aggregate.py"
 
@@ -48,7 +48,6 @@ rule compare_tokenizers:
         ),
         endpoints=expand(rules.aggregate.output.endpoints, tokenizer=TOKENIZERS),
         measures=expand(rules.aggregate.output.measures, tokenizer=TOKENIZERS),
-        lib=lib("compare_tokenizers"),
     output:
         facts=f"{OUT}/tokenizers/facts.parquet",
         summary=f"{OUT}/tokenizers/summary.parquet",
@@ -62,6 +61,7 @@ rule compare_tokenizers:
     params:
         tokenizers=TOKENIZERS,
         makers=makers,
+        helpers=helpers("compare_tokenizers"),
     script:
         "../scripts/compare_tokenizers.py"
 
@@ -125,7 +125,6 @@ rule report:
             rules.download_tokenizer.output.provenance,
             *expand(rules.download_added_tokenizer.output.provenance, added=ADDED),
         ],
-        lib=lib("report"),
     output:
         **{name: figure(name) for name in REPORT_FIGURES},
         notebook=f"{OUT}/report/report.ipynb",
@@ -148,5 +147,6 @@ rule report:
         figures_dir=lambda wildcards, output: os.path.dirname(output.training),
         finetune=config["finetune"],
         makers=makers,
+        helpers=helpers("report"),
     script:
         "../scripts/report.py"

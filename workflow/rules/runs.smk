@@ -6,7 +6,6 @@ rule probe_untrained:
         tokens=pretrain(rules.tokenize_corpus.output.tokens),
         groups=rules.select_groups.output.groups,
         frequency=pretrain(rules.count_tokens.output.frequency),
-        lib=lib("probe_untrained"),
     output:
         groups=f"{RUN}/probe/untrained_groups.parquet",
         tokens=f"{RUN}/probe/untrained_tokens.parquet",
@@ -21,6 +20,7 @@ rule probe_untrained:
         run=untrained_params,
         probe=config["probe"],
         makers=makers,
+        helpers=helpers("probe_untrained"),
     script:
         "../scripts/probe_untrained.py"
 
@@ -31,7 +31,6 @@ rule train:
         held_out=pretrain(rules.tokenize_corpus.output.held_out),
         groups=rules.select_groups.output.groups,
         frequency=pretrain(rules.count_tokens.output.frequency),
-        lib=lib("train"),
     output:
         log=f"{RUN}/train/training_log.parquet",
         model=f"{RUN}/train/model.pt",
@@ -51,6 +50,7 @@ rule train:
         held_out=config["held_out"],
         quick=QUICK,
         makers=makers,
+        helpers=helpers("train"),
     script:
         "../scripts/train.py"
 
@@ -61,7 +61,6 @@ rule probe_vocab:
         frequency=pretrain(rules.count_tokens.output.frequency),
         model=rules.train.output.model,
         groups=rules.select_groups.output.groups,
-        lib=lib("probe_vocab"),
     output:
         logprobs=f"{RUN}/probe/vocab_logprobs.parquet",
         control=f"{RUN}/probe/masking_control.parquet",
@@ -76,5 +75,6 @@ rule probe_vocab:
         run=untrained_params,
         probe=config["probe"],
         makers=makers,
+        helpers=helpers("probe_vocab"),
     script:
         "../scripts/probe_vocab.py"

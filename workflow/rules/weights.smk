@@ -8,7 +8,6 @@ rule weights:
         frequency=pretrain(rules.count_tokens.output.frequency),
         model=rules.train.output.model,
         vocab=rules.probe_vocab.output.logprobs,
-        lib=lib("weights"),
     output:
         features=f"{RUN}/weights/features.parquet",
         geometry=f"{RUN}/weights/geometry.parquet",
@@ -24,6 +23,7 @@ rule weights:
         run=untrained_params,
         detector=config["detector"],
         makers=makers,
+        helpers=helpers("weights"),
     script:
         "../scripts/weights.py"
 
@@ -32,7 +32,6 @@ rule aggregate_weights:
     input:
         geometry=runs_of(rules.weights.output.geometry),
         detection=runs_of(rules.weights.output.detection),
-        lib=lib("aggregate_weights"),
     output:
         geometry=f"{OUT}/aggregate/{{tokenizer}}/geometry.parquet",
         detection=f"{OUT}/aggregate/{{tokenizer}}/detection.parquet",
@@ -45,5 +44,6 @@ rule aggregate_weights:
     params:
         runs=STUDY.runs(),
         makers=makers,
+        helpers=helpers("aggregate_weights"),
     script:
         "../scripts/aggregate_weights.py"

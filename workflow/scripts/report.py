@@ -9,7 +9,7 @@ from unused_tokens.pipeline.stage import stage
 from unused_tokens.report.render import execute_notebook, to_html
 
 # what the rule needs, not the notebook
-NOT_PARAMETERS = ("template", "html_template", "lib", "makers")
+NOT_PARAMETERS = ("template", "html_template", "helpers", "makers")
 
 with stage(snakemake) as log:
     i, o, p = snakemake.input, snakemake.output, snakemake.params

@@ -1,15 +1,16 @@
 """Which of this package's modules a stage imports, found by reading its script (and notebook).
 
-The library rule (workflow/scripts/library.py) lists them as inputs and writes one stamp per
-stage (their paths and sha256), which the stage takes as an input: editing a helper module
-reruns exactly the stages that use it, directly or through another module, and nothing keeps a
-hand-written list in step.
+Each rule takes their paths and sha256 values as a param (rules/common.smk's helpers): editing
+a helper module reruns exactly the stages that use it, directly or through another module
+(Snakemake's params trigger), and nothing keeps a hand-written list in step.
 """
 
 import json
 import modulefinder
 import tempfile
 from pathlib import Path
+
+from .files import sha256_of
 
 PACKAGE = Path(__file__).resolve().parent.parent  # unused_tokens/
 NOTEBOOKS = {"report": ("notebooks/report.ipynb",)}  # a stage's notebooks, under workflow/
@@ -51,14 +52,8 @@ def _notebook_code(notebook):
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
-def write_stamp(modules, stamp):
-    """Write `stamp` atomically: one line per module, its sha256 and path (relative to the
-    package's parent). Returns how many modules it names."""
-    from .files import atomic_output, sha256_of  # not at import time: the Snakefile imports this
-
-    lines = [
-        f"{sha256_of(m)}  {Path(m).resolve().relative_to(PACKAGE.parent)}" for m in sorted(modules)
-    ]
-    with atomic_output(stamp) as tmp:
-        tmp.write_text("".join(f"{line}\n" for line in lines))
-    return len(lines)
+def module_hashes(modules):
+    """{path relative to the package's parent: sha256} of `modules`, sorted by path."""
+    return {
+        str(Path(m).resolve().relative_to(PACKAGE.parent)): sha256_of(m) for m in sorted(modules)
+    }

@@ -12,7 +12,7 @@ lines back, which the script prints, so that the console reads the same.
 A trainer trains one run at a time. Jobs side by side (`--resources gpu=N`) each hold a slot, a
 file lock, with its own trainer, so that at most N trainers run. A trainer ends after IDLE_S
 seconds without a job and after any job that fails. Trainers are keyed by the working
-directory, the Python, the stamp of the train rule's helper modules and the environment that
+directory, the Python, the hashes of the train rule's helper modules and the environment that
 torch reads, so an edited module or another environment gets a new trainer, never a stale one.
 Ctrl-C or a scheduler's SIGTERM reaches the trainer through the job's script; a script that is
 killed outright closes its connection, which the trainer takes for SIGTERM. Either way the run
@@ -104,7 +104,7 @@ def submit(job, trainers=None):
 def trainers_folder(job):
     """The folder of the trainers that may take `job`: one per working directory, Python,
     helper modules and torch's environment, under the temporary folder."""
-    identity = [os.getcwd(), sys.executable, Path(job.input.lib).read_text()]
+    identity = [os.getcwd(), sys.executable, json.dumps(job.params.helpers, sort_keys=True)]
     identity += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(ENVIRONMENT))
     key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
     folder = private_folder(Path(tempfile.gettempdir()) / f"unused-tokens-trainers-{os.getuid()}")
