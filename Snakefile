@@ -33,6 +33,7 @@ from unused_tokens.pipeline.cluster import gpu_resources, unset_variables
 from unused_tokens.pipeline.files import check_writable
 from unused_tokens.pipeline.modules import helper_modules, module_hashes, stage_sources
 from unused_tokens.pipeline.plan import (
+    Busy,
     PlannedRun,
     plan_line,
     scoring_kind,
@@ -117,7 +118,7 @@ if workflow.is_main_process and unset_variables(profile_resources(), os.environ)
 
 onstart:
     check_writable(OUT)
-    print(plan_line(training_to_do(planned_outputs())))
+    print(plan_line(training_to_do(planned_outputs()), busy=Busy.now()))
 
 
 onsuccess:

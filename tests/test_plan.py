@@ -8,10 +8,12 @@ import threading
 import pytest
 
 from conftest import copy_workflow
-from unused_tokens.pipeline import plan
+from unused_tokens.pipeline import cpu, plan
+from unused_tokens.pipeline.cpu import CpuSample, others_now
 from unused_tokens.pipeline.plan import (
     COLUMNS,
     STEP_TIMES,
+    Busy,
     PlannedRun,
     about,
     hms,
@@ -219,3 +221,32 @@ def test_the_quick_studys_dry_run_fits_on_a_screen_and_gives_its_plan(tmp_path):
     ) in lines
     listed = dry_run("-np")
     assert sum(line.startswith(("rule ", "localrule ")) for line in listed) == 35  # all 35 jobs
+
+
+def test_a_plan_made_on_a_busy_machine_adds_the_present_load(tmp_path):
+    """Times are measured without other processes' load: where one core of two is busy as the
+    plan is made, a run of two threads gets two thirds of the cores, so takes 1.5 times as long;
+    one of one thread has a core to itself."""
+    path = tmp_path / ".step_times.tsv"
+    kind = step_kind(MODEL, 16, RUNTIME)
+    record_step_time(0.2, kind, path)
+    record_step_time(2.0, scoring_kind(kind, "b" * 64, HELD_OUT), path)
+    two = PlannedRun("training", 150, kind, 7, scoring_kind(kind, "b" * 64, HELD_OUT), threads=2)
+    one = PlannedRun(**{**two.__dict__, "threads": 1})
+    measured = "plan: 1 training run of 150 steps to do, about 0:00:44 one after another"
+    assert plan_line([two], path, Busy(1.0, 2)) == (
+        f"{measured} at the times measured on this machine (results/.step_times.tsv); about "
+        "0:01:06 while other processes keep 1.0 of its 2 cores busy, as now"
+    )
+    assert plan_line([one], path, Busy(1.0, 2)).endswith("(results/.step_times.tsv)")
+    assert plan_line([two], path, Busy(0.1, 2)) == plan_line([two], path)  # an idle machine
+    assert plan_line([two], path, Busy(None, 2)) == plan_line([two], path)  # no /proc/stat
+    assert Busy(2.0, 4).slowdown(4) == 1.5 and Busy(3.0, 4).slowdown(1) == 1.0
+
+
+def test_the_load_now_is_what_other_processes_use(monkeypatch):
+    """others_now: the cores' worth the machine's busy time grew by, less this process's."""
+    samples = iter([CpuSample(10.0, 1.0, 100.0), CpuSample(10.5, 1.25, 101.0)])
+    monkeypatch.setattr(CpuSample, "now", classmethod(lambda cls, wall: next(samples)))
+    monkeypatch.setattr(cpu.time, "sleep", lambda seconds: None)
+    assert others_now() == pytest.approx(1.5)  # 2 cores busy, this process half of one

@@ -8,18 +8,16 @@ import time
 
 import pytest
 
-from unused_tokens.pipeline import schemas
+from unused_tokens.pipeline import cpu, schemas
+from unused_tokens.pipeline.cpu import CpuSample, Load, busy_seconds
 from unused_tokens.pipeline.errors import PipelineError
 from unused_tokens.training import progress as progress_module
 from unused_tokens.training.progress import (
     UNLIMITED,
     CpuLimit,
-    CpuSample,
     Estimate,
-    Load,
     Progress,
     Timing,
-    busy_seconds,
     over_the_limit,
 )
 
@@ -57,14 +55,14 @@ def test_a_sample_reads_the_busy_time_of_the_cores_this_process_may_use(monkeypa
         "cpu1 200 0 40 450 4 2 1 5 0 0\n"
         "intr 12345 0 0\n"
     )
-    monkeypatch.setattr(progress_module, "PROC_STAT", stat)
-    hz = progress_module.os.sysconf("SC_CLK_TCK")
+    monkeypatch.setattr(cpu, "PROC_STAT", stat)
+    hz = cpu.os.sysconf("SC_CLK_TCK")
     cpu0, cpu1 = 100 + 5 + 20 + 1 + 1 + 5, 200 + 40 + 2 + 1 + 5  # idle and iowait left out
     assert busy_seconds({0, 1}) == pytest.approx((cpu0 + cpu1) / hz)
     assert busy_seconds({1}) == pytest.approx(cpu1 / hz)
-    monkeypatch.setattr(progress_module, "usable_cores", lambda: {1})
+    monkeypatch.setattr(cpu, "usable_cores", lambda: {1})
     assert CpuSample.now(1.0).machine == pytest.approx(cpu1 / hz)
-    monkeypatch.setattr(progress_module, "PROC_STAT", tmp_path / "absent")
+    monkeypatch.setattr(cpu, "PROC_STAT", tmp_path / "absent")
     assert busy_seconds({0, 1}) is None and CpuSample.now(1.0).machine is None
 
 

@@ -368,11 +368,12 @@ def test_a_dry_run_plans_the_training_at_the_step_times_measured_here(workdir):
     every = config["held_out"]["every"]
     total = 6 * (STEPS * step + scorings(STEPS, every) * train)
     total += 9 * (FINETUNE_STEPS * step + scorings(FINETUNE_STEPS, every) * tune)
-    assert (
-        f"\nplan: 6 training runs of {STEPS} steps and 9 fine-tuning runs of {FINETUNE_STEPS} "
+    planned = (
+        f"plan: 6 training runs of {STEPS} steps and 9 fine-tuning runs of {FINETUNE_STEPS} "
         f"steps to do, about {datetime.timedelta(seconds=round(total))} one after another at the "
-        "times measured on this machine (results/.step_times.tsv)\n" in output
-    )
+        "times measured on this machine (results/.step_times.tsv)"
+    )  # and, where other tests keep the cores busy, what that load adds (test_plan.py)
+    assert re.search(rf"^{re.escape(planned)}(; about .* busy, as now)?$", output, re.M), output
 
 
 def test_the_order_of_overlays_reruns_nothing(workdir):

@@ -53,9 +53,8 @@ def training_to_do(planned=None):
         steps = run.train.steps
         kind = step_kind(run.model, run.train.batch_size, runtime, tokenizer)
         scoring = scoring_kind(kind, book["sha256"], held_out)
-        return PlannedRun(
-            what, steps, kind, scorings(steps, held_out["every"]), scoring
-        )
+        every, threads = held_out["every"], runtime["train_threads"]
+        return PlannedRun(what, steps, kind, scorings(steps, every), scoring, threads)
 
     model = rules.train.output.model
     for tokenizer in TOKENIZERS:
@@ -87,7 +86,7 @@ class DryRunPlan(logging.Handler):
 
     def emit(self, record):
         if record.getMessage().startswith(("This was a dry-run", "Nothing to be done")):
-            print(plan_line(training_to_do(planned_outputs())))
+            print(plan_line(training_to_do(planned_outputs()), busy=Busy.now()))
 
 
 class DryRunListing(logging.Filter):

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cpu import COMPETING_CORES, others_now, slowdown, usable_cores
 from .names import GPT2
 
 STEP_TIMES = "results/.step_times.tsv"  # under the working directory, beside the studies
@@ -77,13 +78,14 @@ def scorings(steps, every):
 @dataclass(frozen=True)
 class PlannedRun:
     """A training or fine-tuning run still to do (`what`), of `steps` steps of `kind` and
-    `scorings` held-out scorings of `scoring` (scoring_kind)."""
+    `scorings` held-out scorings of `scoring` (scoring_kind), on `threads` threads."""
 
     what: str
     steps: int
     kind: str
     scorings: int
     scoring: str
+    threads: int = 1
 
     def seconds(self, measured):
         """Its time at the `measured` {kind: seconds}, or None where one is not measured."""
@@ -169,9 +171,32 @@ def about(seconds):
     return text if text.startswith("over") else f"about {text}"
 
 
-def plan_line(todo, path=STEP_TIMES):
+@dataclass(frozen=True)
+class Busy:
+    """Other processes' CPU use while the plan is made: `others` cores' worth of the `cores`
+    this process may use (others None: unknown)."""
+
+    others: float | None
+    cores: int
+
+    @classmethod
+    def now(cls):
+        return cls(others_now(), len(usable_cores()))
+
+    def slowdown(self, threads):
+        """How many times longer a run of `threads` threads takes now (1 on an idle machine)."""
+        if self.others is None or self.others < COMPETING_CORES:
+            return 1.0
+        return slowdown(threads, self.cores, self.others)
+
+
+IDLE = Busy(None, 1)
+
+
+def plan_line(todo, path=STEP_TIMES, busy=IDLE):
     """One line on the training still to do: `todo` is a list of PlannedRun, with the time one
-    after another of those whose steps and scorings are measured on this machine."""
+    after another of those whose steps and scorings are measured on this machine (measured
+    without other processes' load), and with the load of `busy` (Busy) where it slows them."""
     if not todo:
         return "plan: no training left to do"
     counts = {}
@@ -190,9 +215,20 @@ def plan_line(todo, path=STEP_TIMES):
             f"({STEP_TIMES}): each train job logs its estimate after its first steps"
         )
     total = f"{about(sum(known))} one after another at the times measured on this machine"
+    slowed = sum(
+        t * busy.slowdown(run.threads)
+        for t, run in zip(times, todo, strict=True)
+        if t is not None
+    )
+    loaded = (
+        f"; {about(slowed)} while other processes keep {busy.others:.1f} of its {busy.cores} "
+        "cores busy, as now"
+        if slowed > sum(known)
+        else ""
+    )
     if len(known) == len(todo):
-        return f"plan: {runs} to do, {total} ({STEP_TIMES})"
+        return f"plan: {runs} to do, {total} ({STEP_TIMES}){loaded}"
     return (
-        f"plan: {runs} to do, {total} for {len(known)} of them ({STEP_TIMES}); the steps of "
-        f"the other {len(todo) - len(known)} are not measured here yet"
+        f"plan: {runs} to do, {total} for {len(known)} of them ({STEP_TIMES}){loaded}; the steps "
+        f"of the other {len(todo) - len(known)} are not measured here yet"
     )
