@@ -129,10 +129,17 @@ def test_the_plan_sums_the_runs_at_their_measured_step_and_scoring_times(tmp_pat
     assert plan_line([], path) == "plan: no training left to do"
 
 
-def test_a_plan_beyond_ten_years_says_so():
+def test_a_plan_beyond_ten_years_says_so(tmp_path):
     """train.steps: 1e20 (a valid integer) at 0.2 s a step."""
     assert hms(2e19) == about(2e19) == "over 10 years"
     assert about(3650 * 86400 - 1) == "about 3649 days, 23:59:59"
+    path, kind = tmp_path / ".step_times.tsv", step_kind(MODEL, 16, RUNTIME)
+    record_step_time(0.2, kind, path)
+    record_step_time(2.0, scoring_kind(kind, "b" * 64, HELD_OUT), path)
+    assert plan_line([planned("training", 10**20, kind)], path) == (
+        f"plan: 1 training run of {10**20} steps to do, over 10 years one after another at the "
+        "times measured on this machine (results/.step_times.tsv)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ A progress line comes every `log_every` steps and at least every INTERVAL_S seco
 clock; where a step itself takes longer (a first step that compiles, a slow CPU), a heartbeat
 line says which step is under way and for how long. Time is counted apart for what does not
 repeat alike (StepClock): the first step of a process (warm-up), any step during which
-torch.compile compiled, and the held-out slice's scorings, so that neither stands for the
-steady steps. No time left is given before a steady step is measured. After the first
+torch.compile compiled, and the held-out slice's scorings, so that none of them stands for
+the steady steps. No time left is given before a steady step is measured. After the first
 ESTIMATE_AFTER steady steps, the estimate for the run (its warm-up, its steady steps, its
 scorings) and for the study's runs one after another is logged and recorded for later plans
 (pipeline/plan.py); on the CPU, training stops there when the study's estimate is over the
@@ -13,10 +13,9 @@ configured limit, naming the quick overlay (unless the study already uses it) an
 A study FAR times over the limit stops after its first steady step already.
 
 A loaded machine must not pass for a slow one: the estimate says how many cores' worth of CPU
-other processes used while it was measured, on the cores this run may use (its CPU affinity,
-which a scheduler's cgroup or `taskset` may narrow; from /proc/stat, where Linux has it), and
-the limit is applied to the estimate without them: the wall clock scaled by the share of those
-cores this run got against what it could have had. SIGINT (Ctrl-C) and SIGTERM (a scheduler's
+other processes used while it was measured, on the cores this run may use (pipeline/cpu.py),
+and the limit is applied to the estimate without them: the wall clock scaled by the share of
+those cores this run got against what it could have had. SIGINT (Ctrl-C) and SIGTERM (a scheduler's
 cancel) are caught, so that training can leave the step under way undone (or finish it, once its
 update has begun) and save its state before it stops.
 """
