@@ -216,9 +216,7 @@ def plan_line(todo, path=STEP_TIMES, busy=IDLE):
         )
     total = f"{about(sum(known))} one after another at the times measured on this machine"
     slowed = sum(
-        t * busy.slowdown(run.threads)
-        for t, run in zip(times, todo, strict=True)
-        if t is not None
+        t * busy.slowdown(run.threads) for t, run in zip(times, todo, strict=True) if t is not None
     )
     loaded = (
         f"; {about(slowed)} while other processes keep {busy.others:.1f} of its {busy.cores} "
