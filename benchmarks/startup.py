@@ -131,9 +131,7 @@ def main(argv=None):
     )
     setup.disable()
     clock.lap("TrainStep (to device)", device)
-    held_out = context.held_out(
-        data / "pretrain" / "gpt2" / "held_out.parquet", config["held_out"]["every"]
-    )
+    held_out = context.held_out(data / "pretrain" / "gpt2" / "held_out.parquet", config["held_out"])
     clock.lap("held-out slice (to device)", device)
     generator = torch.Generator().manual_seed(run.window_seed)
     steps = run.train.steps
@@ -146,7 +144,8 @@ def main(argv=None):
 
     def logged(i):
         """Step i's log row, as train.train writes it (held-out values NaN where not scored)."""
-        scored = held_out.losses(step, i, steps) if held_out else unscored
+        due = held_out is not None and held_out.due(i, steps)
+        scored = held_out.losses(step) if due else unscored
         return torch.cat([step(*batch(), update=i < steps), scored])
 
     rows = []

@@ -164,8 +164,11 @@ def test_the_device_wheels_pin_what_requirements_pin():
 
 
 def make_dry_run(clone):
+    """What `make -n test-fast` would run in `clone`, as a make of its own would (not the
+    make that may be running this test: make test)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
-        ["make", "-n", "test-fast"], cwd=clone, capture_output=True, text=True, check=True
+        ["make", "-n", "test-fast"], cwd=clone, capture_output=True, text=True, check=True, env=env
     )
     return result.stdout.splitlines()
 

@@ -60,7 +60,8 @@ def test_a_quick_study_under_load_finishes_and_its_log_names_the_load(tmp_path):
         code, output = snakemake(work, *QUICK, *tiny_limit, targets=[TRAINED], check=False)
     assert code != 0
     stop = (run_results(work) / "logs/train.log").read_text().splitlines()[-1]
-    assert "ERROR training would take at least about" in stop, output  # after its first step
+    # after its first steady step, step 1: the first step never decides alone
+    assert "ERROR training would take about" in stop and "over 1 steady step" in stop, output
     assert "without the other processes (other processes used" in stop
     assert (
         "although the study already uses config/smoke.yaml, so this CPU is too slow or too busy "

@@ -532,7 +532,7 @@ def test_an_overlay_that_names_no_study_cannot_replace_its_results(workdir):
     ) in output
     code, output = snakemake(workdir[0], "-n", "--config", "seeds=[0]", check=False)
     assert code != 0 and "--config changes seeds but names no study" in output
-    _, output = snakemake(workdir[0], "-n", "--config", "study=e2e_one_seed", "seeds=[0]")
+    _, output = snakemake(workdir[0], "-np", "--config", "study=e2e_one_seed", "seeds=[0]")
     assert "results/e2e_one_seed/" in output
 
 
