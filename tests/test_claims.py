@@ -12,8 +12,10 @@ import unused_tokens.analysis.claims as claim_definitions
 from unused_tokens.analysis.aggregate import describe, holm, one_sided_p
 from unused_tokens.analysis.claims import (
     CLAIMS,
+    COPYING_MARGIN,
     FAMILIES,
     MEASURE_LABELS,
+    NATS_MARGIN,
     TESTED,
     claims,
     claims_page,
@@ -112,6 +114,12 @@ def seeds(*runs, variant="baseline"):
     return pd.DataFrame([{"variant": variant, "seed": i, **m} for i, m in enumerate(runs)])
 
 
+def agreeing(run, n=8):
+    """`n` seeds of `run`, each measure spread by a thousandth of a nat: seeds that agree, yet
+    not exactly (exact agreement gets the sign test's p-value, 0.5 ** n)."""
+    return seeds(*({k: v + 0.001 * (i - (n - 1) / 2) for k, v in run.items()} for i in range(n)))
+
+
 GOOD_MEASURES = run_measures(probe(), vocab(), COUNTS, control())
 
 
@@ -142,12 +150,13 @@ def test_a_result_the_seeds_agree_on_passes_every_claim():
         "+0.2000 [+0.1975, +0.2025]"
     )
     assert copying["test"] == (
-        "> 0 (one-sided t-tests over 3 seeds, Holm-adjusted over the family's 1 tests, p < 0.025)"
+        "> +0.00995 (one-sided t-tests over 3 seeds, Holm-adjusted over the family's 1 tests, "
+        "p < 0.025)"
     )
     never = table.set_index("claim").loc["Never-used tokens fall the most"]
     assert never["measured"].split(" = ")[0] == "never used tokens' change in training (nats)"
     assert "; never-used tokens' change minus the least common's (nats) = " in never["measured"]
-    assert never["test"].startswith("both < 0 (one-sided")
+    assert never["test"].startswith("both < -0.1 (one-sided")
     raised = table.set_index("claim").loc["Training raises the most common tokens", "test"]
     assert raised.endswith("Holm-adjusted over the family's 6 tests, p < 0.025)")
     assert (table["p_adjusted"] < 0.025).all()
@@ -162,7 +171,7 @@ def test_every_measure_is_named_in_words_and_a_claims_comparisons_in_order():
     assert comparison((below,)) == "< 0"
     assert comparison((below, below)) == "both < 0"
     assert comparison((below, below, below)) == "each < 0"
-    assert comparison((above, below)) == "> 0.05 and < 0 respectively"
+    assert comparison((above, below)) == "> +0.05 and < 0 respectively"
 
 
 def test_one_sided_p_is_scipys_one_sample_t_test():
@@ -182,29 +191,32 @@ def test_holm_multiplies_the_kth_smallest_by_m_minus_k_plus_1_and_never_decrease
 
 def test_a_family_of_one_passes_exactly_when_its_interval_lies_on_its_side():
     """The copying claim (a family of one test) against the 95% interval, on seeds drawn to
-    fall on either side of the line."""
+    fall on either side of its margin."""
     rng = np.random.default_rng(0)
     for _ in range(40):
         copying = rng.normal(0.2, 0.25, size=3)
         runs = [{**GOOD_MEASURES, "copying": c} for c in copying]
         table = claims(seeds(*runs)).set_index("family")
         row = describe(pd.DataFrame({"k": 1, "value": copying}), ["k"]).iloc[0]
-        assert (table.loc["copying", "result"] == "PASS") == (row["ci_low"] > 0)
+        assert (table.loc["copying", "result"] == "PASS") == (row["ci_low"] > COPYING_MARGIN)
 
 
 def test_holm_fails_two_claims_whose_intervals_alone_pass():
     """Two tests of the groups family at one-sided p = 0.015 each: each 95% interval lies above
-    0, but Holm doubles the smaller p-value to 0.03 over the family's six tests."""
-    half = stats.t.isf(0.015, 2) / math.sqrt(3)  # mean / sd of three seeds giving p = 0.015
+    the margin, but Holm doubles the smaller p-value to 0.03 over the family's six tests."""
+    half = stats.t.isf(0.015, 2) / math.sqrt(3)  # (mean - margin) / sd of three seeds: p = 0.015
     spread = {"change_most_common": -U - 6.0, "most_minus_least": 6.0}
     runs = [
-        {**GOOD_MEASURES, **{k: v + sign * v / half for k, v in spread.items()}}
+        {
+            **{k: v + sign * 0.001 for k, v in GOOD_MEASURES.items()},  # the others' p tiny
+            **{k: v + sign * (v - NATS_MARGIN) / half for k, v in spread.items()},
+        }
         for sign in (-1, 0, 1)
     ]
     table = claims(seeds(*runs)).set_index("claim")
     for measure in spread:
         row = describe(seeds(*runs).rename(columns={measure: "value"}), ["variant"]).iloc[0]
-        assert row["ci_low"] > 0  # each passes on its own
+        assert row["ci_low"] > NATS_MARGIN  # each passes on its own
     assert table.loc["Training raises the most common tokens", "result"] == "FAIL"
     assert table.loc["Training raises the most common tokens", "p_adjusted"] == pytest.approx(
         0.03, rel=1e-6
@@ -224,7 +236,7 @@ def test_holm_fails_two_claims_whose_intervals_alone_pass():
 )
 def test_each_broken_group_claim_fails_where_the_seeds_agree(end, gaps, failing):
     run = run_measures(probe(), vocab(), COUNTS, control(end, *gaps))
-    table = claims(seeds(run, run))  # two seeds that agree: sd 0, each test decided
+    table = claims(agreeing(run))
     short = {
         "Training raises the most common tokens": "raises",
         "Training lowers the least common tokens": "lowers",
@@ -250,7 +262,7 @@ def test_with_one_seed_no_claim_is_tested_and_none_passes_or_fails():
 
 def test_untrained_groups_apart_fail_the_sanity_check_which_the_tally_does_not_count():
     measures = run_measures(probe(gaps=(0.2, 0, 0)), vocab(), COUNTS, control())
-    table = claims(seeds(measures, measures))
+    table = claims(agreeing(measures))
     assert table["result"].tolist() == ["FAIL"] + ["PASS"] * (len(CLAIMS) - 1)
     tested = sum(c.family in TESTED for c in CLAIMS)
     assert tally(table) == f"baseline {tested} PASS"
@@ -266,7 +278,7 @@ def test_untrained_groups_apart_fail_the_sanity_check_which_the_tally_does_not_c
 )
 def test_the_mechanism_claims_read_the_logits_and_the_normaliser(edit, failing):
     run = run_measures(probe(), vocab(**edit), COUNTS, control())
-    table = claims(seeds(run, run))
+    table = claims(agreeing(run))
     failed = table.loc[table["result"] == "FAIL", "claim"].tolist()
     assert len(failed) == 1 and failed[0].startswith(failing)
 
@@ -383,3 +395,32 @@ def test_the_claims_page_is_titled_by_the_study_and_tallies_the_claims():
     assert "<p>baseline 1 PASS, 1 FAIL</p>" in page
     assert "Training raises &lt;the&gt; most common tokens" in page
     assert ">0.012<" in page  # the adjusted p-value, two significant digits
+
+
+@pytest.mark.parametrize(("n", "p"), [(2, 0.25), (3, 0.125), (10, 0.5**10)])
+def test_seeds_that_agree_exactly_get_the_sign_tests_p_never_zero(n, p):
+    """No t statistic without spread: the exact sign test decides, so three seeds that agree
+    cannot pass (0.125), ten can."""
+    row = describe(pd.DataFrame({"k": 1, "value": np.full(n, 75.0)}), ["k"]).iloc[0]
+    assert one_sided_p(row, 20, above=True) == pytest.approx(p)
+    assert one_sided_p(row, 20, above=False) == 1.0
+    assert one_sided_p(row, 80, above=True) == 1.0
+
+
+def test_a_change_within_its_margin_cannot_pass_however_sure():
+    """A 0.02-nat change of the most common group, over eight seeds that agree on it, and a
+    copying effect of 0.0006 nats: both FAIL; beyond the margins they PASS."""
+    small = {**GOOD_MEASURES, "change_most_common": 0.02, "copying": 0.0006}
+    table = results(claims(agreeing(small)))
+    assert table["Training raises the most common tokens"] == "FAIL"
+    assert table[CLAIMS[-1].text] == "FAIL"  # copying
+    large = {**GOOD_MEASURES, "change_most_common": 0.2, "copying": 0.02}
+    table = results(claims(agreeing(large)))
+    assert table["Training raises the most common tokens"] == "PASS"
+    assert table[CLAIMS[-1].text] == "PASS"
+
+
+def test_every_counted_claims_margin_is_shown_in_its_test():
+    table = claims(jittered())
+    counted = table[table["family"].isin(TESTED)]
+    assert counted["test"].str.match(r"^(both |each )?[<>] [+-]0\.(1|00995)\b").all(), counted

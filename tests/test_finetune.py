@@ -94,8 +94,9 @@ def test_the_unigram_level_on_held_out_targets_and_the_step_that_reaches_it():
     level = unigram_level(counts, targets, [1, 2])  # (3 * -log .3 + 1 * -log .1) / 4
     assert level == pytest.approx((3 * -np.log(0.3) - np.log(0.1)) / 4)
     loss = pd.Series([9.0, np.nan, 5.0, np.nan, 3.0, 2.0], index=range(6))  # scored 0, 2, 4, 5
-    assert steps_to_level(loss, 4.0) == 4.0
-    assert steps_to_level(loss, 5.0) == 2.0
+    assert steps_to_level(loss, 4.0) == 3.0  # halfway from 5 (step 2) to 3 (step 4)
+    assert steps_to_level(loss, 5.0) == 2.0  # reached exactly there
+    assert steps_to_level(loss, 9.5) == 0.0  # from the start
     assert np.isnan(steps_to_level(loss, 1.0))
 
 
@@ -108,50 +109,72 @@ def test_a_held_out_slice_without_a_new_target_is_refused_with_the_key_to_change
         unigram_level(np.array([6, 3, 1]), np.array([[0, 0]]), [1, 2])
 
 
+SEEDS = range(10)
+
+
 def arms_log():
-    """Held-out new_loss: pretrained 2 above fresh at every seed, reset 1 below pretrained;
-    other_loss equal (steps 0 and 1, seeds 0-2); beside them training-batch values that the
-    claims must not read."""
+    """Held-out new_loss: pretrained 2 above fresh, reset 1 below pretrained; other_loss the same
+    for every arm; each value with its own noise (steps 0 and 1, ten seeds); beside them
+    training-batch values that the claims must not read."""
+    noise = np.random.default_rng(0).normal(0, 0.05, size=(len(SEEDS), 3, 2, 2))
     rows = []
-    for seed, noise in enumerate((0.0, 0.1, -0.1)):
-        for arm, new in (("fresh", 5.0), ("pretrained", 7.0), ("pretrained_reset", 6.0)):
+    for seed in SEEDS:
+        for a, (arm, new) in enumerate(
+            (("fresh", 5.0), ("pretrained", 7.0), ("pretrained_reset", 6.0))
+        ):
             for step in (0, 1):
-                rows.append((arm, seed, step, "held_out_new_loss", new + noise))
-                rows.append((arm, seed, step, "held_out_other_loss", 4.0 + noise))
+                rows.append((arm, seed, step, "held_out_new_loss", new + noise[seed, a, step, 0]))
+                rows.append((arm, seed, step, "held_out_other_loss", 4.0 + noise[seed, a, step, 1]))
                 rows.append((arm, seed, step, "new_loss", 99.0 - new))
     return pd.DataFrame(rows, columns=["arm", "seed", "step", "quantity", "value"])
 
 
 def steps_reached(steps):
-    """A reach table: {arm: steps to the level at seeds 0-2}."""
+    """A reach table: {arm: steps to the level at each seed}."""
     rows = [
         (arm, seed, value) for arm, values in steps.items() for seed, value in enumerate(values)
     ]
     return pd.DataFrame(rows, columns=["arm", "seed", "steps_to_level"])
 
 
-def test_claims_test_paired_differences_and_say_what_fails():
-    """Steps to the level: fresh 10, pretrained 30, reset 20 but never at seed 2."""
+def test_claims_test_paired_differences_beyond_their_margins():
+    """Steps to the level: fresh 10, pretrained 40 (30 more: beyond the 20-step margin at every
+    seed), reset 15 (25 fewer) but never at two seeds, which count against it: 8 of 10 seeds,
+    p = 56/1024 before Holm, FAIL (left out, 8 of 8 would have passed)."""
+    n = len(SEEDS)
     reached = steps_reached(
-        {"fresh": [10.0] * 3, "pretrained": [30.0] * 3, "pretrained_reset": [20.0, 20.0, np.nan]}
+        {
+            "fresh": [10.0] * n,
+            "pretrained": [40.0] * n,
+            "pretrained_reset": [15.0] * 8 + [np.nan] * 2,
+        }
     )
     table = claims(arms_log(), [1], reached=reached)
-    assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
-    assert table["measured"][0] == (
+    assert table["result"].tolist() == ["PASS", "PASS", "FAIL", "PASS", "FAIL"]
+    assert table["measured"][0].startswith(
         'held-out loss on the new tokens after 1 steps, "pretrained" minus "fresh (untrained)" '
-        "(nats) = +2.000 [+2.000, +2.000]"
+        "(nats) = +2.0"
     )
-    assert table["measured"][4].startswith(
-        'steps to the unigram level, "pretrained, unseen rows reset" minus "pretrained" = '
+    assert table["test"][0].startswith("> +0.1 (one-sided t-tests over 10 seeds, Holm-adjusted")
+    assert table["measured"][3] == (
+        'steps to the unigram level, "pretrained" minus "fresh (untrained)": median +30; 10 of 10 '
+        "seeds > +20 (0 where one arm never got there)"
+    )
+    assert table["measured"][4] == (
+        'steps to the unigram level, "pretrained, unseen rows reset" minus "pretrained": median '
+        "-25; 8 of 10 seeds < -20 (2 where one arm never got there)"
     )
     assert table["test"][4] == (
-        "< 0 (one-sided t-tests over 2 seeds, Holm-adjusted over the family's 5 tests, p < 0.025)"
+        "< -20 (exact sign tests over 10 seeds, a seed that never gets there counted at the "
+        "worst, Holm-adjusted over the family's 5 tests, p < 0.025)"
     )
     assert (table["family"] == "finetune").all()
-    assert table["p_adjusted"].tolist()[3:] == [0.0, 0.0]  # seeds that agree exactly
+    assert table["p_adjusted"][3] == pytest.approx(3 * 0.5**10)  # third smallest of five: Holm
 
 
-def test_a_level_no_seed_reaches_in_both_arms_gives_n_a_and_says_so():
+def test_a_level_neither_arm_reaches_is_a_tie_never_dropped():
+    """Three seeds: no test can pass on them (the sign test's least p-value is 0.125), and where
+    neither arm reaches the level the seed is a tie, which counts against the claim."""
     reached = steps_reached(
         {
             "fresh": [10.0, 12.0, np.nan],
@@ -159,10 +182,14 @@ def test_a_level_no_seed_reaches_in_both_arms_gives_n_a_and_says_so():
             "pretrained_reset": [np.nan] * 3,
         }
     )
-    table = claims(arms_log(), [1], reached=reached)
-    assert table["result"].tolist()[-2:] == ["N/A", "N/A"]
+    table = claims(arms_log()[lambda t: t["seed"] < 3], [1], reached=reached)
+    assert table["result"].tolist()[-2:] == ["FAIL", "FAIL"]
     assert table["measured"].iloc[-2] == (
-        'steps to the unigram level, "pretrained" minus "fresh (untrained)": n/a (no seed at '
-        'which both arms reach the level within 1 steps; "pretrained" reaches it at 0 of 3 '
-        'seeds, "fresh (untrained)" reaches it at 2 of 3 seeds)'
+        'steps to the unigram level, "pretrained" minus "fresh (untrained)": median never; 2 of 3 '
+        "seeds > +20 (2 where one arm never got there)"
+    )
+    assert (
+        table["measured"]
+        .iloc[-1]
+        .endswith(": median +0; 0 of 3 seeds < -20 (0 where one arm never got there)")
     )

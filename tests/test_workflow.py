@@ -331,7 +331,7 @@ def test_report_is_rendered_without_code(workdir):
     html = out(workdir, "report/report.html").read_text()
     assert "Claims, measured" in html and html.count("<img") == len(FIGURES)
     assert "import pandas" not in html
-    counts = r"\d PASS(?:, \d FAIL)?(?:, \d N/A)?"
+    counts = r"\d (?:PASS|FAIL|N/A)(?:, \d (?:FAIL|N/A))*"  # whichever way the claims fall
     tally = re.findall(rf"(baseline {counts}; lr_high {counts})", html)
     assert len(tally) == 2, tally  # in the summary, first, and under the claims table
     assert "2 seeds; means with 95% intervals" in html

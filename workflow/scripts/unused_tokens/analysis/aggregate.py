@@ -142,14 +142,21 @@ def bounds(row):
 def one_sided_p(row, bound, above):
     """The p-value of a one-sided t-test over seeds that the mean of a `describe` row lies above
     `bound` (or below it, `above` False); NaN with fewer than two seeds. Seeds that all agree
-    (sd 0) give 0 on the claimed side of the bound and 1 elsewhere."""
+    (sd 0) have no t statistic: they get the exact sign test's p-value, 0.5 ** n where every seed
+    lies on the claimed side of the bound (0.125 for three seeds), 1 elsewhere, never 0."""
     n, mean, sd = row["n_seeds"], row["mean"], row["std"]
     if n < 2 or np.isnan(mean):
         return np.nan
     side = mean - bound if above else bound - mean
     if sd == 0:
-        return 0.0 if side > 0 else 1.0
+        return sign_test_p(int(n), int(n) if side > 0 else 0)
     return float(stats.t.sf(side / (sd / np.sqrt(n)), n - 1))
+
+
+def sign_test_p(n, beyond):
+    """The exact one-sided sign test's p-value: the chance that at least `beyond` of `n` seeds
+    fall on the claimed side where each falls on either side with probability one half."""
+    return float(stats.binom.sf(beyond - 1, n, 0.5))
 
 
 def holm(p_values):

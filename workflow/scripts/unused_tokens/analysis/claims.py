@@ -1,7 +1,10 @@
 """The experiment's claims, each tested on what a variant's seeds show together.
 
 A claim is one or more measures of a run (`run_measures`), each with a test on a side of a bound: a
-one-sided t-test over the seeds of a variant (aggregate.one_sided_p). Claims come in families
+one-sided t-test over the seeds of a variant (aggregate.one_sided_p), or an exact sign test where a
+measure is censored (a fine-tuning arm that never reaches a level). The bound is the claim's
+margin, the smallest effect it counts, fixed here before the data (MARGINS): a change of a
+hundredth of a nat cannot PASS a claim that a group moves. Claims come in families
 (FAMILIES). The tests of a tested family are Holm-corrected together, per variant, and a claim
 PASSes when every one of its tests' adjusted p-values is below aggregate.ALPHA (for a family of one
 test: when its 95% interval lies on its side of the bound). A sanity check holds by construction: it
@@ -16,6 +19,7 @@ batch, is not used here.
 """
 
 import html
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +28,30 @@ import pandas as pd
 
 from ..pipeline import schemas
 from ..pipeline.names import GROUP_LABELS, GROUP_NAMES
-from .aggregate import ALPHA, describe, holm, interval, one_sided_p
+from .aggregate import ALPHA, describe, holm, interval, one_sided_p, sign_test_p
 
 UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
+# The margins, each the smallest effect a claim counts, fixed before the data (2026-12-07):
+NATS_MARGIN = 0.1  # a group's change, an ordering, a part of the fall, an arm's held-out loss
+COPYING_MARGIN = math.log(1.01)  # a token at least 1% likelier where its input holds it
+STEPS_MARGIN = 20  # fine-tuning steps to a level: a tenth of the default fine-tuning
+MARGINS = {  # in words, as the report and the docs give them
+    "nats": f"{NATS_MARGIN:g} nats",
+    "copying": "1% likelier (ln 1.01 nats)",
+    "steps": f"{STEPS_MARGIN} steps",
+}
 # a claim's result: supported, not supported, not applicable, no test possible (one seed)
 RESULTS = ("PASS", "FAIL", "N/A", "NOT TESTED")
 FAMILIES = {  # name: what its claims are; the tally counts the TESTED ones
     "sanity": "sanity check: holds by construction (the initialisation), not counted",
-    "groups": "how training moves the three groups (Holm-corrected together)",
-    "mechanism": "where the never-used tokens' fall comes from (Holm-corrected together)",
-    "copying": "whether the model copies from its context (one test)",
-    "finetune": "fine-tuning on the second book (Holm-corrected together)",
+    "groups": f"how training moves the three groups (margin {MARGINS['nats']}; Holm-corrected "
+    "together)",
+    "mechanism": f"where the never-used tokens' fall comes from (margin {MARGINS['nats']}; "
+    "Holm-corrected together)",
+    "copying": f"whether the model copies from its context (margin: {MARGINS['copying']}; one "
+    "test)",
+    "finetune": f"fine-tuning on the second book (margins {MARGINS['nats']} and "
+    f"{MARGINS['steps']}; Holm-corrected together)",
 }
 TESTED = ("groups", "mechanism", "copying", "finetune")
 
@@ -125,15 +142,29 @@ def _mean_or_nan(values):
 class Test:
     measure: str
     above: bool  # the measure must lie above `bound` (else below it)
-    bound: float
+    bound: float  # the margin, signed
+    sign: bool = False  # an exact sign test on the row's per-seed "values" (censored ones)
 
     def p_value(self, row):
-        """The one-sided t-test's p-value of a `describe` row (NaN with one seed)."""
-        return one_sided_p(row, self.bound, self.above)
+        """The one-sided test's p-value of a `describe` row (NaN with one seed): a t-test, or
+        the exact sign test of how many seeds lie beyond the bound on the claimed side."""
+        if not self.sign:
+            return one_sided_p(row, self.bound, self.above)
+        values = np.asarray(row["values"], dtype=float)
+        if len(values) < 2:
+            return np.nan
+        return sign_test_p(len(values), self.beyond(values))
+
+    def beyond(self, values):
+        """How many of `values` lie beyond the bound on the claimed side."""
+        side = values - self.bound if self.above else self.bound - values
+        return int((side > 0).sum())
 
     def __str__(self):
-        """The comparison alone ("> 0"): the claims table names the measure beside it."""
-        return f"{'>' if self.above else '<'} {self.bound:g}"
+        """The comparison alone ("> +0.1", "< 0"): the claims table names the measure beside
+        it, and the bound is its margin."""
+        bound = f"{self.bound:+.3g}" if self.bound else "0"
+        return f"{'>' if self.above else '<'} {bound}"
 
 
 @dataclass(frozen=True)
@@ -150,38 +181,46 @@ CLAIMS = (
         "sanity",
     ),
     Claim(
-        "Training raises the most common tokens", (Test("change_most_common", True, 0),), "groups"
+        "Training raises the most common tokens",
+        (Test("change_most_common", True, NATS_MARGIN),),
+        "groups",
     ),
     Claim(
         "Training lowers the least common tokens",
-        (Test("change_least_common", False, 0),),
+        (Test("change_least_common", False, -NATS_MARGIN),),
         "groups",
     ),
     Claim(
         "Never-used tokens fall the most",
-        (Test("change_never_used", False, 0), Test("fall_excess", False, 0)),
+        (
+            Test("change_never_used", False, -NATS_MARGIN),
+            Test("fall_excess", False, -NATS_MARGIN),
+        ),
         "groups",
     ),
     Claim(
         "After training: most common > least common > never used",
-        (Test("most_minus_least", True, 0), Test("least_minus_never", True, 0)),
+        (
+            Test("most_minus_least", True, NATS_MARGIN),
+            Test("least_minus_never", True, NATS_MARGIN),
+        ),
         "groups",
     ),
     Claim(
         "The never-used tokens' own logits fall: their fall is not the normaliser's alone",
-        (Test("never_used_logit_change", False, 0),),
+        (Test("never_used_logit_change", False, -NATS_MARGIN),),
         "mechanism",
     ),
     Claim(
         "The normaliser (the mean logsumexp) falls, which raises every token",
-        (Test("logsumexp_change", False, 0),),
+        (Test("logsumexp_change", False, -NATS_MARGIN),),
         "mechanism",
     ),
     Claim(
         "The trained model copies common tokens from context: a most-common token is likelier "
         "in samples whose input holds it than in those whose input does not (each token "
         "compared with itself)",
-        (Test("copying", True, 0),),
+        (Test("copying", True, COPYING_MARGIN),),
         "copying",
     ),
 )
@@ -197,7 +236,7 @@ def judged(rows):
     adjusted = holm(p) if family in TESTED else p
     tested = int((~np.isnan(p)).sum())
     out, at = [], 0
-    for _, ds in rows:
+    for claim, ds in rows:
         mine = adjusted[at : at + len(ds)]
         at += len(ds)
         n = min(int(d["n_seeds"]) for d in ds)
@@ -207,7 +246,11 @@ def judged(rows):
         if n < 2:
             out.append((RESULTS[3], np.nan, "one seed: no test"))
             continue
-        how = f"one-sided t-tests over {n} seeds"
+        how = (
+            f"exact sign tests over {n} seeds, a seed that never gets there counted at the worst"
+            if any(t.sign for t in claim.tests)
+            else f"one-sided t-tests over {n} seeds"
+        )
         if family in TESTED:
             how += f", Holm-adjusted over the family's {tested} tests"
         worst = float(np.max(mine))
@@ -222,7 +265,9 @@ def claim_rows(variant, found, missing=None):
     rows, missing = [], missing or {}
     for (claim, ds), (result, p, how) in zip(found, judged(found), strict=True):
         measured = "; ".join(
-            measured_text(t.measure, d, missing.get(t.measure, NO_TOKENS))
+            censored_text(t, d)
+            if t.sign
+            else measured_text(t.measure, d, missing.get(t.measure, NO_TOKENS))
             for t, d in zip(claim.tests, ds, strict=True)
         )
         test = f"{comparison(claim.tests)} ({how})"
@@ -306,6 +351,21 @@ def measured_text(measure, d, missing=NO_TOKENS):
     if np.isnan(d["mean"]):
         return f"{label}: n/a ({missing})"
     return f"{label} = {interval(d, signed=True, say_one_seed=True)}"
+
+
+def censored_text(test, d):
+    """A censored measure as a claim shows it (a `describe` row with the per-seed "values",
+    infinite where one arm never got there, 0 where neither did): its median and how many seeds
+    lie beyond the margin."""
+    values = np.asarray(d["values"], dtype=float)
+    label = MEASURE_LABELS.get(test.measure, test.measure)
+    never = int(np.isinf(values).sum())
+    median = np.median(values) if len(values) else np.nan
+    shown = "n/a" if np.isnan(median) else (f"{median:+.0f}" if np.isfinite(median) else "never")
+    return (
+        f"{label}: median {shown}; {test.beyond(values)} of {len(values)} seeds {test} "
+        f"({never} where one arm never got there)"
+    )
 
 
 def styled_claims(table):

@@ -15,7 +15,7 @@ from ..pipeline import schemas
 from ..pipeline.errors import PipelineError
 from ..pipeline.names import ARM_LABELS, ARMS, HELD_OUT_LABELS
 from .aggregate import describe, stacked
-from .claims import Claim, Test, claim_rows
+from .claims import NATS_MARGIN, STEPS_MARGIN, Claim, Test, claim_rows
 
 # The held-out loss split by the target: a new token or not.
 QUANTITIES = ("held_out_new_loss", "held_out_other_loss")
@@ -97,28 +97,27 @@ def reach_summary(reach):
 
 def claims(long, report_steps, reached):
     """schemas.CLAIMS rows (variant "finetune", one Holm-corrected family): the loss claims at
-    each report step and the claims on the steps to the unigram level (`reached`, from reach),
-    each on the paired difference of two arms over seeds. A seed at which either arm never
-    reached the level within the run is left out; with no seed left the claim is N/A and says
-    how many seeds reached it."""
+    each report step (t-tests beyond NATS_MARGIN) and the claims on the steps to the unigram
+    level (`reached`, from reach; exact sign tests beyond STEPS_MARGIN), each on the paired
+    difference of two arms over seeds. A seed at which an arm never reaches the level within the
+    run is censored, never left out: its steps count as more than any reached (the difference
+    is infinite; where neither arm reaches it, the seed is a tie, which never supports a
+    claim)."""
     values = scored(long).set_index(["step", "arm", "seed", "quantity"])["value"]
-    steps = reached.set_index(["arm", "seed"])["steps_to_level"]
-    found, why = [], {}
+    steps = reached.set_index(["arm", "seed"])["steps_to_level"].fillna(np.inf)
+    found = []
     for k in report_steps:
         for text, (first, second, quantity, above) in LOSS_CLAIMS:
             at = values.xs((k, quantity), level=("step", "quantity"))
             measure = f"{HELD_OUT_LABELS[quantity]} after {k} steps, {_minus(first, second)} (nats)"
-            found.append(_paired(text.format(k=k), measure, at[first] - at[second], above))
+            test = Test(measure, above, NATS_MARGIN if above else -NATS_MARGIN)
+            found.append(_paired(text.format(k=k), test, at[first] - at[second]))
     for text, (first, second, above) in REACH_CLAIMS:
         measure = f"steps to the unigram level, {_minus(first, second)}"
-        why[measure] = (
-            f"no seed at which both arms reach the level within {long['step'].max()} steps; "
-            + ", ".join(
-                f'"{ARM_LABELS[a]}" reaches it at {_reached(steps[a])}' for a in (first, second)
-            )
-        )
-        found.append(_paired(text, measure, steps[first] - steps[second], above))
-    return pd.DataFrame(claim_rows("finetune", found, why), columns=schemas.CLAIMS.names)
+        test = Test(measure, above, STEPS_MARGIN if above else -STEPS_MARGIN, sign=True)
+        difference = (steps[first] - steps[second]).fillna(0.0)  # both never: a tie
+        found.append(_paired(text, test, difference))
+    return pd.DataFrame(claim_rows("finetune", found), columns=schemas.CLAIMS.names)
 
 
 def _minus(first, second):
@@ -130,12 +129,14 @@ def _reached(steps):
     return f"{steps.notna().sum()} of {len(steps)} seeds"
 
 
-def _paired(text, measure, differences, above):
-    """A claims.Claim of the family "finetune" on the per-seed `differences` of two arms (above
-    or below 0), with the differences described over seeds (NaN ones left out)."""
-    values = pd.DataFrame({"measure": measure, "value": differences.to_numpy()})
-    d = describe(values, ["measure"]).iloc[0]
-    return Claim(text, (Test(measure, above, 0),), "finetune"), [d]
+def _paired(text, test, differences):
+    """A claims.Claim of the family "finetune" with its one `test` on the per-seed `differences`
+    of two arms, described over seeds (NaN ones left out), with the values themselves for a
+    sign test."""
+    values = pd.DataFrame({"measure": test.measure, "value": differences.to_numpy()})
+    d = describe(values, ["measure"]).iloc[0].copy()
+    d["values"] = tuple(differences.to_numpy(dtype=float))
+    return Claim(text, (test,), "finetune"), [d]
 
 
 def unigram_level(finetune_counts, targets, new_ids):
@@ -154,8 +155,17 @@ def unigram_level(finetune_counts, targets, new_ids):
 
 
 def steps_to_level(new_loss, level):
-    """The first step at which `new_loss` (a Series indexed by step, NaN at steps not scored) is
-    at or below `level`; NaN where it never is."""
+    """The step at which `new_loss` (a Series indexed by step, NaN at steps not scored) reaches
+    `level`: linearly interpolated between the last scored step above it and the first at or
+    below it (that step itself where it is the first scored), so that differences between arms
+    are not multiples of the scoring interval; NaN where it never reaches it."""
     scored = new_loss.dropna()
-    reached = scored.index[scored.to_numpy() <= level]
-    return float(reached[0]) if len(reached) else float("nan")
+    loss, step = scored.to_numpy(), scored.index.to_numpy(dtype=float)
+    reached = np.flatnonzero(loss <= level)
+    if not len(reached):
+        return float("nan")
+    i = reached[0]
+    if i == 0:
+        return float(step[0])
+    fraction = (loss[i - 1] - level) / (loss[i - 1] - loss[i])
+    return float(step[i - 1] + fraction * (step[i] - step[i - 1]))
