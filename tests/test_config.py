@@ -42,6 +42,7 @@ SHA = "0" * 64
         ["offline.yaml", "smoke.yaml", "finetune.yaml"],
         ["offline.yaml", "coverage.yaml"],
         ["offline.yaml", "smoke.yaml", "tokenizers.yaml"],
+        ["offline.yaml", "smoke.yaml", "stability.yaml"],
     ],
 )
 def test_shipped_configs_are_valid(default_config, overlays):

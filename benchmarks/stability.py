@@ -1,0 +1,48 @@
+"""The stability check of docs/results.md: every counted claim's verdict in the same study rerun
+with another seed set and in fp32, side by side; a claim whose verdict changes is fragile.
+
+    .venv/bin/python benchmarks/stability.py results/stability results/stability_b \
+        results/stability_fp32 results/stability_b_fp32
+
+Reads each study's claims (aggregate/gpt2/claims.parquet, and finetune/claims.parquet where it
+fine-tuned) and prints one Markdown table (a column per study, then the verdict) and a line
+counting the fragile claims.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
+
+from unused_tokens.analysis.claims import stability  # noqa: E402
+
+TABLES = ("aggregate/gpt2/claims.parquet", "finetune/claims.parquet")
+
+
+def study_claims(folder):
+    """Every claims table of the finished study in `folder`, in one table."""
+    found = [folder / path for path in TABLES if (folder / path).exists()]
+    if not found:
+        sys.exit(f"{folder}: no {TABLES[0]}; run the study first")
+    return pd.concat([pd.read_parquet(path) for path in found], ignore_index=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("studies", nargs="+", type=Path, help="results/<study> folders")
+    args = parser.parse_args(argv)
+    table = stability({folder.name: study_claims(folder) for folder in args.studies})
+    columns = list(table.columns)
+    print("| " + " | ".join(columns) + " |")
+    print("|" + " --- |" * len(columns))
+    for row in table.itertuples(index=False):
+        print("| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |")
+    fragile = int((table["verdict"] == "fragile").sum())
+    print(f"\n{fragile} of {len(table)} counted claims are fragile")
+
+
+if __name__ == "__main__":
+    main()
