@@ -36,9 +36,8 @@ from unused_tokens.pipeline.plan import (
     Busy,
     PlannedRun,
     plan_line,
-    scoring_kind,
+    run_kinds,
     scorings,
-    step_kind,
 )
 from unused_tokens.report.outline import FIGURES, drawn
 from unused_tokens.pipeline.names import (
@@ -112,13 +111,14 @@ if workflow.is_main_process and workflow.output_settings.dryrun:
     logging.getLogger("snakemake.logging").addHandler(DryRunPlan())
     if not workflow.output_settings.printshellcmds:
         logging.getLogger("snakemake.logging").addFilter(DryRunListing())
-if workflow.is_main_process and unset_variables(profile_resources(), os.environ):
-    print(unset_variables(profile_resources(), os.environ), file=sys.stderr)
+unset = unset_variables(profile_resources(), os.environ)
+if workflow.is_main_process and unset:
+    print(unset, file=sys.stderr)
 
 
 onstart:
     check_writable(OUT)
-    print(plan_line(training_to_do(planned_outputs()), busy=Busy.now()))
+    print(plan())
 
 
 onsuccess:

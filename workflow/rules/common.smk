@@ -50,10 +50,9 @@ def training_to_do(planned=None):
     )
 
     def planned_run(what, run, book, tokenizer=GPT2):
-        steps = run.train.steps
-        kind = step_kind(run.model, run.train.batch_size, runtime, tokenizer)
-        scoring = scoring_kind(kind, book["sha256"], held_out)
-        every, threads = held_out["every"], runtime["train_threads"]
+        steps, every = run.train.steps, held_out["every"]
+        kind, scoring = run_kinds(run, runtime, held_out, book["sha256"], tokenizer)
+        threads = runtime["train_threads"]
         return PlannedRun(what, steps, kind, scorings(steps, every), scoring, threads)
 
     model = rules.train.output.model
@@ -72,6 +71,11 @@ def training_to_do(planned=None):
     return todo
 
 
+def plan():
+    """The plan line of the jobs Snakemake plans, at the load present now."""
+    return plan_line(training_to_do(planned_outputs()), busy=Busy.now())
+
+
 def planned_outputs():
     """The paths the jobs of this run write (Snakemake's plan, once it is made; a dry run's jobs
     count as finished once it has listed them)."""
@@ -86,7 +90,7 @@ class DryRunPlan(logging.Handler):
 
     def emit(self, record):
         if record.getMessage().startswith(("This was a dry-run", "Nothing to be done")):
-            print(plan_line(training_to_do(planned_outputs()), busy=Busy.now()))
+            print(plan())
 
 
 class DryRunListing(logging.Filter):
@@ -144,11 +148,17 @@ def tokenizer_params(wildcards):
     return tokenizer_spec(config, wildcards.tokenizer)
 
 
-@functools.cache
 def helpers(stage):
-    """{path: sha256} of the helper modules the stage's script `stage` (and its notebook)
-    imports (unused_tokens/pipeline/modules.py): a param, so that editing one of them reruns the
-    stage (Snakemake's params trigger), and nothing keeps a list of them by hand."""
+    """A param: {path: sha256} of the helper modules the stage's script `stage` (and its
+    notebook) imports (unused_tokens/pipeline/modules.py), so that editing one of them reruns
+    the stage (Snakemake's params trigger), and nothing keeps a list of them by hand. Read when
+    a job of the stage is planned, once per stage: a cluster job's Snakemake reads its own.
+    """
+    return lambda wildcards: stage_helpers(stage)
+
+
+@functools.cache
+def stage_helpers(stage):
     sources = stage_sources(f"{workflow.basedir}/workflow", stage)
     return module_hashes(helper_modules(*sources))
 

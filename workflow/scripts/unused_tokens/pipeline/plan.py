@@ -69,6 +69,13 @@ def scoring_kind(kind, book_sha256, held_out):
     )
 
 
+def run_kinds(run, runtime, held_out, book_sha256, tokenizer=GPT2):
+    """(step_kind, scoring_kind) of a study.Run with `tokenizer`, trained on the book
+    `book_sha256`: the keys its job records its times under and the plan looks them up by."""
+    kind = step_kind(run.model, run.train.batch_size, runtime, tokenizer)
+    return kind, scoring_kind(kind, book_sha256, held_out)
+
+
 def scorings(steps, every):
     """How many steps of a run of `steps` updates score the held-out slice: every `every`th
     from step 0, and the last (held_out.HeldOut.due)."""
@@ -109,12 +116,17 @@ def record_step_time(seconds, kind, path=STEP_TIMES):
         out.write(line)
 
 
-def _seconds(field):
-    """A measurement's seconds: a finite number, at least 0."""
-    value = float(field)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{field!r} is not a duration in seconds")
-    return value
+def _seconds(fields):
+    """A line's measurement: its seconds, a finite number at least 0, or None where the line
+    (its tab-separated `fields`) is not one: the wrong number of fields, bytes that are not
+    text, or seconds that are not such a number."""
+    if len(fields) != len(COLUMNS) or any("\ufffd" in field for field in fields):
+        return None
+    try:
+        value = float(fields[3])
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def latest_step_times(path=STEP_TIMES):
@@ -130,14 +142,10 @@ def latest_step_times(path=STEP_TIMES):
         return found
     for number, line in enumerate(lines, start=2):
         fields = line.split("\t")
-        try:
-            if len(fields) != len(COLUMNS) or "\ufffd" in line:
-                raise ValueError(f"{len(fields)} fields" if "\ufffd" not in line else "not text")
-            seconds = _seconds(fields[3])
-        except ValueError:
+        seconds = _seconds(fields)
+        if seconds is None:
             bad.append(number)
-            continue
-        if fields[1] == here:
+        elif fields[1] == here:
             found[fields[2]] = seconds
     if bad:
         shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")

@@ -19,7 +19,7 @@ from ..data.tokens import read_tokens
 from ..model.gpt import build_model
 from ..model.vocabulary import Vocabulary
 from ..pipeline.names import GPT2
-from ..pipeline.plan import STEP_TIMES, host_cpu, record_step_time, scoring_kind, step_kind
+from ..pipeline.plan import STEP_TIMES, host_cpu, record_step_time, run_kinds
 from ..pipeline.study import Run, Runtime
 from .hardware import Precision, describe_device, resolve_device, resolve_precision
 from .held_out import HeldOut, Scoring
@@ -72,13 +72,13 @@ class RunContext:
         `book_sha256`, scored as the config's `held_out` section says), for the plan of later
         studies (pipeline/plan.py)."""
         runtime = asdict(self.runtime)
-        kind = step_kind(self.run.model, self.run.train.batch_size, runtime, tokenizer)
+        kind, scoring = run_kinds(self.run, runtime, held_out, book_sha256, tokenizer)
 
         def record(per_step, per_scoring):
             try:
                 record_step_time(per_step, kind)
                 if per_scoring is not None:
-                    record_step_time(per_scoring, scoring_kind(kind, book_sha256, held_out))
+                    record_step_time(per_scoring, scoring)
             except OSError as err:  # a side file: training goes on without it
                 log.warning(
                     "the step time is not recorded in %s (%s); remove or fix it for the plans "
