@@ -37,6 +37,7 @@ IMPORTED_SNAKEMAKE = time.perf_counter()
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from rows import append_rows  # noqa: E402
@@ -131,12 +132,13 @@ def main(argv=None):
     )
     setup.disable()
     clock.lap("TrainStep (to device)", device)
-    held_out = context.held_out(data / "pretrain" / "gpt2" / "held_out.parquet", config["held_out"])
+    slice_path = data / "pretrain" / "gpt2" / "held_out.parquet"
+    held_out = context.held_out(slice_path, config["held_out"], np.flatnonzero(context.counts == 0))
     clock.lap("held-out slice (to device)", device)
     generator = torch.Generator().manual_seed(run.window_seed)
     steps = run.train.steps
 
-    unscored = torch.full((1,), torch.nan, dtype=torch.float64, device=device)
+    unscored = torch.full((3,), torch.nan, dtype=torch.float64, device=device)
 
     def batch():
         windows = random_windows(context.tokens, run.train.batch_size, model.cfg.context, generator)

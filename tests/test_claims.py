@@ -27,6 +27,7 @@ from unused_tokens.analysis.claims import (
     run_measures,
     stability,
     tally,
+    target_measures,
     unigram_plateau,
 )
 from unused_tokens.pipeline import schemas
@@ -440,3 +441,25 @@ def test_a_claim_whose_verdict_changes_across_reruns_is_fragile():
         c: "fragile" if c == CLAIMS[-1].text else "PASS" for c in counted
     }
     assert (table.loc[table["variant"] == "sgd", "verdict"] == "fragile").all()  # missing once
+
+
+def test_target_measures_count_the_least_common_members_training_saw():
+    trained = np.where(COUNTS > 0, U + 1, U - 2)
+    trained[[590, 591]] = U - 2  # two least common ids never a target fall like never-used
+    targets = {
+        "least_common": {"590": 0, "591": 0, "592": 1, "593": 3},
+        "never_used": {"700": 0, "701": 0},
+        "most_common": {"0": 40},
+    }
+    measures = target_measures(vocab(trained), targets)
+    assert list(measures) == list(schemas.TARGET_MEASURES)
+    assert measures == {
+        "least_common_targeted": 2.0,  # 592 and 593
+        "change_least_common_targeted": pytest.approx(1.0),
+        "targeted_minus_never": pytest.approx(3.0),  # U + 1 against U - 2
+    }
+    untrained_only = {**targets, "least_common": {"590": 0}}
+    nothing = target_measures(vocab(trained), untrained_only)
+    assert nothing["least_common_targeted"] == 0.0
+    assert math.isnan(nothing["change_least_common_targeted"])
+    assert math.isnan(nothing["targeted_minus_never"])

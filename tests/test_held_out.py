@@ -1,6 +1,8 @@
 """The held-out slice: where a book is cut, how the slice is windowed, and its loss as training
 scores it (held_out.py, train.py)."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from unused_tokens.data.tokens import split_held_out, tiled_windows
 from unused_tokens.model.gpt import build_model
 from unused_tokens.pipeline.errors import PipelineError
 from unused_tokens.pipeline.plan import scorings
-from unused_tokens.pipeline.step_options import BASELINE
+from unused_tokens.pipeline.step_options import BASELINE, PIPELINE
 from unused_tokens.pipeline.study import TrainSettings
 from unused_tokens.training.held_out import HeldOut, Scoring
 from unused_tokens.training.step import TrainStep
@@ -64,8 +66,21 @@ def test_the_loss_over_chunks_is_the_mean_over_every_position():
     )
 
 
+@pytest.mark.parametrize("options", [BASELINE, PIPELINE], ids=["plain", "fused head"])
+def test_a_split_with_no_positions_is_nan_and_the_rest_is_the_whole(options):
+    model = build_model(CFG, seed=0)
+    step = TrainStep(model, {"new": [3]}, SETTINGS, "cpu", options, split_ids=[3])
+    held_out = HeldOut(slice_tokens(), CFG.context, 4, Scoring(3, 10_000), "cpu", [])
+    everything, unseen, rest = held_out.losses(step).tolist()
+    assert held_out.positions == [6 * CFG.context, 0, 6 * CFG.context]
+    assert math.isnan(unseen)
+    assert rest == everything  # the same positions, summed in the same order
+    # PIPELINE multiplies in bf16 on a CPU that has it
+    assert everything == pytest.approx(direct_losses(model, slice_tokens(), [])[0], abs=0.05)
+
+
 def test_scorings_come_every_few_steps_and_at_the_last():
-    held_out = HeldOut(slice_tokens(), CFG.context, 4, Scoring(3, 10_000), "cpu")
+    held_out = HeldOut(slice_tokens(), CFG.context, 4, Scoring(3, 10_000), "cpu", [])
     due = [step for step in range(11) if held_out.due(step, 10)]
     assert due == [0, 3, 6, 9, 10]
     assert [held_out.scorings_after(step, 10) for step in (0, 2, 3, 9, 10)] == [4, 4, 3, 1, 0]
@@ -81,6 +96,6 @@ def test_a_cap_keeps_windows_spread_evenly_over_the_slice(cap, kept):
     every_x, every_y = tiled_windows(tokens, CFG.context)
     x, y = tiled_windows(tokens, CFG.context, cap)
     assert torch.equal(x, every_x[kept]) and torch.equal(y, every_y[kept])
-    assert HeldOut(tokens, CFG.context, 4, Scoring(3, cap or 10_000), "cpu").positions == [
-        len(kept) * CFG.context
-    ]
+    positions = HeldOut(tokens, CFG.context, 4, Scoring(3, cap or 10_000), "cpu", [7]).positions
+    sevens = int((y == 7).sum())
+    assert positions == [len(kept) * CFG.context, sevens, len(kept) * CFG.context - sevens]

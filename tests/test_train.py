@@ -22,12 +22,15 @@ from unused_tokens.pipeline.step_options import BASELINE, PIPELINE
 from unused_tokens.pipeline.study import TrainSettings
 from unused_tokens.training import progress as progress_module
 from unused_tokens.training import train as train_module
+from unused_tokens.training.batches import random_windows
 from unused_tokens.training.hardware import resolve_device
 from unused_tokens.training.held_out import HeldOut, Scoring
 from unused_tokens.training.progress import CpuLimit, CpuSample, Progress, hms
 from unused_tokens.training.train import ResumePoint, train
 
 CFG = GPTConfig(vocab_size=512, context=16, n_embd=32, n_head=2, n_layer=1)
+
+HELD_OUT = ["held_out_loss", "held_out_unseen_loss", "held_out_seen_loss"]
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +43,21 @@ def zipf_corpus():
     return torch.from_numpy(ids), group_ids(select_groups(freq, size=20, seed=0))
 
 
-def run(corpus, steps, seed=0, lr=3e-3, resume=None, options=PIPELINE, held_out=None):
+def trained_run(corpus, steps, seed=0, lr=3e-3, resume=None, options=PIPELINE, held_out=None):
+    """The trained model and train.Trained of a run on `corpus` in batches of 8."""
     tokens, groups = corpus
     model = build_model(CFG, seed=0)
     settings = TrainSettings(steps, batch_size=8, lr=lr, weight_decay=0.01)
-    log = train(
+    trained = train(
         model, tokens, groups, settings, seed, "cpu", options, 10, resume, held_out=held_out
     )
-    return model, log
+    return model, trained
+
+
+def run(corpus, steps, **settings):
+    """The trained model and its training log."""
+    model, trained = trained_run(corpus, steps, **settings)
+    return model, trained.log
 
 
 def test_log_has_one_row_per_step_plus_the_start(zipf_corpus):
@@ -55,8 +65,8 @@ def test_log_has_one_row_per_step_plus_the_start(zipf_corpus):
     assert log.columns.tolist() == schemas.TRAINING_LOG.names
     assert log["step"].tolist() == list(range(6))
     assert log.iloc[0]["loss"] == pytest.approx(math.log(CFG.vocab_size), abs=0.02)
-    assert log.drop(columns="held_out_loss").notna().all().all()
-    assert log["held_out_loss"].isna().all()  # no held-out slice given
+    assert log.drop(columns=HELD_OUT).notna().all().all()
+    assert log[HELD_OUT].isna().all().all()  # no held-out slice given
 
 
 PRECISIONS = {name: replace(PIPELINE, precision=name) for name in ("fp32", "bf16")}
@@ -106,6 +116,18 @@ def test_a_diverging_loss_stops_training_naming_the_step(zipf_corpus):
         run(zipf_corpus, steps=30, lr=1e3)
 
 
+def test_target_counts_are_the_targets_of_every_updated_batch(zipf_corpus):
+    tokens, _ = zipf_corpus
+    _, trained = trained_run(zipf_corpus, steps=6, seed=3)
+    generator = torch.Generator().manual_seed(3)  # the windows train() draws, step by step
+    expected = np.zeros(CFG.vocab_size, dtype=np.int64)
+    for _ in range(6):  # steps 0-5 update; step 6, measured only, does not count
+        _, y = random_windows(tokens, 8, CFG.context, generator)
+        expected += np.bincount(y.reshape(-1).numpy(), minlength=CFG.vocab_size)
+    assert np.array_equal(trained.target_counts, expected)
+    assert trained.target_counts.sum() == 6 * 8 * CFG.context
+
+
 @pytest.mark.parametrize("options", PRECISIONS.values(), ids=PRECISIONS)
 def test_resuming_from_a_saved_state_is_bit_identical(zipf_corpus, tmp_path, caplog, options):
     model, log = run(zipf_corpus, steps=12, options=options)
@@ -114,9 +136,10 @@ def test_resuming_from_a_saved_state_is_bit_identical(zipf_corpus, tmp_path, cap
     saved = torch.load(resume.path)
     assert saved["next_step"] == 8 and saved["rows"].shape == (8, len(schemas.LOG_ROW))
     caplog.set_level("INFO")
-    resumed_model, resumed_log = run(zipf_corpus, steps=12, resume=resume, options=options)
+    resumed_model, resumed = trained_run(zipf_corpus, steps=12, resume=resume, options=options)
     assert f"resuming at step 8 from {resume.path}" in caplog.text
-    assert resumed_log.equals(log)
+    assert resumed.log.equals(log)
+    assert np.array_equal(resumed.target_counts, trained_run(zipf_corpus, 12)[1].target_counts)
     assert all(
         torch.equal(a, b)
         for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True)
@@ -274,13 +297,18 @@ def test_a_progress_line_comes_at_least_every_interval(monkeypatch):
 def test_training_scores_the_slice_at_its_steps_and_trains_exactly_as_without(zipf_corpus):
     _, plain = run(zipf_corpus, steps=5)
     tokens = torch.randint(0, 40, (100,), generator=torch.Generator().manual_seed(1))
-    held = HeldOut(tokens, CFG.context, 8, Scoring(every=2, max_positions=10_000), "cpu")
+    unseen = [5, 17, 33]  # stand-ins for the ids never in the training text
+    scoring = Scoring(every=2, max_positions=10_000)
+    held = HeldOut(tokens, CFG.context, 8, scoring, "cpu", unseen)
     _, scored = run(zipf_corpus, steps=5, held_out=held)
-    assert plain["held_out_loss"].isna().all()
-    assert scored["held_out_loss"].notna().tolist() == [True, False, True, False, True, True]
-    assert scored.drop(columns="held_out_loss").equals(plain.drop(columns="held_out_loss"))
+    assert plain[HELD_OUT].isna().all().all()
+    for column in HELD_OUT:
+        assert scored[column].notna().tolist() == [True, False, True, False, True, True]
+    assert scored.drop(columns=HELD_OUT).equals(plain.drop(columns=HELD_OUT))
     untrained = build_model(CFG, seed=0)  # what run() trains, before its first update
     x, y = tiled_windows(tokens, CFG.context)
     with torch.no_grad():
-        expected = -untrained(x).gather(-1, y[..., None]).mean().item()
-    assert scored["held_out_loss"][0] == pytest.approx(expected, abs=1e-5)
+        losses = -untrained(x).gather(-1, y[..., None])[..., 0]
+    chosen = torch.isin(y, torch.tensor(unseen))
+    expected = [losses.mean().item(), losses[chosen].mean().item(), losses[~chosen].mean().item()]
+    assert scored.loc[0, HELD_OUT].tolist() == pytest.approx(expected, abs=1e-4)

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 from scipy import stats
 
-from unused_tokens.report.verdicts import findings, variant_sentence
+from unused_tokens.report.verdicts import findings, unseen_share, variant_sentence
 
 NAN = math.nan
 
@@ -135,3 +135,55 @@ def test_the_opening_says_so_when_an_interval_holds_zero_and_when_there_is_one_s
         "fall about as far as the least common ones (tokens seen once): no clear difference" in text
     )
     assert text.endswith("ends at 7.000 (one seed: no interval) nats.")
+
+
+def test_the_opening_splits_the_held_out_loss_by_whether_training_saw_the_target():
+    measures = measures_of(
+        change_most_common=(4.70, 4.74),
+        change_least_common=(-1.6, -1.7),
+        change_never_used=(-2.84, -2.86),
+        fall_excess=(-1.20, -1.21),
+    )
+    final = table(
+        "baseline",
+        held_out_loss=(6.71, 6.70, 6.72),
+        held_out_seen_loss=(6.49, 6.48, 6.50),
+        held_out_unseen_loss=(13.67, 13.6, 13.7),
+    )
+    share = unseen_share({"held_out_positions": "[16384, 496, 15888]"})
+    assert share == 496 / 16384
+    assert findings(measures, final, 50257, share).endswith(
+        "ends at 6.710 [6.700, 6.720] nats: 6.490 [6.480, 6.500] on the targets seen in "
+        "training, and 13.670 [13.600, 13.700] on the 3.03% that never occur in the training "
+        "text, which no amount of training on it can predict: the first is the one to set "
+        "beside the training batches' loss."
+    )
+    everything_seen = findings(
+        measures, final, 50257, unseen_share({"held_out_positions": "[9, 0, 9]"})
+    )
+    assert everything_seen.endswith(
+        "ends at 6.710 [6.700, 6.720] nats: every target is a token seen in training "
+        "(6.490 [6.480, 6.500])."
+    )
+    assert unseen_share({"device": "cpu"}) is None  # a slice that was not scored
+    assert findings(measures, final, 50257, None).endswith("[6.700, 6.720] nats.")
+
+
+def test_the_opening_says_how_many_least_common_tokens_training_saw():
+    measures = measures_of(
+        change_most_common=(4.70, 4.74),
+        change_least_common=(-1.6, -1.7),
+        change_never_used=(-2.84, -2.86),
+        fall_excess=(-1.20, -1.21),
+        least_minus_never=(1.16, 1.20),
+        least_common_targeted=(63, 77),
+        targeted_minus_never=(1.70, 1.72),
+    )
+    text = findings(measures, table("baseline", held_out_loss=(6.71, 6.70, 6.72)), 50257)
+    h, whole = half(1.70, 1.72), half(1.16, 1.20)
+    assert (
+        "Random windows made 63 to 77 of the least common tokens a training target in a run; "
+        "the others were never trained toward. Trained, the ones that were end "
+        f"+1.71 [{1.71 - h:+.2f}, {1.71 + h:+.2f}] nats above the never-used group (per-id "
+        f"means), against +1.18 [{1.18 - whole:+.2f}, {1.18 + whole:+.2f}] for the whole group."
+    ) in text

@@ -36,6 +36,7 @@ from conftest import (
     PARQUET_OUTPUTS,
     ROOT,
     STEPS,
+    TINY,
     book_text,
     copy_workflow,
     finetune_overlay,
@@ -47,6 +48,7 @@ from conftest import (
 from unused_tokens.analysis.claims import CLAIMS, tally
 from unused_tokens.analysis.detection import COUNT_BUCKETS
 from unused_tokens.data.corpus import strip_gutenberg
+from unused_tokens.data.tokens import read_tokens, tiled_windows
 from unused_tokens.pipeline import names, schemas
 from unused_tokens.pipeline.files import read_parquet_metadata
 from unused_tokens.pipeline.modules import helper_modules
@@ -191,10 +193,19 @@ def test_outputs_hold_the_expected_values(workdir, encoding):
         log = pd.read_parquet(out(workdir, run_path(variant, seed, "train/training_log.parquet")))
         assert log["step"].tolist() == list(range(STEPS + 1))
         assert log.loc[log["held_out_loss"].notna(), "step"].tolist() == [0, 2, 4, 6]  # every 2
+        assert log["held_out_seen_loss"].notna().tolist() == log["held_out_loss"].notna().tolist()
         saved = torch.load(out(workdir, run_path(variant, seed, "train/model.pt")))
         assert saved["steps"] == STEPS
     provenance = json.loads(out(workdir, "data/pretrain/corpus.provenance.json").read_text())
     assert provenance["source"] == (workdir[0] / "book.txt").as_uri()
+    # the held-out targets never in the training text, counted as the log's metadata says
+    counts = pd.read_parquet(out(workdir, "data/pretrain/gpt2/frequency.parquet"))["count"]
+    held = torch.from_numpy(read_tokens(out(workdir, "data/pretrain/gpt2/held_out.parquet")))
+    _, targets = tiled_windows(held, TINY["model"]["context"], 16384)
+    unseen = int((counts.to_numpy()[targets.numpy()] == 0).sum())
+    log = out(workdir, run_path(*RUNS[0], "train/training_log.parquet"))
+    positions = json.loads(read_parquet_metadata(log)["held_out_positions"])
+    assert positions == [targets.numel(), unseen, targets.numel() - unseen]
 
 
 def test_fine_tuning_runs_every_arm_and_the_report_shows_it(workdir):

@@ -1,12 +1,19 @@
 """aggregate rule: every run's log in one long table, each run's endpoints (group means on the
 probe's batches), summaries over seeds, claims, headline."""
 
+import json
+
 import pandas as pd
 
 from unused_tokens.analysis import aggregate
-from unused_tokens.analysis.claims import claims, claims_page, run_measures
+from unused_tokens.analysis.claims import claims, claims_page, run_measures, target_measures
 from unused_tokens.pipeline import schemas
-from unused_tokens.pipeline.files import atomic_output, write_json, write_parquet
+from unused_tokens.pipeline.files import (
+    atomic_output,
+    read_parquet_metadata,
+    write_json,
+    write_parquet,
+)
 from unused_tokens.pipeline.stage import stage
 
 with stage(snakemake) as log:
@@ -19,8 +26,11 @@ with stage(snakemake) as log:
         logs[run] = pd.read_parquet(log_path)
         probes[run] = pd.read_parquet(probe_path)
         controls[run] = pd.read_parquet(control_path)
-        values = run_measures(probes[run], pd.read_parquet(vocab_path), counts, controls[run])
-        measures.append({"variant": run[0], "seed": run[1], **values})
+        vocab = pd.read_parquet(vocab_path)
+        values = run_measures(probes[run], vocab, counts, controls[run])
+        targets = json.loads(read_parquet_metadata(log_path)["group_targets"])
+        seen = target_measures(vocab, targets)
+        measures.append({"variant": run[0], "seed": run[1], **values, **seen})
     long = aggregate.long_log(logs)
     ends = aggregate.endpoints(long, probes, controls)
     summary = aggregate.summary(ends)

@@ -29,7 +29,7 @@ with stage(snakemake) as log:
         held_out.every,
         *held_out.positions[:2],
     )
-    table = train(
+    trained = train(
         model,
         context.tokens,
         groups,
@@ -50,5 +50,5 @@ with stage(snakemake) as log:
         ),
     )
     write_parquet(
-        table, snakemake.output.log, schemas.FINETUNE_LOG, {**context.metadata(), "arm": arm}
+        trained.log, snakemake.output.log, schemas.FINETUNE_LOG, {**context.metadata(), "arm": arm}
     )

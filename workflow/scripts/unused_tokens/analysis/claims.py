@@ -133,6 +133,27 @@ MEASURE_LABELS = {  # run_measures in words, with their unit, as the claims tabl
 }
 
 
+def target_measures(vocab_logprobs, targets):
+    """What training saw of the least common group, for one run: {name: value} in
+    schemas.TARGET_MEASURES's order. `targets`: {group: {tokenizer id: times it was a training
+    target}} (the training log's group_targets). A least common token is seen once in the text,
+    but random windows need not make it a target in a given run; those that were not fall like
+    never-used ids. Per-id means (unmasked, the vocabulary probe's): the members' number that
+    were a target, their mean change of log-probability, and their trained level minus the
+    never-used group's."""
+    trained = vocab_logprobs["trained_mean"].to_numpy()
+    change = trained - vocab_logprobs["untrained_mean"].to_numpy()
+    ids = lambda counts: np.array([int(i) for i in counts], dtype=np.int64)  # noqa: E731
+    targeted = ids(i for i, n in targets["least_common"].items() if n > 0)
+    never = ids(targets["never_used"])
+    measures = {
+        "least_common_targeted": float(len(targeted)),
+        "change_least_common_targeted": _mean_or_nan(change[targeted]),
+        "targeted_minus_never": _mean_or_nan(trained[targeted]) - _mean_or_nan(trained[never]),
+    }
+    return {name: measures[name] for name in schemas.TARGET_MEASURES}
+
+
 def _mean_or_nan(values):
     values = values[~np.isnan(values)]
     return float(values.mean()) if len(values) else np.nan

@@ -108,7 +108,8 @@ MASKING_CONTROL = pa.schema(  # the trained model and a context-free unigram pre
 TRAINING_LOG = pa.schema(  # held_out_*: NaN at the steps where the slice is not scored
     [("step", pa.int32()), ("loss", pa.float64())]
     + [(f"{g}_{kind}", pa.float64()) for g in GROUP_NAMES for kind in ("masked", "unmasked")]
-    + [("held_out_loss", pa.float64())]
+    # the held-out loss over every target, over targets never in the training text, the rest
+    + [(f"held_out_{k}", pa.float64()) for k in ("loss", "unseen_loss", "seen_loss")]
 )
 LOG_ROW = TRAINING_LOG.names[1:]  # one step's values: step.TrainStep's, then held_out.HeldOut's
 
@@ -194,8 +195,14 @@ MEASURES = (  # what claims.run_measures gives for one run, in this order
     "never_used_logit_change",
     "logsumexp_change",
 )
-RUN_MEASURES = pa.schema(  # one row per run: its claims' measures
-    [("variant", pa.string()), ("seed", pa.int32())] + [(m, pa.float64()) for m in MEASURES]
+TARGET_MEASURES = (  # claims.target_measures: the least common members that were targets
+    "least_common_targeted",  # how many
+    "change_least_common_targeted",  # their mean change of log-probability
+    "targeted_minus_never",  # their trained level minus the never-used group's
+)
+RUN_MEASURES = pa.schema(  # one row per run: its claims' measures, then what training saw
+    [("variant", pa.string()), ("seed", pa.int32())]
+    + [(m, pa.float64()) for m in MEASURES + TARGET_MEASURES]
 )
 
 CLAIMS = pa.schema(  # claims.py: p_adjusted is NaN where there is no test (one seed, N/A)

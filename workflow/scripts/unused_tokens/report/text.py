@@ -4,9 +4,12 @@ described value."""
 from ..analysis.aggregate import interval, text_table
 from ..pipeline.names import GROUP_LABELS, GROUP_NAMES
 
-FINAL_COLUMNS = {"loss": "loss", "held_out_loss": "held-out loss"} | {
-    f"{g}_masked": f"{GROUP_LABELS[g]}, masked" for g in GROUP_NAMES
-}
+FINAL_COLUMNS = {
+    "loss": "loss",
+    "held_out_loss": "held-out loss",
+    "held_out_seen_loss": "held-out loss, targets seen in training",
+    "held_out_unseen_loss": "held-out loss, targets never in the training text",
+} | {f"{g}_masked": f"{GROUP_LABELS[g]}, masked" for g in GROUP_NAMES}
 
 
 def variant_table(described, columns=FINAL_COLUMNS, order=None, **style):

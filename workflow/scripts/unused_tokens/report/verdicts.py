@@ -9,6 +9,7 @@ held-out loss; a model that cannot read the held-out text (a pruned vocabulary) 
 none, and its loss on the training batches, in-sample, is given instead.
 """
 
+import json
 import math
 
 from ..analysis.aggregate import bounds, describe, interval
@@ -85,10 +86,11 @@ def _moved(row):
     return f"{verb} {_value(row)} nats"
 
 
-def findings(measures, final, vocab_size, variant=BASELINE_VARIANT):
+def findings(measures, final, vocab_size, unseen_share=None, variant=BASELINE_VARIANT):
     """The report's opening: what the baseline's runs show, in words, each number with its
     interval and what it is compared with. `measures`: claims.run_measures rows per run;
-    `final`: aggregate.summary rows; `vocab_size`: the untrained level's V (-ln V)."""
+    `final`: aggregate.summary rows; `vocab_size`: the untrained level's V (-ln V);
+    `unseen_share`: the share of held-out targets never in the training text."""
     rows = measures[measures["variant"] == variant].melt(
         id_vars=["variant", "seed"], var_name="quantity", value_name="value"
     )
@@ -108,10 +110,51 @@ def findings(measures, final, vocab_size, variant=BASELINE_VARIANT):
     ]
     if not math.isnan(excess["mean"]):
         sentences.append(f"The never-used tokens {than}, by {_value(excess)} nats.")
+    if "targeted_minus_never" in m.index and not math.isnan(m.loc["targeted_minus_never", "mean"]):
+        targeted = rows.loc[rows["quantity"] == "least_common_targeted", "value"]
+        sentences.append(_targeted(targeted, m))
     held_out = end.loc["held_out_loss"] if "held_out_loss" in end.index else None
     if held_out is not None and not math.isnan(held_out["mean"]):
         sentences.append(
             "The loss on the held-out text, never trained on, ends at "
-            f"{interval(held_out, say_one_seed=True)} nats."
+            f"{interval(held_out, say_one_seed=True)} nats" + _held_out_split(end, unseen_share)
         )
     return " ".join(sentences)
+
+
+def _targeted(targeted, m):
+    """The least common tokens training saw, in words: how many per run, and the gap to the
+    never-used group for them beside the whole group's. `targeted`: per-run counts."""
+    low, high = int(targeted.min()), int(targeted.max())
+    many = f"{low}" if low == high else f"{low} to {high}"
+    return (
+        f"Random windows made {many} of the least common tokens a training target in a run; "
+        "the others were never trained toward. Trained, the ones that were end "
+        f"{_value(m.loc['targeted_minus_never'])} nats above the never-used group (per-id "
+        f"means), against {_value(m.loc['least_minus_never'])} for the whole group."
+    )
+
+
+def unseen_share(metadata):
+    """The share of held-out targets never in the training text, from a training log's Parquet
+    metadata (train_job: held_out_positions); None where the slice was not scored."""
+    if "held_out_positions" not in metadata:
+        return None
+    everything, unseen, _ = json.loads(metadata["held_out_positions"])
+    return unseen / everything
+
+
+def _held_out_split(end, unseen_share):
+    """The held-out loss's two parts in words: on targets seen in training and on those never
+    in the training text, which no training can predict well (a clause ending the sentence)."""
+    if unseen_share is None or "held_out_seen_loss" not in end.index:
+        return "."
+    seen = interval(end.loc["held_out_seen_loss"], say_one_seed=True)
+    if not unseen_share:
+        return f": every target is a token seen in training ({seen})."
+    unseen = interval(end.loc["held_out_unseen_loss"])
+    return (
+        f": {seen} on the targets seen in training, and {unseen} on the "
+        f"{100 * unseen_share:.2f}% that never occur in the training text, which no amount of "
+        "training on it can predict: the first is the one to set beside the training batches' loss."
+    )

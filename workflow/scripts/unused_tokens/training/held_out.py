@@ -3,8 +3,9 @@
 Every `every` steps, and at the first and the last, the model's mean loss over the windows that
 tile the slice (tokens.tiled_windows: all of them, or at most held_out.max_positions positions
 in windows spread evenly over it), taken in chunks of the training's batch size and weighted by
-their positions; with split ids (fine-tuning's new tokens), also the mean loss at the positions
-whose target is one of them and at the others (NaN where there are none). At the other steps
+their positions; and the mean loss at the positions whose target is one of the split ids (in
+training the ids never in the training text, in fine-tuning the new tokens) and at the others
+(NaN where there are none). At the other steps
 the values are NaN. The windows are the same at every step and for every run of a book, so the
 curve carries no batch-to-batch noise.
 """
@@ -32,17 +33,17 @@ class Scoring:
 
 
 class HeldOut:
-    def __init__(self, tokens, context, batch_size, scoring, device, split_ids=None):
+    """The slice's windows on the device, with the positions each value averages over."""
+
+    def __init__(self, tokens, context, batch_size, scoring, device, split_ids):
         inputs, targets = tiled_windows(tokens, context, scoring.max_positions)
         self.every, self.chunks = scoring.every, []
+        split = torch.as_tensor(split_ids, dtype=targets.dtype)
         for x, y in zip(inputs.split(batch_size), targets.split(batch_size), strict=True):
-            positions = [y.numel()]
-            if split_ids is not None:
-                chosen = int(torch.isin(y, torch.as_tensor(split_ids)).sum())
-                positions += [chosen, y.numel() - chosen]
-            weights = torch.tensor(positions, dtype=torch.float64, device=device)
-            self.chunks.append((to_device(x, device), to_device(y, device), weights))
-        self.total = sum(weights for _, _, weights in self.chunks)  # positions per value
+            chosen = torch.isin(y.reshape(-1), split).double()
+            masks = torch.stack([torch.ones_like(chosen), chosen, 1 - chosen]).to(device)
+            self.chunks.append((to_device(x, device), to_device(y, device), masks))
+        self.total = sum(masks.sum(1) for _, _, masks in self.chunks)  # positions per value
 
     @property
     def positions(self):
@@ -57,10 +58,10 @@ class HeldOut:
         return 0 if step >= steps else scorings(steps, self.every) - (step // self.every + 1)
 
     def losses(self, step_once):
-        """The held-out losses now, on the device, from step_once (a step.TrainStep called
-        without update)."""
+        """The held-out losses now, on the device, from step_once (a step.TrainStep): the mean
+        over every position, then over those whose target is one of the split ids and over the
+        others, NaN where there are none."""
         total = torch.zeros_like(self.total)
-        for x, y, weights in self.chunks:
-            means = step_once(x, y, update=False)[: len(weights)]
-            total += torch.nan_to_num(means) * weights
+        for x, y, masks in self.chunks:
+            total += masks @ step_once.position_losses(x, y).reshape(-1).double()
         return total / self.total

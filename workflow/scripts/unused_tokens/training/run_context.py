@@ -53,9 +53,10 @@ class RunContext:
         bias = unigram_log_probs(self.counts) if cfg.output_bias else None
         return build_model(cfg, self.run.init_seed, bias)
 
-    def held_out(self, path, held_out, split_ids=None):
+    def held_out(self, path, held_out, split_ids):
         """held_out.HeldOut of the slice in `path` (tokens.parquet's schema), cut into the model's
-        windows and the training's batch size, scored as the config's `held_out` section says;
+        windows and the training's batch size, scored as the config's `held_out` section says
+        and split by `split_ids` (model indices);
         None where the model's vocabulary has no index for some of its ids (a pruned vocabulary
         cannot read text it was not built from)."""
         ids = torch.from_numpy(read_tokens(path))

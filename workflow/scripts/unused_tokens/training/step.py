@@ -177,6 +177,11 @@ class TrainStep:
             row_weights,
         )
 
+    def position_losses(self, x, y):
+        """Each position's cross-entropy (fp32, on the device), without an update."""
+        with self._context(update=False):
+            return self.head(x, y).losses.detach()
+
     def __call__(self, x, y, update=True):
         """The step's log row on the device: loss (with split_ids, then the mean loss at the
         positions whose target is one of them and at the others, NaN where there are none), then

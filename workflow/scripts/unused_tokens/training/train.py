@@ -84,6 +84,16 @@ class ResumePoint:
         self.path.unlink(missing_ok=True)
 
 
+@dataclass
+class Trained:
+    """What train() returns: the training log (schemas.TRAINING_LOG or FINETUNE_LOG) and how
+    many times each model index was a target of an update (the last, unupdated step's batch
+    not counted): an id never a target was never trained toward."""
+
+    log: pd.DataFrame
+    target_counts: np.ndarray
+
+
 def fingerprint(params, *input_files):
     """sha256 of the run's settings (a mapping) and input files: a saved state is reused only on a
     match."""
@@ -109,7 +119,8 @@ def train(
     held_out=None,
     record=None,
 ):
-    """Train `model` in place; return the training log (schemas.TRAINING_LOG) as a DataFrame.
+    """Train `model` in place; return Trained: the training log (schemas.TRAINING_LOG) as a
+    DataFrame, and how often each model index was a training target.
 
     settings: settings.TrainSettings (steps, batch size, AdamW's lr, weight decay and which
     parameters decay, whether the rows of unseen ids get zero gradient, how the loss is
@@ -125,8 +136,9 @@ def train(
     `options` (step_options.StepOptions) choose kernels and compilation, not what is computed.
     With split_ids (fine-tuning: the new group's ids), the log also splits the loss by whether
     the target is one of them (schemas.FINETUNE_LOG), and groups are FINETUNE_GROUP_NAMES.
-    held_out (held_out.HeldOut, with the same split ids) is scored before the update of each of
-    its steps; without it the held-out columns are NaN (a vocabulary that cannot read the slice).
+    held_out (held_out.HeldOut, split in training by the ids never in the training text, in
+    fine-tuning by split_ids) is scored before the update of each of its steps; without it the
+    held-out columns are NaN (a vocabulary that cannot read the slice).
     `record` is called with the estimate's seconds per steady step and per held-out scoring
     (progress.Progress).
     """
@@ -149,12 +161,14 @@ def train(
     optimizer = step_once.optimizer
     generator = torch.Generator().manual_seed(seed)
     rows, start = [], 0
+    targets = torch.zeros(model.cfg.vocab_size, dtype=torch.int64, device=device)
     state = resume.load() if resume else None
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         rows, start = list(state["rows"].to(device)), state["next_step"]
+        targets = state["targets"].to(device)
         log.info("resuming at step %d from %s", start, resume.path)
     tokens_per_step = settings.batch_size * model.cfg.context
     progress = Progress(
@@ -177,6 +191,7 @@ def train(
                 "optimizer": optimizer.state_dict(),
                 "generator": generator_state,
                 "rows": torch.stack(rows).cpu(),
+                "targets": targets.cpu(),
             }
         )
         log.info("step %d: training state saved to %s", next_step - 1, resume.path)
@@ -199,6 +214,8 @@ def train(
                     with progress.scoring():
                         scored = held_out.losses(step_once)
                 rows.append(torch.cat([step_once(x, y, update=step < steps), scored]))
+                if step < steps:
+                    targets.index_add_(0, y.reshape(-1), torch.ones_like(y.reshape(-1)))
                 signals.close()
                 stopping = bool(signals.received) and step < steps
                 saving = resume is not None and (resume.due(step + 1, steps) or stopping)
@@ -235,7 +252,7 @@ def train(
         log.info("%s (cache: %s)", compile_report(), os.environ.get("TORCHINDUCTOR_CACHE_DIR"))
     table = pd.DataFrame(torch.stack(rows).cpu().numpy(), columns=row)
     table.insert(0, "step", range(len(table)))
-    return table
+    return Trained(table, targets.cpu().numpy())
 
 
 def _check_finite(rows, first):

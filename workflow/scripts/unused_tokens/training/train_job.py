@@ -7,11 +7,14 @@ exactly the files it writes alone, bit for bit (tests/test_workflow.py).
 """
 
 import gc
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from ..data.groups import read_groups
 from ..model.gpt import save_model
 from ..pipeline import schemas
 from ..pipeline.files import write_parquet
@@ -47,14 +50,20 @@ def train_job(job, log):
         runtime.checkpoint_every,
         fingerprint(settings, i.tokens, i.held_out, i.groups),
     )
-    held_out = context.held_out(i.held_out, scoring)
+    held_out = context.held_out(i.held_out, scoring, np.flatnonzero(context.counts == 0))
     if held_out is None:
         log.info("held-out loss: not scored, the vocabulary lacks ids of the held-out slice")
     else:
+        everything, unseen, _ = held_out.positions
         log.info(
-            "held-out loss: %d positions, every %d steps", held_out.positions[0], held_out.every
+            "held-out loss: %d positions (%d of them, %.2f%%, with a target never in the "
+            "training text), every %d steps",
+            everything,
+            unseen,
+            100 * unseen / everything,
+            held_out.every,
         )
-    table = train(
+    trained = train(
         model,
         context.tokens,
         context.groups(i.groups),
@@ -76,9 +85,23 @@ def train_job(job, log):
             scoring, job.config["corpus"]["sha256"], job.params.tokenizer
         ),
     )
-    write_parquet(table, job.output.log, schemas.TRAINING_LOG, context.metadata())
+    # how many held-out positions each held_out_* column averages over, none where unscored
+    positions = {} if held_out is None else {"held_out_positions": json.dumps(held_out.positions)}
+    targets = {"group_targets": group_targets(read_groups(i.groups), context, trained)}
+    metadata = context.metadata() | positions | targets
+    write_parquet(trained.log, job.output.log, schemas.TRAINING_LOG, metadata)
     save_model(model, job.output.model, run.train.steps)
     resume.clear()
+
+
+def group_targets(groups, context, trained):
+    """JSON of {group: {tokenizer id: times it was a training target}} for every member of
+    every group (read_groups: tokenizer ids), 0 for an id the model does not cover."""
+    counts = np.nan_to_num(context.vocabulary.decode(trained.target_counts))
+    return json.dumps(
+        {name: {str(i): int(counts[i]) for i in ids} for name, ids in groups.items()},
+        sort_keys=True,
+    )
 
 
 def forget_run():
