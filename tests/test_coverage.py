@@ -1,6 +1,7 @@
 """The coverage study's arithmetic: per book, cumulative, over orders, and Heaps' law; and its
 benchmark."""
 
+import math
 import re
 import sys
 
@@ -21,6 +22,7 @@ from unused_tokens.data.coverage import (
     heaps_over_orders,
     orders,
     per_book,
+    supported_sizes,
     tokens_for_share,
 )
 from unused_tokens.pipeline import schemas
@@ -77,17 +79,49 @@ def test_heaps_law_is_recovered_from_text_that_follows_it():
         heaps_fit(ids[:FIT_FROM])
 
 
-def test_one_fit_per_order_with_the_text_each_share_would_take():
+def test_one_fit_per_order_with_its_misfit_at_the_end():
     rng = np.random.default_rng(0)
     books = {t: rng.zipf(1.3, 3000) % 5000 for t in "abcd"}
     table = heaps_over_orders(books, 5000, orders(list(books), 3, seed=0))
     assert table.columns.tolist() == schemas.COVERAGE_HEAPS.names
     assert table["order"].tolist() == [0, 1, 2, 3]
     assert ((table["heaps_beta"] > 0) & (table["heaps_beta"] < 1)).all()
+    whole = np.concatenate(list(books.values()))
     first = table.iloc[0]
-    assert first["tokens_for_90_percent"] == pytest.approx(
-        tokens_for_share(0.9, 5000, first["heaps_k"], first["heaps_beta"])
+    assert first["tokens"] == 12_000
+    assert first["share_at_end"] == len(np.unique(whole)) / 5000
+    assert first["fit_share_at_end"] == pytest.approx(
+        first["heaps_k"] * 12_000 ** first["heaps_beta"] / 5000
     )
+
+
+@pytest.mark.parametrize(
+    ("fit_share", "measured", "expected"),
+    [
+        (0.42, 0.40, [1e6, 3e6]),  # within 5%, both shares beyond the text
+        (0.45, 0.40, [math.nan, math.nan]),  # 12.5% off: nothing is extrapolated
+        (0.37, 0.40, [math.nan, math.nan]),  # off the other way
+        (0.62, 0.60, [math.nan, 3e6]),  # 50% is already used: measured, not extrapolated
+    ],
+)
+def test_a_size_is_extrapolated_only_beyond_the_text_from_a_fit_that_holds_there(
+    fit_share, measured, expected
+):
+    found = supported_sizes(fit_share, measured, {0.5: 1e6, 0.9: 3e6})
+    assert found == pytest.approx(expected, nan_ok=True)
+
+
+def test_text_recovered_from_heaps_law_supports_its_extrapolation():
+    k, beta, total = 3.0, 0.6, 200_000  # as above: 3 * 200,000**0.6 = 4,655 distinct ids
+    distinct = np.floor(k * np.arange(1, total + 1) ** beta).astype(np.int64)
+    ids = np.empty(total, dtype=np.int64)
+    new = np.diff(distinct, prepend=0) > 0
+    ids[new], ids[~new] = np.arange(new.sum()), 0
+    first = heaps_over_orders({"a": ids}, 20_000, [["a"]]).iloc[0]
+    assert first["tokens_for_90_percent"] == pytest.approx(
+        tokens_for_share(0.9, 20_000, first["heaps_k"], first["heaps_beta"])
+    )
+    assert first["tokens_for_90_percent"] > total
 
 
 # The coverage rule through snakemake: tests/test_tokenizers_study.py.

@@ -124,23 +124,34 @@ def test_the_coverage_sentences_give_each_vocabularys_share_and_fit():
             }
         )
     }
-    heaps = {
-        "gpt2": pd.DataFrame(
+
+    def fits(fit_share, for_50, for_90):
+        return pd.DataFrame(
             {
                 "order": [0, 1],
                 "heaps_k": [2.0, 2.1],
                 "heaps_beta": [0.55, 0.6],
-                "tokens_for_50_percent": [8.3e5, 9e5],
-                "tokens_for_90_percent": [2.4e6, 2.5e6],
+                "tokens": [250, 250],
+                "share_at_end": [0.2, 0.2],
+                "fit_share_at_end": [fit_share, 0.2],
+                "tokens_for_50_percent": [for_50, 9e5],
+                "tokens_for_90_percent": [for_90, 2.5e6],
             }
         )
-    }
-    found = tokenizers_section.coverage_findings(growth, heaps)
+
+    found = tokenizers_section.coverage_findings(growth, {"gpt2": fits(0.205, 8.3e5, 2.4e6)})
     assert found == [
         "All 2 books together use 20.0% of gpt2's ids (250 tokens).",
-        "gpt2: Heaps' law gives β = 0.550 (0.600 to 0.600 over 1 random orders); extrapolated "
-        "beyond the books, half its ids would take 0.83 million tokens and 90% 2.4 million.",
+        "gpt2: Heaps' law gives β = 0.550 (0.600 to 0.600 over 1 random orders); at the books' "
+        "end the fit gives 20.5% of the ids where 20.0% are used, within 5%; extrapolated "
+        "beyond the books, 50% would take 0.83 million tokens and 90% would take 2.4 million "
+        "tokens.",
     ]
+    off = tokenizers_section.coverage_findings(growth, {"gpt2": fits(0.246, math.nan, math.nan)})
+    assert off[1].endswith(
+        "the fit gives 24.6% of the ids where 20.0% are used, 23% over: too far off to "
+        "extrapolate from (more than 5%), so no text size is given for 50% or 90%."
+    )
     assert len(tokenizers_section.plot_coverage(growth).axes[0].lines) == 2
 
 

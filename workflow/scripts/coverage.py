@@ -38,7 +38,7 @@ with stage(snakemake) as log:
     everything = growth[growth["order"] == 0].iloc[-1]
     log.info(
         "%s (%d ids): %d books, %d tokens use %d ids (%.1f%%); Heaps' beta %.3f in the listed "
-        "order",
+        "order, whose fit gives %.1f%% at the end",
         encoding.name,
         vocab,
         len(books),
@@ -46,4 +46,5 @@ with stage(snakemake) as log:
         everything["distinct_ids"],
         100 * everything["vocabulary_share"],
         heaps["heaps_beta"].iloc[0],
+        100 * heaps["fit_share_at_end"].iloc[0],
     )

@@ -5,9 +5,11 @@ the share of the vocabulary it uses; then the same as the books are added one af
 the listed order and in seeded random orders (the spread over orders says how much the order
 matters). Heaps' law, distinct(n) = K * n**beta, is fitted to the distinct ids of every prefix
 of the concatenated books (on a logarithmic grid of prefix lengths, in log-log space), once per
-order; the spread of beta and of the text it would take to use 50% and 90% of the vocabulary
-over the orders is the uncertainty given. Those sizes lie far beyond the text measured: they are
-extrapolations of a power law, not observations.
+order; the spread of beta over the orders is the uncertainty given. The fit's misfit is shown
+where it matters most, at the end of the text: the share it predicts there against the share
+measured. The text it would take to use 50% and 90% of the vocabulary is extrapolated only where
+the data support it: the share lies beyond what the whole text uses, and the fit reproduces
+that within MISFIT_TOLERANCE; elsewhere it is NaN.
 """
 
 import numpy as np
@@ -17,6 +19,7 @@ from scipy import stats
 GRID_POINTS = 200  # prefix lengths per order on which Heaps' law is fitted
 FIT_FROM = 1000  # tokens: shorter prefixes are left out of the fit (their growth is all start)
 SHARES = (0.5, 0.9)  # of the vocabulary: the text size each would take, by the fit
+MISFIT_TOLERANCE = 0.05  # relative: the fit's share at the text's end against the measured one
 
 
 def distinct_growth(ids, lengths):
@@ -72,13 +75,30 @@ def tokens_for_share(share, vocab_size, k, beta):
     return (share * vocab_size / k) ** (1 / beta)
 
 
+def supported_sizes(fit_share, measured_share, sizes):
+    """`sizes` ({share: tokens by the fit}) where the data support extrapolating them: the fit
+    reproduces the share measured at the text's end within MISFIT_TOLERANCE, and the share lies
+    beyond it (a share the text already reaches is measured, not extrapolated); else NaN."""
+    fits = abs(fit_share / measured_share - 1) <= MISFIT_TOLERANCE
+    return [
+        tokens if fits and share > measured_share else np.nan for share, tokens in sizes.items()
+    ]
+
+
 def heaps_over_orders(books, vocab_size, book_orders):
     """One row per order: the order's index (0: the listed one), Heaps' K and beta fitted to
-    the books concatenated in it, and the tokens it predicts for each of SHARES."""
+    the books concatenated in it, the tokens, the share of the vocabulary they use and the
+    share the fit gives them, and the tokens the fit predicts for each of SHARES where they
+    are supported (supported_sizes)."""
     rows = []
     for index, order in enumerate(book_orders):
         ids = np.concatenate([np.asarray(books[name]) for name in order])
         k, beta = heaps_fit(ids)
-        rows.append((index, k, beta, *(tokens_for_share(s, vocab_size, k, beta) for s in SHARES)))
+        measured = len(np.unique(ids)) / vocab_size
+        fit_share = k * len(ids) ** beta / vocab_size
+        sizes = {s: tokens_for_share(s, vocab_size, k, beta) for s in SHARES}
+        supported = supported_sizes(fit_share, measured, sizes)
+        rows.append((index, k, beta, len(ids), measured, fit_share, *supported))
     names = [f"tokens_for_{round(s * 100)}_percent" for s in SHARES]
-    return pd.DataFrame(rows, columns=["order", "heaps_k", "heaps_beta", *names])
+    columns = ["order", "heaps_k", "heaps_beta", "tokens", "share_at_end", "fit_share_at_end"]
+    return pd.DataFrame(rows, columns=columns + names)

@@ -49,6 +49,8 @@ COVERAGE_GROWTH = pa.schema(  # coverage.cumulative of each order (0: the listed
 )
 COVERAGE_HEAPS = pa.schema(  # coverage.heaps_over_orders: Heaps' law fitted in each order
     [("order", pa.int32()), ("heaps_k", pa.float64()), ("heaps_beta", pa.float64())]
+    + [("tokens", pa.int64()), ("share_at_end", pa.float64()), ("fit_share_at_end", pa.float64())]
+    # NaN where the fit does not support the extrapolation (coverage.supported_sizes)
     + [(f"tokens_for_{p}_percent", pa.float64()) for p in (50, 90)]
 )
 

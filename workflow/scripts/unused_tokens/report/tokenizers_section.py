@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.aggregate import bounds, interval
+from ..data.coverage import MISFIT_TOLERANCE
 from ..pipeline.names import BASELINE_VARIANT, GPT2, GROUP_LABELS, GROUP_NAMES
 from .figures import GROUP_COLOURS, WIDTH, legend_outside
 
@@ -132,7 +133,8 @@ def plot_coverage(growth):
 
 def coverage_findings(growth, heaps):
     """One sentence on what all the books use of each vocabulary, and one per tokenizer on its
-    Heaps' law fit and what it extrapolates (labelled as such); {name: table} each."""
+    Heaps' law fit, its misfit at the books' end and what it extrapolates where the data
+    support it (labelled as such); {name: table} each."""
     used = []
     for name, table in growth.items():
         whole = table[table["order"] == 0].iloc[-1]
@@ -148,11 +150,29 @@ def coverage_findings(growth, heaps):
             else ""
         )
         sentences.append(
-            f"{name}: Heaps' law gives β = {listed['heaps_beta']:.3f}{spread}; extrapolated "
-            f"beyond the books, half its ids would take {listed['tokens_for_50_percent'] / 1e6:.2g}"
-            f" million tokens and 90% {listed['tokens_for_90_percent'] / 1e6:.2g} million."
+            f"{name}: Heaps' law gives β = {listed['heaps_beta']:.3f}{spread}; at the books' "
+            f"end the fit gives {listed['fit_share_at_end']:.1%} of the ids where "
+            f"{listed['share_at_end']:.1%} are used, {_extrapolated(listed)}."
         )
     return sentences
+
+
+def _extrapolated(fit):
+    """What a Heaps fit (a heaps_over_orders row) extrapolates, or why it does not."""
+    off = fit["fit_share_at_end"] / fit["share_at_end"] - 1
+    if abs(off) > MISFIT_TOLERANCE:
+        return (
+            f"{abs(off):.0%} {'over' if off > 0 else 'under'}: too far off to extrapolate "
+            f"from (more than {MISFIT_TOLERANCE:.0%}), so no text size is given for 50% or 90%"
+        )
+    sizes = [
+        f"{p}% would take {fit[f'tokens_for_{p}_percent'] / 1e6:.2g} million tokens"
+        for p in (50, 90)
+        if not math.isnan(fit[f"tokens_for_{p}_percent"])
+    ]
+    if not sizes:
+        return f"within {MISFIT_TOLERANCE:.0%}; the books already use more than 90%"
+    return f"within {MISFIT_TOLERANCE:.0%}; extrapolated beyond the books, " + " and ".join(sizes)
 
 
 def per_book_table(books):
