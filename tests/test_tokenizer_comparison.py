@@ -33,8 +33,18 @@ def measures(seeds, fall):
     rows = []
     for seed in seeds:
         change = {f"change_{g}": -k * fall - 0.1 * seed**2 for k, g in enumerate(GROUP_NAMES)}
+        draws = {
+            "never_used_draw_sd": 0.1 * fall + 0.01 * seed,
+            "fall_excess_draw_sd": 0.05 + 0.01 * seed * fall,
+        }
         rows.append(
-            {"variant": "baseline", "seed": seed, **change, "fall_excess": -fall - 0.5 * seed}
+            {
+                "variant": "baseline",
+                "seed": seed,
+                **change,
+                "fall_excess": -fall - 0.5 * seed,
+                **draws,
+            }
         )
     return pd.DataFrame(rows)
 
@@ -50,6 +60,7 @@ def test_each_run_gives_the_level_each_group_untrained_and_trained_and_the_falls
     assert value[(0, "never_used_final")] == pytest.approx(-9.0 - 2)
     assert value[(1, "change_never_used")] == pytest.approx(-4.0 - 0.1)
     assert value[(1, "fall_excess")] == pytest.approx(-2.5)
+    assert value[(1, "fall_excess_draw_sd")] == pytest.approx(0.07)
 
 
 def two_tokenizers():
@@ -92,6 +103,12 @@ def test_the_sentences_say_where_each_interval_falls_whichever_way():
     assert len(found) == 4  # one per tokenizer, two differences for the second
     assert found[0].startswith("With gpt2 (50,257 ids, -ln V = -10.825), the trained groups end")
     assert "changed by -4.17 [-4.68, -3.65] nats, -2.5 [-3.7, -1.3] beyond the least" in found[0]
+    seeds = np.std([-4.0, -4.1, -4.4], ddof=1), np.std([-2.0, -2.5, -3.0], ddof=1)
+    assert found[0].endswith(
+        f"Their standard deviations over seeds are {seeds[0]:.2f} and {seeds[1]:.2f} nats; over "
+        "random draws of the groups' members in the same runs, 0.21 and 0.07 (no interval here "
+        "includes the draws' spread)."
+    )
     assert found[2].startswith("big minus GPT-2, the never-used group's change: -2")
     assert found[2].endswith(
         "nats, Welch's 95% interval (the runs are not paired); it lies below 0."

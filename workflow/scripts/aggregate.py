@@ -7,6 +7,7 @@ import pandas as pd
 
 from unused_tokens.analysis import aggregate
 from unused_tokens.analysis.claims import claims, claims_page, run_measures, target_measures
+from unused_tokens.analysis.draws import draw_spread
 from unused_tokens.pipeline import schemas
 from unused_tokens.pipeline.files import (
     atomic_output,
@@ -30,7 +31,8 @@ with stage(snakemake) as log:
         values = run_measures(probes[run], vocab, counts, controls[run])
         targets = json.loads(read_parquet_metadata(log_path)["group_targets"])
         seen = target_measures(vocab, targets)
-        measures.append({"variant": run[0], "seed": run[1], **values, **seen})
+        drawn = draw_spread(vocab, counts, targets)
+        measures.append({"variant": run[0], "seed": run[1], **values, **seen, **drawn})
     long = aggregate.long_log(logs)
     ends = aggregate.endpoints(long, probes, controls)
     summary = aggregate.summary(ends)

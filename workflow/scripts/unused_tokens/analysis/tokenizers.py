@@ -5,7 +5,8 @@ Every tokenizer's study is the same design on the same book: the same seeds, var
 training, each with its own vocabulary of V ids and its own three groups. `per_run` takes from
 each run what the comparison needs: the untrained level -ln V, each group's masked mean on the
 probe's batches untrained and trained (aggregate.endpoints), each group's change and the
-never-used group's change minus the least common's (claims.run_measures). `describe_runs` gives
+never-used group's change minus the least common's (claims.run_measures), and how far random
+draws of the groups' members alone move those two (draws.py). `describe_runs` gives
 each (tokenizer, variant, quantity) over seeds with its 95% t interval (aggregate.describe).
 
 A tokenizer's run and GPT-2's run of the same seed share nothing but the seed: the initial weights
@@ -29,6 +30,8 @@ QUANTITIES = (  # per run, in the tables' order
     *(f"{g}_final" for g in GROUP_NAMES),
     *(f"change_{g}" for g in GROUP_NAMES),
     "fall_excess",
+    "never_used_draw_sd",  # the spread over random draws of the groups (draws.py)
+    "fall_excess_draw_sd",
 )
 
 
@@ -48,7 +51,7 @@ def per_run(tokenizer, n_vocab, endpoints, measures):
                 ["variant", "seed", "quantity", "value"]
             ]
         )
-    changes = [f"change_{g}" for g in GROUP_NAMES] + ["fall_excess"]
+    changes = [f"change_{g}" for g in GROUP_NAMES] + ["fall_excess", *QUANTITIES[-2:]]
     parts.append(
         measures.melt(id_vars=["variant", "seed"], value_vars=changes, var_name="quantity")
     )

@@ -202,9 +202,14 @@ TARGET_MEASURES = (  # claims.target_measures: the least common members that wer
     "change_least_common_targeted",  # their mean change of log-probability
     "targeted_minus_never",  # their trained level minus the never-used group's
 )
-RUN_MEASURES = pa.schema(  # one row per run: its claims' measures, then what training saw
+DRAW_MEASURES = (  # draws.draw_spread: the spread over random draws of the groups' members
+    "least_common_draw_sd",
+    "never_used_draw_sd",
+    "fall_excess_draw_sd",
+)
+RUN_MEASURES = pa.schema(  # one row per run: its claims' measures, what training saw, draws
     [("variant", pa.string()), ("seed", pa.int32())]
-    + [(m, pa.float64()) for m in MEASURES + TARGET_MEASURES]
+    + [(m, pa.float64()) for m in MEASURES + TARGET_MEASURES + DRAW_MEASURES]
 )
 
 CLAIMS = pa.schema(  # claims.py: p_adjusted is NaN where there is no test (one seed, N/A)

@@ -68,8 +68,10 @@ def tokenizer_facts_table(facts):
 
 def tokenizer_findings(summary, differences, facts):
     """One sentence per tokenizer: where its baseline's groups end and how far the never-used
-    group fell, in all and beyond the least common group's fall; then one sentence per tokenizer
-    but GPT-2's on how that fall differs from GPT-2's (Welch's interval), whichever way it falls."""
+    group fell, in all and beyond the least common group's fall, with the spread of each over
+    seeds beside the spread over random draws of the groups' members; then one sentence per
+    tokenizer but GPT-2's on how that fall differs from GPT-2's (Welch's interval, which holds
+    the seeds' spread and not the draws'), whichever way it falls."""
     rows, sentences = _rows(summary), []
     for name, n_vocab in zip(facts["tokenizer"], facts["n_vocab"], strict=True):
         part = {q: rows.loc[(name, q)] for q in ("change_never_used", "fall_excess")}
@@ -81,6 +83,7 @@ def tokenizer_findings(summary, differences, facts):
             f"end at {finals} nats; the never-used group changed by "
             f"{interval(part['change_never_used'], signed=True)} nats, "
             f"{interval(part['fall_excess'], signed=True)} beyond the least common group's change."
+            + _draws(rows, name)
         )
     mine = differences[differences["variant"] == BASELINE_VARIANT].set_index(
         ["tokenizer", "quantity"]
@@ -98,6 +101,19 @@ def tokenizer_findings(summary, differences, facts):
                 f"interval (the runs are not paired); {_side(d)}."
             )
     return sentences
+
+
+def _draws(rows, name):
+    """The spread over seeds beside the spread over random draws of the groups, in words."""
+    if (name, "fall_excess_draw_sd") not in rows.index:
+        return ""
+    seeds = [rows.loc[(name, q), "std"] for q in ("change_never_used", "fall_excess")]
+    draws = [rows.loc[(name, f"{q}_draw_sd"), "mean"] for q in ("never_used", "fall_excess")]
+    return (
+        f" Their standard deviations over seeds are {seeds[0]:.2f} and {seeds[1]:.2f} nats; "
+        f"over random draws of the groups' members in the same runs, {draws[0]:.2f} and "
+        f"{draws[1]:.2f} (no interval here includes the draws' spread)."
+    )
 
 
 def _side(row):
