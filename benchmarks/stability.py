@@ -6,10 +6,13 @@ with another seed set and in fp32, side by side; a claim whose verdict changes i
 
 Reads each study's claims (aggregate/gpt2/claims.parquet, and finetune/claims.parquet where it
 fine-tuned) and prints one Markdown table (a column per study, then the verdict) and a line
-counting the fragile claims.
+counting the fragile claims. With --write (config/stability_verdicts.tsv, which the report reads
+to mark each claim stable or fragile), the table is written there too, with the studies, this
+machine's CPU and today's date as its note.
 """
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 
@@ -17,7 +20,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
 
-from unused_tokens.analysis.claims import stability  # noqa: E402
+from unused_tokens.analysis.stability import stability, write_stability  # noqa: E402
+from unused_tokens.pipeline.plan import host_cpu  # noqa: E402
 
 TABLES = ("aggregate/gpt2/claims.parquet", "finetune/claims.parquet")
 
@@ -33,8 +37,13 @@ def study_claims(folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("studies", nargs="+", type=Path, help="results/<study> folders")
+    parser.add_argument("--write", type=Path, help="also write the table here, with a note")
     args = parser.parse_args(argv)
     table = stability({folder.name: study_claims(folder) for folder in args.studies})
+    if args.write:
+        studies = ", ".join(folder.name for folder in args.studies)
+        note = f"studies {studies}; {host_cpu()}; {datetime.date.today().isoformat()}"
+        write_stability(table, args.write, note)
     columns = list(table.columns)
     print("| " + " | ".join(columns) + " |")
     print("|" + " --- |" * len(columns))

@@ -25,7 +25,6 @@ from unused_tokens.analysis.claims import (
     how_many_tested,
     masking_effect,
     run_measures,
-    stability,
     tally,
     target_measures,
     unigram_plateau,
@@ -426,21 +425,6 @@ def test_every_counted_claims_margin_is_shown_in_its_test():
     table = claims(jittered())
     counted = table[table["family"].isin(TESTED)]
     assert counted["test"].str.match(r"^(both |each )?[<>] [+-]0\.(1|00995)\b").all(), counted
-
-
-def test_a_claim_whose_verdict_changes_across_reruns_is_fragile():
-    first = claims(jittered())
-    second = first.assign(result=lambda t: t["result"].where(t["family"] != "copying", "FAIL"))
-    other = first.assign(variant="sgd")  # a variant only one rerun has
-    table = stability({"seeds 0-9": first, "seeds 10-19": pd.concat([second, other])})
-    counted = [c.text for c in CLAIMS if c.family in TESTED]
-    assert table.columns.tolist() == ["variant", "claim", "seeds 0-9", "seeds 10-19", "verdict"]
-    baseline = table[table["variant"] == "baseline"].set_index("claim")
-    assert baseline.index.tolist() == counted  # the sanity check is not counted
-    assert baseline["verdict"].to_dict() == {
-        c: "fragile" if c == CLAIMS[-1].text else "PASS" for c in counted
-    }
-    assert (table.loc[table["variant"] == "sgd", "verdict"] == "fragile").all()  # missing once
 
 
 def test_target_measures_count_the_least_common_members_training_saw():

@@ -121,6 +121,7 @@ rule report:
         weights_features_paths=every_run(rules.weights.output.features),
         benchmarks=benchmark_files,
         corpus_provenance_path=first(rules.download_corpus.output.provenance),
+        stability_verdicts_path=f"{workflow.basedir}/config/stability_verdicts.tsv",
         tokenizer_provenance_paths=[
             rules.download_tokenizer.output.provenance,
             *expand(rules.download_added_tokenizer.output.provenance, added=ADDED),

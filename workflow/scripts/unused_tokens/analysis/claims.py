@@ -338,21 +338,6 @@ def tally(table):
     )
 
 
-def stability(tables):
-    """Each counted claim's result in each of `tables` ({label: claims table}, the same study
-    rerun with another seed set or precision), side by side, and its verdict: the result all of
-    them give, else "fragile" (a claim missing from a table counts as a different result)."""
-    results = {}
-    for label, table in tables.items():
-        counted = table[table["family"].isin(TESTED)]
-        for row in counted.itertuples():
-            results.setdefault((row.variant, row.claim), {})[label] = row.result
-    rows = [{"variant": v, "claim": c, **found} for (v, c), found in results.items()]
-    side = pd.DataFrame(rows, columns=["variant", "claim", *tables])
-    agreed = side[list(tables)].nunique(axis=1, dropna=False) == 1
-    return side.assign(verdict=side[list(tables)[0]].where(agreed, "fragile"))
-
-
 def how_many_tested(table):
     """(claims tested, claims counted): of the claims the tally counts (the TESTED families),
     how many were tested (PASS or FAIL), rather than N/A or NOT TESTED."""
