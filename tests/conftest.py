@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from unused_tokens.data.tokenizer import load_gpt2, load_sentencepiece, load_tiktoken
+from unused_tokens.data.tokenizer import LOADERS, load_gpt2
 from unused_tokens.pipeline import names, schemas
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,8 +240,7 @@ def package_file(name):
 def shipped_tokenizer(name):
     """The shipped tokenizer `name` (config/tokenizers.yaml), loaded from its package's file."""
     entry = SHIPPED_TOKENIZERS[name]
-    load = {"tiktoken": load_tiktoken, "sentencepiece": load_sentencepiece}[entry["format"]]
-    return load(name, package_file(name), entry["sha256"])
+    return LOADERS[entry["format"]](name, package_file(name), entry["sha256"])
 
 
 @pytest.fixture(scope="session")

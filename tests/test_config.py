@@ -493,6 +493,7 @@ def test_a_books_or_tokenizers_sources_are_where_it_comes_from_not_what_it_compu
     assert changed_keys(default_config, {"tokenizers": shipped}) == [
         "tokenizers.cl100k_base",
         "tokenizers.mistral_v1",
+        "tokenizers.tekken",
     ]
     assert changed_keys(default_config, {"coverage": {"orders": 5}}) == ["coverage.orders"]
 
@@ -501,15 +502,13 @@ def test_a_tokenizer_of_an_earlier_config_file_is_left_out_with_null(default_con
     shipped = yaml.safe_load((ROOT / "config" / "tokenizers.yaml").read_text())
     config = merged(merged(default_config, shipped), {"tokenizers": {"mistral_v1": None}})
     validate_config(config, SCHEMA)
-    assert config["tokenizers"] == {"cl100k_base": shipped["tokenizers"]["cl100k_base"]} | {
-        "mistral_v1": None
-    }
+    assert config["tokenizers"] == shipped["tokenizers"] | {"mistral_v1": None}
 
 
 def test_the_studys_tokenizers_are_gpt2s_then_each_added_one_not_left_out(default_config):
     assert study_tokenizers(default_config) == ("gpt2",)
     shipped = yaml.safe_load((ROOT / "config" / "tokenizers.yaml").read_text())
     config = merged(default_config, shipped)
-    assert study_tokenizers(config) == ("gpt2", "cl100k_base", "mistral_v1")
+    assert study_tokenizers(config) == ("gpt2", "cl100k_base", "mistral_v1", "tekken")
     without = merged(config, {"tokenizers": {"cl100k_base": None}})
-    assert study_tokenizers(without) == ("gpt2", "mistral_v1")
+    assert study_tokenizers(without) == ("gpt2", "mistral_v1", "tekken")

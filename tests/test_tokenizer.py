@@ -17,8 +17,10 @@ from conftest import SHIPPED_TOKENIZERS, book_text, package_file
 from unused_tokens.data.tokenizer import (
     GPT2_SHA256,
     SENTENCEPIECE_SHA256,
+    TEKKEN_SHA256,
     load_gpt2,
     load_sentencepiece,
+    load_tekken,
     load_tiktoken,
     load_tokenizer,
     token_texts,
@@ -206,6 +208,33 @@ def test_the_packaged_mistral_model_is_mistrals_published_one():
     assert texts[:4] == ["<unk>", "<s>", "</s>", "<0x00>"] and len(texts) == 32_000
 
 
+TEKKEN = package_file("tekken")
+
+
+def test_the_packaged_tekken_file_loads_as_mistral_common_reads_it(tmp_path, caplog):
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+    assert SHIPPED_TOKENIZERS["tekken"]["sha256"] == TEKKEN_SHA256["tekken"]
+    tokenizer = load_tekken("tekken", TEKKEN, TEKKEN_SHA256["tekken"])
+    reference = Tekkenizer.from_file(str(TEKKEN))
+    assert tokenizer.name == "tekken" and tokenizer.n_vocab == 131_072
+    text = "Gulliver's 12,345 Lilliputians\n\n  said: </s> ʕ•ᴥ•ʔ"
+    ids = tokenizer.encode_ordinary(text)
+    assert ids == reference.encode(text, bos=False, eos=False)
+    assert min(ids) >= 1000  # no special id (<s> is 1): ordinary text only
+    texts = token_texts(tokenizer)
+    assert texts[:3] == ["<unk>", "<s>", "</s>"] and len(texts) == 131_072
+    copy = tmp_path / "tekken.json"
+    copy.write_bytes(TEKKEN.read_bytes().replace(b'"version"', b'"version" ', 1))
+    other = load_tekken("tekken", copy, sha256(copy))
+    assert other.name == f"non-standard tekken (sha256 {sha256(copy)[:12]})"
+    assert caplog.messages == [f"{copy} is not tekken's shipped file (sha256 {sha256(copy)})"]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}", encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"is not a tekken vocabulary \(\w+"):
+        load_tekken("mine", broken, sha256(broken))
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A SentencePiece BPE model of 80 pieces trained here on the test book: a valid model that
@@ -265,4 +294,5 @@ def test_every_tokenizer_loads_from_its_spec(default_config, package_tokenizer_f
         "gpt2": ("gpt2", 50_257),
         "cl100k_base": ("tiktoken", 100_277),
         "mistral_v1": ("sentencepiece", 32_000),
+        "tekken": ("tekken", 131_072),
     }[name]

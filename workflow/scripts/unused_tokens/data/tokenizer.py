@@ -1,7 +1,8 @@
 """Tokenizers from local, hash-checked files: GPT-2's vocab.bpe and encoder.json and tiktoken's own
-.tiktoken encodings (cl100k_base), both built by tiktoken, and SentencePiece models (Mistral's
-32,000-id vocabulary). `load_tokenizer` loads any of them from what pipeline.config's
-`tokenizer_spec` reads of the config.
+.tiktoken encodings (cl100k_base), both built by tiktoken, SentencePiece models (Mistral's
+32,000-id vocabulary) and Mistral's tekken JSON (a byte-level BPE of 131,072 ids that
+mistral-common builds on tiktoken). `load_tokenizer` loads any of them from what
+pipeline.config's `tokenizer_spec` reads of the config.
 
 tiktoken would download these two files at first use; the pipeline fetches them as ordinary
 inputs instead (see fetch.py) and loads tiktoken's `gpt2` encoding from them with no network,
@@ -36,6 +37,11 @@ GPT2_SHA256 = (
 # data/tokenizer.model.v1.
 SENTENCEPIECE_SHA256 = {
     "mistral_v1": "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055",
+}
+# tekken: Mistral NeMo's tekken.json of 2024-09-11, as mistral-common 1.9.1 ships it
+# (data/tekken_240911.json); a file of another hash under this name is named non-standard.
+TEKKEN_SHA256 = {
+    "tekken": "1948e2d48b0e7377f1bb5f1210f1ae5f984934e75713fc07e2452729b8365316",
 }
 
 log = logging.getLogger(__name__)
@@ -94,8 +100,7 @@ def load_tokenizer(spec, files):
             spec["vocab_bpe_sha256"],
             spec["encoder_json_sha256"],
         )
-    load = {"tiktoken": load_tiktoken, "sentencepiece": load_sentencepiece}[spec["format"]]
-    return load(spec["name"], files.model, spec["sha256"])
+    return LOADERS[spec["format"]](spec["name"], files.model, spec["sha256"])
 
 
 def _check_sha256(path, expected, rule="download_added_tokenizer"):
@@ -174,6 +179,51 @@ def load_sentencepiece(name, model_file, sha256):
     return SentencePieceTokenizer(name, processor)
 
 
+class TekkenTokenizer:
+    """Mistral's tekken vocabulary (mistral-common's Tekkenizer) with the part of tiktoken's
+    Encoding the pipeline uses: name, n_vocab (every id: the 1,000 special ids first, then the
+    byte-level BPE's) and encode_ordinary (no <s> or </s>: ordinary text never uses them)."""
+
+    def __init__(self, name, tekkenizer):
+        self.name, self._tekkenizer = name, tekkenizer
+        self.n_vocab = tekkenizer.n_words
+
+    def encode_ordinary(self, text):
+        return self._tekkenizer.encode(text, bos=False, eos=False)
+
+    def pieces(self):
+        """Every id's text as mistral-common writes it (a special id's name, "<s>" ...)."""
+        return [self._tekkenizer.id_to_piece(i) for i in range(self.n_vocab)]
+
+
+def load_tekken(name, model_file, sha256):
+    """A tekken JSON vocabulary from a local file checked against its configured `sha256`, named
+    `name`, or non-standard where `name` is one of TEKKEN_SHA256's with another hash."""
+    _check_sha256(model_file, sha256)
+    # imported here: it takes about half a second, which only a study with tekken needs
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+    try:
+        tekkenizer = Tekkenizer.from_file(str(model_file))
+    except Exception as err:  # mistral-common raises whatever its JSON reading meets
+        raise PipelineError(
+            f"{model_file} has the configured sha256 but is not a tekken vocabulary "
+            f"({type(err).__name__}: {err}); point tokenizers.{name}.sources at a tekken .json "
+            "file and its sha256 at that file's hash"
+        ) from err
+    if TEKKEN_SHA256.get(name, sha256) != sha256:
+        log.warning("%s is not %s's shipped file (sha256 %s)", model_file, name, sha256)
+        name = f"non-standard {name} (sha256 {sha256[:12]})"
+    return TekkenTokenizer(name, tekkenizer)
+
+
+LOADERS = {  # a tokenizer's format: the function that loads it (name, file, sha256)
+    "tiktoken": load_tiktoken,
+    "sentencepiece": load_sentencepiece,
+    "tekken": load_tekken,
+}
+
+
 @contextlib.contextmanager
 def _no_tiktoken_cache():
     """tiktoken reads files without caching them while TIKTOKEN_CACHE_DIR is empty."""
@@ -189,10 +239,11 @@ def _no_tiktoken_cache():
 
 
 def token_texts(encoding):
-    """Readable text of every id: a SentencePiece model's pieces; a tiktoken encoding's bytes as
-    UTF-8, bytes not valid on their own shown as \\xNN, and "" for an id no token has (cl100k_base
-    leaves 100256 and 100261-100275 unassigned; its model still has their rows)."""
-    if isinstance(encoding, SentencePieceTokenizer):
+    """Readable text of every id: a SentencePiece model's or tekken's pieces; a tiktoken
+    encoding's bytes as UTF-8, bytes not valid on their own shown as \\xNN, and "" for an id no
+    token has (cl100k_base leaves 100256 and 100261-100275 unassigned; its model still has their
+    rows)."""
+    if isinstance(encoding, SentencePieceTokenizer | TekkenTokenizer):
         return encoding.pieces()
     return [_token_text(encoding, i) for i in range(encoding.n_vocab)]
 
