@@ -139,10 +139,16 @@ def test_endpoints_take_group_means_from_the_probe_and_the_loss_from_the_log():
     }
     ends = aggregate.endpoints(aggregate.long_log(logs), probes, controls)
     assert ends.columns.tolist() == schemas.STEPS.names
-    assert len(ends) == 2 * 2 * (2 + 2 * len(names.GROUP_NAMES))  # runs, ends, quantities
+    assert schemas.LOSSES == (
+        "loss",
+        "held_out_loss",
+        "held_out_unseen_loss",
+        "held_out_seen_loss",
+    )
+    assert len(ends) == 2 * 2 * (4 + 2 * len(names.GROUP_NAMES))  # runs, ends, quantities
     wide = ends[ends["variant"] == "wide"].set_index(["step", "quantity"])["value"]
-    assert wide[(0, "loss")] == 10.0 and wide[(5, "loss")] == 2.0
-    assert wide[(0, "held_out_loss")] == 10.0 and wide[(5, "held_out_loss")] == 2.0
+    for loss in schemas.LOSSES:
+        assert wide[(0, loss)] == 10.0 and wide[(5, loss)] == 2.0
     assert wide[(0, "least_common_masked")] == -9.0  # the untrained probe
     assert wide[(5, "least_common_masked")] == -7.0  # the control's trained rows, not unigram
     assert wide[(5, "never_used_unmasked")] == -5.0

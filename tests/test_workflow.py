@@ -625,6 +625,9 @@ def test_report_opens_in_a_browser_with_every_image_and_the_claims(workdir, tmp_
     opening = html.unescape(re.search(r'data-opening="([^"]*)"', dom)[1])
     assert opening.startswith("What it shows. Untrained, every group sits at -ln V = "), opening
     assert re.search(r"\[[-+0-9.]+, [-+0-9.]+\]", opening), opening  # with its intervals
+    assert re.search(r"Random windows made \d+( to \d+)? of the least common tokens", opening)
+    seen = r"(on the targets seen in training|every target is a token seen in training)"
+    assert re.search(seen, opening), opening  # the held-out loss split by seen targets
     assert 'data-snake=""' in dom, re.findall(r"data-snake=\"[^\"]*\"", dom)  # headers in words
     shot = tmp_path / "screenshot.png"
     chromium(

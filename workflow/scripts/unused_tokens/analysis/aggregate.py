@@ -61,9 +61,10 @@ def endpoints(long, probes, controls):
     the summaries compare: the group means measured on the probe's batches, the same for every
     run (step 0: the untrained probe's group table; the last step: the masking control's
     "trained" rows; `probes` and `controls` keyed like the logs of `long`), and the training
-    log's loss (its first and last batch) and held-out loss (scored at both steps)."""
+    log's loss (its first and last batch) and held-out losses (scored at both steps: over every
+    target, and over those never and those seen in the training text)."""
     last = long.groupby(["variant", "seed"])["step"].transform("max")
-    losses = long["quantity"].isin(["loss", "held_out_loss"])
+    losses = long["quantity"].isin(schemas.LOSSES)
     ends = long[((long["step"] == 0) | (long["step"] == last)) & losses]
     parts = [ends]
     final = ends.groupby(["variant", "seed"])["step"].max()

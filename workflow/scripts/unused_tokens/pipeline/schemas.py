@@ -114,6 +114,7 @@ TRAINING_LOG = pa.schema(  # held_out_*: NaN at the steps where the slice is not
     + [(f"held_out_{k}", pa.float64()) for k in ("loss", "unseen_loss", "seen_loss")]
 )
 LOG_ROW = TRAINING_LOG.names[1:]  # one step's values: step.TrainStep's, then held_out.HeldOut's
+LOSSES = tuple(n for n in LOG_ROW if n.endswith("loss"))  # the batch's, then the held-out ones
 
 FINETUNE_LOG = pa.schema(  # the loss split by whether the target is a new token
     [("step", pa.int32()), ("loss", pa.float64()), ("new_loss", pa.float64())]
