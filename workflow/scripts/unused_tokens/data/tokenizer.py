@@ -11,8 +11,11 @@ folder for every path it was read from.
 """
 
 import contextlib
+import functools
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import sentencepiece
 import tiktoken
@@ -145,21 +148,20 @@ def load_tiktoken(name, ranks_file, sha256):
     return tiktoken.Encoding(**spec)
 
 
-class SentencePieceTokenizer:
-    """A SentencePiece model with the part of tiktoken's Encoding the pipeline uses: name, n_vocab
-    (every piece, the control pieces <unk>, <s> and </s> included) and encode_ordinary (no <s> or
-    </s> added: ordinary text never uses the control pieces)."""
+@dataclass(frozen=True)
+class PieceTokenizer:
+    """A SentencePiece model or a tekken vocabulary with the part of tiktoken's Encoding the
+    pipeline uses: name, n_vocab (every id, the control or special ids included) and
+    encode_ordinary (no <s> or </s> added: ordinary text never uses them)."""
 
-    def __init__(self, name, processor):
-        self.name, self._processor = name, processor
-        self.n_vocab = processor.get_piece_size()
-
-    def encode_ordinary(self, text):
-        return self._processor.encode(text)
+    name: str
+    n_vocab: int
+    encode_ordinary: Callable[[str], list]
+    piece: Callable[[int], str]  # an id's text as its library writes it (SentencePiece: ▁)
 
     def pieces(self):
-        """Every id's piece, as SentencePiece writes it (a word's leading space is ▁)."""
-        return [self._processor.id_to_piece(i) for i in range(self.n_vocab)]
+        """Every id's piece."""
+        return [self.piece(i) for i in range(self.n_vocab)]
 
 
 def load_sentencepiece(name, model_file, sha256):
@@ -173,27 +175,17 @@ def load_sentencepiece(name, model_file, sha256):
             f"{model_file} has the configured sha256 but is not a SentencePiece model ({err}); "
             f"point tokenizers.{name}.sources at a .model file and its sha256 at that file's hash"
         ) from err
-    if SENTENCEPIECE_SHA256.get(name, sha256) != sha256:
-        log.warning("%s is not %s's published model (sha256 %s)", model_file, name, sha256)
-        name = f"non-standard {name} (sha256 {sha256[:12]})"
-    return SentencePieceTokenizer(name, processor)
+    name = _checked_name(name, sha256, model_file, SENTENCEPIECE_SHA256, "published model")
+    return PieceTokenizer(name, processor.get_piece_size(), processor.encode, processor.id_to_piece)
 
 
-class TekkenTokenizer:
-    """Mistral's tekken vocabulary (mistral-common's Tekkenizer) with the part of tiktoken's
-    Encoding the pipeline uses: name, n_vocab (every id: the 1,000 special ids first, then the
-    byte-level BPE's) and encode_ordinary (no <s> or </s>: ordinary text never uses them)."""
-
-    def __init__(self, name, tekkenizer):
-        self.name, self._tekkenizer = name, tekkenizer
-        self.n_vocab = tekkenizer.n_words
-
-    def encode_ordinary(self, text):
-        return self._tekkenizer.encode(text, bos=False, eos=False)
-
-    def pieces(self):
-        """Every id's text as mistral-common writes it (a special id's name, "<s>" ...)."""
-        return [self._tekkenizer.id_to_piece(i) for i in range(self.n_vocab)]
+def _checked_name(name, sha256, path, known, what):
+    """`name`, or "non-standard <name> (sha256 ...)" with a warning where `known` (name:
+    sha256) holds the name with another hash: a file is never given a standard name it is not."""
+    if known.get(name, sha256) == sha256:
+        return name
+    log.warning("%s is not %s's %s (sha256 %s)", path, name, what, sha256)
+    return f"non-standard {name} (sha256 {sha256[:12]})"
 
 
 def load_tekken(name, model_file, sha256):
@@ -211,10 +203,9 @@ def load_tekken(name, model_file, sha256):
             f"({type(err).__name__}: {err}); point tokenizers.{name}.sources at a tekken .json "
             "file and its sha256 at that file's hash"
         ) from err
-    if TEKKEN_SHA256.get(name, sha256) != sha256:
-        log.warning("%s is not %s's shipped file (sha256 %s)", model_file, name, sha256)
-        name = f"non-standard {name} (sha256 {sha256[:12]})"
-    return TekkenTokenizer(name, tekkenizer)
+    name = _checked_name(name, sha256, model_file, TEKKEN_SHA256, "shipped file")
+    encode = functools.partial(tekkenizer.encode, bos=False, eos=False)
+    return PieceTokenizer(name, tekkenizer.n_words, encode, tekkenizer.id_to_piece)
 
 
 LOADERS = {  # a tokenizer's format: the function that loads it (name, file, sha256)
@@ -243,7 +234,7 @@ def token_texts(encoding):
     encoding's bytes as UTF-8, bytes not valid on their own shown as \\xNN, and "" for an id no
     token has (cl100k_base leaves 100256 and 100261-100275 unassigned; its model still has their
     rows)."""
-    if isinstance(encoding, SentencePieceTokenizer | TekkenTokenizer):
+    if isinstance(encoding, PieceTokenizer):
         return encoding.pieces()
     return [_token_text(encoding, i) for i in range(encoding.n_vocab)]
 
