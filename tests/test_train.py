@@ -166,6 +166,20 @@ def test_a_damaged_state_is_set_aside_and_training_starts_afresh(
     assert log.equals(run(zipf_corpus, steps=12)[1])
 
 
+def test_a_state_saved_before_target_counts_existed_is_set_aside(zipf_corpus, tmp_path, caplog):
+    path = tmp_path / "resume.pt"
+    run(zipf_corpus, steps=12, resume=ResumePoint(path, 4, "abc"))
+    older = torch.load(path)
+    del older["targets"]
+    torch.save(older, path)
+    _, log = run(zipf_corpus, steps=12, resume=ResumePoint(path, 4, "abc"))
+    assert (
+        f"ignoring {path}: written by an older version of the pipeline (no targets); training "
+        "starts from step 0"
+    ) in caplog.text
+    assert log.equals(run(zipf_corpus, steps=12)[1])
+
+
 def test_step_options_reach_the_step_and_keep_the_numbers(zipf_corpus):
     """train passes its options to the step (compiled steps: test_step.py)."""
     _, log = run(zipf_corpus, steps=20, options=PRECISIONS["fp32"])

@@ -40,6 +40,9 @@ def use_compile_cache(folder):
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(folder).resolve())
 
 
+STATE_KEYS = {"next_step", "model", "optimizer", "generator", "rows", "targets"}  # a saved state
+
+
 @dataclass
 class ResumePoint:
     """Where training saves its full state every `every` updates, to pick up after a kill.
@@ -71,6 +74,14 @@ class ResumePoint:
             return None
         if written_by != self.fingerprint:
             log.warning("ignoring %s: written by a run with other inputs or settings", self.path)
+            return None
+        if missing := sorted(STATE_KEYS - set(state)):
+            log.warning(
+                "ignoring %s: written by an older version of the pipeline (no %s); training "
+                "starts from step 0",
+                self.path,
+                ", ".join(missing),
+            )
             return None
         return state
 
