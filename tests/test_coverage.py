@@ -138,7 +138,12 @@ def test_the_benchmark_prints_each_tokenizers_times(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     characters = len(strip_gutenberg(book_text())) + len(second_book_text())
     assert re.fullmatch(rf"2 books, {characters:,} characters; CPU: .+", lines[0])
-    sizes = (("gpt2", "50,257"), ("cl100k_base", "100,277"), ("mistral_v1", "32,000"))
+    sizes = (
+        ("gpt2", "50,257"),
+        ("cl100k_base", "100,277"),
+        ("mistral_v1", "32,000"),
+        ("tekken", "131,072"),
+    )
     assert len(lines) == 1 + len(sizes)
     for line, (name, size) in zip(lines[1:], sizes, strict=True):
         assert re.fullmatch(
