@@ -6,9 +6,10 @@ with another seed set and in fp32, side by side; a claim whose verdict changes i
 
 Reads each study's claims (aggregate/gpt2/claims.parquet, and finetune/claims.parquet where it
 fine-tuned) and prints one Markdown table (a column per study, then the verdict) and a line
-counting the fragile claims. With --write (config/stability_verdicts.tsv, which the report reads
-to mark each claim stable or fragile), the table is written there too, with the studies, this
-machine's CPU and today's date as its note.
+counting the fragile claims; then the baseline's measures (MEASURES) in each study, mean [95%
+interval] over its seeds, one Markdown table. With --write (config/stability_verdicts.tsv, which
+the report reads to mark each claim stable or fragile), the verdicts are written there too, with
+the studies, this machine's CPU and today's date as their note.
 """
 
 import argparse
@@ -20,10 +21,22 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
 
+from unused_tokens.analysis.aggregate import describe, interval  # noqa: E402
 from unused_tokens.analysis.stability import stability, write_stability  # noqa: E402
 from unused_tokens.pipeline.plan import host_cpu  # noqa: E402
 
 TABLES = ("aggregate/gpt2/claims.parquet", "finetune/claims.parquet")
+MEASURES = (  # the baseline's measures set side by side (aggregate/gpt2/measures.parquet)
+    "change_most_common",
+    "change_least_common",
+    "change_never_used",
+    "fall_excess",
+    "never_used_logit_change",
+    "logsumexp_change",
+    "copying",
+    "least_common_targeted",
+    "targeted_minus_never",
+)
 
 
 def study_claims(folder):
@@ -32,6 +45,34 @@ def study_claims(folder):
     if not found:
         sys.exit(f"{folder}: no {TABLES[0]}; run the study first")
     return pd.concat([pd.read_parquet(path) for path in found], ignore_index=True)
+
+
+def measures_table(folders):
+    """The baseline's MEASURES in each study of `folders`, described over its seeds: Markdown
+    rows, a column per study."""
+    columns = {}
+    for folder in folders:
+        runs = pd.read_parquet(folder / "aggregate/gpt2/measures.parquet")
+        runs = runs[runs["variant"] == "baseline"]
+        long = runs.melt(
+            id_vars=["variant", "seed"], value_vars=list(MEASURES), var_name="quantity"
+        )
+        described = describe(long, ["quantity"]).set_index("quantity")
+        columns[f"{folder.name} ({len(runs)} seeds)"] = {
+            q: interval(described.loc[q], signed=True) for q in MEASURES
+        }
+    lines = ["| measure | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
+    for q in MEASURES:
+        lines.append(f"| `{q}` | " + " | ".join(column[q] for column in columns.values()) + " |")
+    return lines
+
+
+def markdown(table):
+    """A DataFrame as Markdown rows, empty cells for missing values."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |")
+    return lines
 
 
 def main(argv=None):
@@ -44,13 +85,10 @@ def main(argv=None):
         studies = ", ".join(folder.name for folder in args.studies)
         note = f"studies {studies}; {host_cpu()}; {datetime.date.today().isoformat()}"
         write_stability(table, args.write, note)
-    columns = list(table.columns)
-    print("| " + " | ".join(columns) + " |")
-    print("|" + " --- |" * len(columns))
-    for row in table.itertuples(index=False):
-        print("| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |")
+    print("\n".join(markdown(table)))
     fragile = int((table["verdict"] == "fragile").sum())
-    print(f"\n{fragile} of {len(table)} counted claims are fragile")
+    print(f"\n{fragile} of {len(table)} counted claims are fragile\n")
+    print("\n".join(measures_table(args.studies)))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ import sys
 
 import pandas as pd
 import pytest
-from test_claims import jittered
+from test_claims import GOOD_MEASURES, jittered
 
 from conftest import ROOT
+from unused_tokens.analysis.aggregate import describe, interval
 from unused_tokens.analysis.claims import CLAIMS, TESTED, claims
 from unused_tokens.analysis.stability import (
     mark_stability,
@@ -64,6 +65,8 @@ def test_the_verdicts_written_are_read_back_with_their_note_and_mark_the_claims(
 
 def test_the_script_reads_each_studys_claims_and_counts_the_fragile(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    extra = {m: 1.0 for m in schemas.TARGET_MEASURES + schemas.DRAW_MEASURES}
+    measures = jittered().assign(**extra)
     table = claims(jittered())
     tuned = table.iloc[1:3].assign(variant="finetune", family="finetune")
     for name, result in (("a", "PASS"), ("b", "FAIL")):
@@ -71,12 +74,19 @@ def test_the_script_reads_each_studys_claims_and_counts_the_fragile(tmp_path, ca
         changed = tuned.assign(result=["PASS", result])
         write_parquet(table, study / "aggregate/gpt2/claims.parquet", schemas.CLAIMS)
         write_parquet(changed, study / "finetune/claims.parquet", schemas.CLAIMS)
+        write_parquet(measures, study / "aggregate/gpt2/measures.parquet", schemas.RUN_MEASURES)
     script.main(["results/a", "results/b", "--write", "verdicts.tsv"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| variant | claim | a | b | verdict |"
     counted = sum(c.family in TESTED for c in CLAIMS) + 2  # the baseline's, then fine-tuning's
-    assert len(lines) == 2 + counted + 2
-    assert lines[-1] == f"1 of {counted} counted claims are fragile"
+    measured = 2 + len(script.MEASURES)  # the measures' table: header, rule, a row each
+    assert len(lines) == 2 + counted + 3 + measured
+    assert lines[2 + counted + 1] == f"1 of {counted} counted claims are fragile"
+    assert lines[-measured] == "| measure | a (3 seeds) | b (3 seeds) |"
+    fall = GOOD_MEASURES["change_never_used"]  # seeds at -0.001, 0, +0.001 around it
+    three = pd.DataFrame({"quantity": "q", "value": [fall - 0.001, fall, fall + 0.001]})
+    expected = interval(describe(three, ["quantity"]).iloc[0], signed=True)
+    assert lines[-measured + 4] == f"| `change_never_used` | {expected} | {expected} |"
     note, written = read_stability(tmp_path / "verdicts.tsv")
     assert re.fullmatch(r"studies a, b; .+; \d{4}-\d\d-\d\d", note)
     assert written["verdict"].tolist().count("fragile") == 1 and len(written) == counted
