@@ -118,6 +118,12 @@ def decimals(row):
     return int(min(4, max(1, 1 - math.floor(math.log10(half) + 1e-9))))  # 1e-9: 0.01 is 0.0099…
 
 
+def mean_or_nan(values):
+    """The mean of the values that are not NaN (ids a model does not cover), NaN if none."""
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else np.nan
+
+
 def interval(row, digits=None, signed=False, say_one_seed=False):
     """A `describe` row as "mean [low, high]", rounded to what its interval supports (decimals)
     unless `digits` is given; the mean alone where there is no interval (one seed), followed by

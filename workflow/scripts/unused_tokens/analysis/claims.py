@@ -28,7 +28,15 @@ import pandas as pd
 
 from ..pipeline import schemas
 from ..pipeline.names import GROUP_LABELS, GROUP_NAMES
-from .aggregate import ALPHA, describe, holm, interval, one_sided_p, sign_test_p
+from .aggregate import (
+    ALPHA,
+    describe,
+    holm,
+    interval,
+    mean_or_nan,
+    one_sided_p,
+    sign_test_p,
+)
 
 UNIFORM_TOLERANCE = 0.05  # nats: "at -ln V" means within this of it
 # The margins, each the smallest effect a claim counts, fixed before the data (2026-12-07):
@@ -112,9 +120,9 @@ def run_measures(probe_groups, vocab_logprobs, counts, control):
         "fall_excess": float(change["never_used"] - change["least_common"]),
         "most_minus_least": float(most - least),
         "least_minus_never": float(least - never),
-        "never_used_log_prob_change": _mean_or_nan(log_prob[unseen]),
-        "never_used_logit_change": _mean_or_nan(logit[unseen]),
-        "logsumexp_change": _mean_or_nan(normaliser),
+        "never_used_log_prob_change": mean_or_nan(log_prob[unseen]),
+        "never_used_logit_change": mean_or_nan(logit[unseen]),
+        "logsumexp_change": mean_or_nan(normaliser),
     }
     return {name: measures[name] for name in schemas.MEASURES}
 
@@ -133,6 +141,13 @@ MEASURE_LABELS = {  # run_measures in words, with their unit, as the claims tabl
 }
 
 
+def member_ids(targets, group, targeted=False):
+    """The tokenizer ids of `group`'s members in `targets` (the training log's group_targets),
+    or only those that were a training target at least once."""
+    ids = [int(i) for i, times in targets[group].items() if times > 0 or not targeted]
+    return np.array(ids, dtype=np.int64)
+
+
 def target_measures(vocab_logprobs, targets):
     """What training saw of the least common group, for one run: {name: value} in
     schemas.TARGET_MEASURES's order. `targets`: {group: {tokenizer id: times it was a training
@@ -143,20 +158,14 @@ def target_measures(vocab_logprobs, targets):
     never-used group's."""
     trained = vocab_logprobs["trained_mean"].to_numpy()
     change = trained - vocab_logprobs["untrained_mean"].to_numpy()
-    ids = lambda counts: np.array([int(i) for i in counts], dtype=np.int64)  # noqa: E731
-    targeted = ids(i for i, n in targets["least_common"].items() if n > 0)
-    never = ids(targets["never_used"])
+    targeted = member_ids(targets, "least_common", targeted=True)
+    never = member_ids(targets, "never_used")
     measures = {
         "least_common_targeted": float(len(targeted)),
-        "change_least_common_targeted": _mean_or_nan(change[targeted]),
-        "targeted_minus_never": _mean_or_nan(trained[targeted]) - _mean_or_nan(trained[never]),
+        "change_least_common_targeted": mean_or_nan(change[targeted]),
+        "targeted_minus_never": mean_or_nan(trained[targeted]) - mean_or_nan(trained[never]),
     }
     return {name: measures[name] for name in schemas.TARGET_MEASURES}
-
-
-def _mean_or_nan(values):
-    values = values[~np.isnan(values)]
-    return float(values.mean()) if len(values) else np.nan
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ set beside the spread over seeds.
 import numpy as np
 
 from ..pipeline import schemas
+from .aggregate import mean_or_nan
+from .claims import member_ids
 
 DRAWS = 200  # random draws of each group per run
 DRAW_SEED = 0
@@ -25,8 +27,7 @@ def draw_spread(vocab_logprobs, counts, targets, draws=DRAWS):
     group_targets) gives the groups' members; `counts`: every id's count in the training text."""
     counts = np.asarray(counts)
     change = (vocab_logprobs["trained_mean"] - vocab_logprobs["untrained_mean"]).to_numpy()
-    least = np.array([int(i) for i in targets["least_common"]], dtype=np.int64)
-    never = np.array([int(i) for i in targets["never_used"]], dtype=np.int64)
+    least, never = (member_ids(targets, group) for group in ("least_common", "never_used"))
     pools = {
         "least_common": np.flatnonzero((counts > 0) & (counts <= counts[least].max())),
         "never_used": np.flatnonzero(counts == 0),
@@ -36,7 +37,7 @@ def draw_spread(vocab_logprobs, counts, targets, draws=DRAWS):
     means = {
         name: np.array(
             [
-                _mean(change[generator.choice(pool, size=sizes[name], replace=False)])
+                mean_or_nan(change[generator.choice(pool, size=sizes[name], replace=False)])
                 for _ in range(draws)
             ]
         )
@@ -48,9 +49,3 @@ def draw_spread(vocab_logprobs, counts, targets, draws=DRAWS):
         "fall_excess_draw_sd": float((means["never_used"] - means["least_common"]).std(ddof=1)),
     }
     return {name: measures[name] for name in schemas.DRAW_MEASURES}
-
-
-def _mean(values):
-    """The mean of the values that are not NaN (ids the model does not cover); NaN if none."""
-    values = values[~np.isnan(values)]
-    return values.mean() if len(values) else np.nan
